@@ -1,0 +1,14 @@
+//! keyhygiene: audits the hygiene of long-term AWS access keys across one account.
+//!
+//! Data flow: policy → source → [`inventory::Inventory`] → [`rules`] → [`findings::FindingSet`]
+//! → [`report`] renderers → files and an exit code.
+
+pub mod aws;
+pub mod cli;
+pub mod crawl;
+pub mod credential_report;
+pub mod findings;
+pub mod inventory;
+pub mod policy;
+pub mod report;
+pub mod rules;
