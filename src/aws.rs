@@ -1,1 +1,255 @@
-//! (in progress)
+//! The one place that builds AWS configuration and clients.
+//!
+//! One `SdkConfig` from the command line: profile, a region chain that falls back to
+//! us-east-1 (IAM is global), an optional endpoint override, the adaptive retry mode and
+//! connect/attempt/operation timeouts. Every client carries a [`CallStats`] interceptor
+//! that counts requests, retries and throttled responses per operation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, Error,
+    FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// IAM is a global service; its API is served from us-east-1 in the aws partition.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// How the command line wants to reach AWS.
+#[derive(Clone, Debug)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, the first one included.
+    pub max_attempts: u32,
+    pub connect_timeout: Duration,
+    /// Limit for one HTTP attempt; a slower response is retried.
+    pub attempt_timeout: Duration,
+    /// Limit for one call, retries included.
+    pub operation_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            profile: None,
+            region: None,
+            endpoint_url: None,
+            max_attempts: 8,
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// The clients a crawl needs, and the statistics they record.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub stats: Arc<CallStats>,
+}
+
+pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
+    let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new(FALLBACK_REGION));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(opts.max_attempts)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(10)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(opts.connect_timeout)
+                .operation_attempt_timeout(opts.attempt_timeout)
+                .operation_timeout(opts.operation_timeout)
+                .build(),
+        );
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+impl Clients {
+    pub async fn new(opts: &AwsOptions) -> Self {
+        let config = sdk_config(opts).await;
+        Self::from_config(&config)
+    }
+
+    pub fn from_config(config: &SdkConfig) -> Self {
+        let stats = Arc::new(CallStats::default());
+        let iam = aws_sdk_iam::config::Builder::from(config)
+            .interceptor(StatsInterceptor(stats.clone()))
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(config)
+            .interceptor(StatsInterceptor(stats.clone()))
+            .build();
+        Clients {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+            stats,
+        }
+    }
+}
+
+/// Counts of what the clients sent and received, shared by every client of one crawl.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct StatsInner {
+    /// HTTP requests sent, per operation (retries included).
+    attempts: BTreeMap<String, u64>,
+    /// Calls made by the crawler, per operation (one per call, whatever the retries).
+    executions: u64,
+    throttled: u64,
+}
+
+/// A snapshot of [`CallStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub requests: BTreeMap<String, u64>,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+impl CallStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let inner = self.inner.lock().expect("stats lock").clone();
+        let sent: u64 = inner.attempts.values().sum();
+        StatsSnapshot {
+            retries: sent.saturating_sub(inner.executions),
+            requests: inner.attempts,
+            throttled: inner.throttled,
+        }
+    }
+
+    /// An interceptor that records into these statistics, for clients built elsewhere
+    /// (tests attach it to mock clients).
+    pub fn interceptor(self: &Arc<Self>) -> StatsInterceptor {
+        StatsInterceptor(self.clone())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StatsInterceptor(Arc<CallStats>);
+
+impl Intercept for StatsInterceptor {
+    fn name(&self) -> &'static str {
+        "KeyhygieneCallStats"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.inner.lock().expect("stats lock").executions += 1;
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_else(|| "Unknown".to_string());
+        *self
+            .0
+            .inner
+            .lock()
+            .expect("stats lock")
+            .attempts
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let status = context.response().map(|r| r.status().as_u16());
+        let code = context
+            .output_or_error()
+            .and_then(|r| r.err())
+            .and_then(|e| e.as_operation_error())
+            .and_then(error_code);
+        if status == Some(429) || code.is_some_and(is_throttling_code) {
+            self.0.inner.lock().expect("stats lock").throttled += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The AWS error code of a type-erased operation error from one of the calls we make.
+fn error_code(err: &Error) -> Option<&str> {
+    macro_rules! code_of {
+        ($($ty:ty),* $(,)?) => {
+            $( if let Some(e) = err.downcast_ref::<$ty>() { return e.code(); } )*
+        };
+    }
+    use aws_sdk_iam::operation as iam;
+    code_of!(
+        iam::list_users::ListUsersError,
+        iam::list_user_tags::ListUserTagsError,
+        iam::list_access_keys::ListAccessKeysError,
+        iam::get_access_key_last_used::GetAccessKeyLastUsedError,
+        iam::generate_credential_report::GenerateCredentialReportError,
+        iam::get_credential_report::GetCredentialReportError,
+        iam::get_account_summary::GetAccountSummaryError,
+        aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError,
+    );
+    None
+}
+
+/// Error codes AWS uses to say "slow down" (the set the SDK's retry classifier uses).
+pub fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+            | "TransactionInProgressException"
+            | "RequestLimitExceeded"
+            | "BandwidthLimitExceeded"
+            | "LimitExceededException"
+            | "RequestThrottled"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+            | "EC2ThrottledException"
+    )
+}

@@ -1,1 +1,154 @@
-//! (in progress)
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyhygiene",
+    version,
+    about = "Audit the hygiene of long-term AWS access keys across an account",
+    long_about = "Audit the hygiene of long-term AWS access keys across an account.\n\n\
+        keyhygiene only reads: it lists users, their access keys and each key's last use, \
+        and the IAM credential report, then applies policy rules and writes HTML, CSV and \
+        JSON reports.\n\nExit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or \
+        config error, or incomplete coverage."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl the account (or read a saved inventory or credential report), apply the
+    /// policy and write the reports.
+    Audit(AuditArgs),
+    /// List every rule: id, default severity, what it checks, thresholds, mappings.
+    Rules,
+    /// Write a commented policy file with every default spelled out.
+    InitConfig(InitConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// AWS profile to use (default: the standard credential chain).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["from_inventory", "from_credential_report"])]
+    pub profile: Option<String>,
+
+    /// AWS region for the API calls (IAM is global; default: the profile's, else us-east-1).
+    #[arg(long, value_name = "REGION", conflicts_with_all = ["from_inventory", "from_credential_report"])]
+    pub region: Option<String>,
+
+    /// Send IAM and STS calls to this endpoint instead of AWS (any IAM-compatible endpoint).
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint, conflicts_with_all = ["from_inventory", "from_credential_report"])]
+    pub endpoint_url: Option<String>,
+
+    /// At most this many API calls in flight at once.
+    #[arg(long, value_name = "N", default_value_t = crate::crawl::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+
+    /// At most this many API calls started per second (for accounts whose IAM rate is
+    /// shared with production automation).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rps: Option<u32>,
+
+    /// Evaluate as of this instant (RFC 3339, e.g. 2026-01-31T00:00:00Z) instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
+    pub as_of: Option<DateTime<Utc>>,
+
+    /// Policy file (TOML). Without one, the defaults apply (see `keyhygiene init-config`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Fail (exit 1) on unsuppressed findings at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOnArg::Low, value_name = "SEVERITY")]
+    pub fail_on: FailOnArg,
+
+    /// Directory for the reports.
+    #[arg(long, value_name = "DIR", default_value = "keyhygiene-report")]
+    pub out_dir: PathBuf,
+
+    /// Which reports to write (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FormatArg::Html, FormatArg::Csv, FormatArg::Json])]
+    pub format: Vec<FormatArg>,
+
+    /// Also write the collected inventory as JSON, to audit again later with --from-inventory.
+    #[arg(long, value_name = "FILE")]
+    pub save_inventory: Option<PathBuf>,
+
+    /// Audit a saved inventory instead of crawling (no network call at all).
+    #[arg(long, value_name = "FILE", conflicts_with = "from_credential_report")]
+    pub from_inventory: Option<PathBuf>,
+
+    /// Audit a credential report CSV downloaded from the IAM console (no network call).
+    #[arg(long, value_name = "FILE")]
+    pub from_credential_report: Option<PathBuf>,
+
+    /// No progress, no summary: only errors, on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitConfigArgs {
+    /// Where to write the policy file.
+    #[arg(long, short, value_name = "FILE", default_value = "keyhygiene.toml")]
+    pub output: PathBuf,
+
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOnArg {
+    pub fn threshold(self) -> Option<crate::findings::Severity> {
+        use crate::findings::Severity;
+        match self {
+            FailOnArg::None => None,
+            FailOnArg::Low => Some(Severity::Low),
+            FailOnArg::Medium => Some(Severity::Medium),
+            FailOnArg::High => Some(Severity::High),
+            FailOnArg::Critical => Some(Severity::Critical),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Html,
+    Csv,
+    Json,
+}
+
+fn parse_as_of(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339 such as 2026-01-31T00:00:00Z"))
+}
+
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 256".into()),
+    }
+}
+
+fn parse_endpoint(text: &str) -> Result<String, String> {
+    if text.starts_with("http://") || text.starts_with("https://") {
+        Ok(text.trim_end_matches('/').to_string())
+    } else {
+        Err("expected a URL starting with http:// or https://, e.g. http://127.0.0.1:5000".into())
+    }
+}

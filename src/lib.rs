@@ -3,6 +3,7 @@
 //! Data flow: policy → source → [`inventory::Inventory`] → [`rules`] → [`findings::FindingSet`]
 //! → [`report`] renderers → files and an exit code.
 
+pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod crawl;

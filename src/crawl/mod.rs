@@ -1,1 +1,169 @@
-//! (in progress)
+//! The crawler: the only code that talks to AWS.
+//!
+//! One crawl runs four things at once: the account id (STS), the credential report
+//! (generate, then poll), the account summary (the root-key fallback) and the user crawl.
+//! Users stream from ListUsers pages straight into per-user work (tags, keys, then each
+//! key's last use), under one bound on in-flight API calls. Every failure becomes either a
+//! "removed during the crawl" record (NoSuchEntity) or a coverage gap; nothing is dropped.
+
+mod errors;
+mod limiter;
+mod progress;
+mod report;
+mod users;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::aws::Clients;
+use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
+
+pub use errors::CallFailure;
+pub use limiter::Limiter;
+pub use progress::ProgressMode;
+pub use report::ReportPolling;
+
+/// Default bound on in-flight API calls.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+#[derive(Clone, Debug)]
+pub struct CrawlOptions {
+    /// At most this many API calls in flight at once.
+    pub concurrency: usize,
+    /// At most this many API calls started per second, when set.
+    pub max_rps: Option<u32>,
+    pub report: ReportPolling,
+    pub progress: ProgressMode,
+    /// Recorded in the inventory's source, when the endpoint was overridden.
+    pub endpoint: Option<String>,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        CrawlOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            max_rps: None,
+            report: ReportPolling::default(),
+            progress: ProgressMode::Quiet,
+            endpoint: None,
+        }
+    }
+}
+
+/// Shared by every task of one crawl.
+pub(crate) struct Ctx<'a> {
+    pub iam: &'a aws_sdk_iam::Client,
+    pub limiter: Limiter,
+    pub progress: progress::Progress,
+}
+
+/// Crawls the account behind `clients` and returns its inventory. Never fails: what could
+/// not be collected is recorded as coverage gaps in the inventory.
+pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
+    let started = Instant::now();
+    let ctx = Ctx {
+        iam: &clients.iam,
+        limiter: Limiter::new(opts.concurrency, opts.max_rps),
+        progress: progress::Progress::new(opts.progress),
+    };
+
+    let (account, report, summary, users) = tokio::join!(
+        account_id(clients, &ctx),
+        report::fetch(&ctx, &opts.report),
+        report::root_from_summary(&ctx),
+        users::crawl_users(&ctx, opts.concurrency),
+    );
+    ctx.progress.finish();
+
+    let mut inv = Inventory::new(
+        SourceInfo::Live {
+            endpoint: opts.endpoint.clone(),
+        },
+        Utc::now(),
+    );
+    inv.users = users.users;
+    inv.gaps = users.gaps;
+    inv.removed_during_crawl = users.removed;
+
+    inv.account_id = match account {
+        Ok(id) => Some(id),
+        Err(gap) => match account_from_arns(&inv) {
+            Some(id) => Some(id),
+            None => {
+                inv.gaps.push(gap);
+                None
+            }
+        },
+    };
+
+    match report {
+        Ok(fetched) => {
+            crate::credential_report::merge_into(&mut inv, &fetched.report, fetched.generated_at);
+        }
+        Err(gap) => inv.gaps.push(gap),
+    }
+    if inv.root == RootKeys::Unknown {
+        // No root row in the report (or no report): fall back to the account summary.
+        match summary {
+            Ok(root) => inv.root = root,
+            Err(gap) => inv.gaps.push(gap),
+        }
+    }
+
+    let calls = clients.stats.snapshot();
+    inv.stats.calls = calls.requests;
+    inv.stats.retries = calls.retries;
+    inv.stats.throttled = calls.throttled;
+    inv.stats.failed_calls = inv.gaps.len() as u64;
+    inv.stats.wall_ms = started.elapsed().as_millis() as u64;
+    inv.normalize();
+    inv
+}
+
+async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, CoverageGap> {
+    let _permit = ctx.limiter.acquire().await;
+    match clients.sts.get_caller_identity().send().await {
+        Ok(out) => out.account().map(str::to_string).ok_or_else(|| CoverageGap {
+            user: None,
+            access_key_id: None,
+            operation: "GetCallerIdentity".into(),
+            error_code: "InvalidResponse".into(),
+            impact: "the response had no account id".into(),
+        }),
+        Err(err) => {
+            let failure = errors::classify(&err);
+            tracing::warn!(
+                "GetCallerIdentity failed ({}): {}",
+                failure.code(),
+                errors::describe(&err)
+            );
+            Err(CoverageGap {
+                user: None,
+                access_key_id: None,
+                operation: "GetCallerIdentity".into(),
+                error_code: failure.code().to_string(),
+                impact: "the account id is unknown".into(),
+            })
+        }
+    }
+}
+
+/// The account id from a user ARN (`arn:aws:iam::123456789012:user/name`), when STS
+/// could not be asked.
+fn account_from_arns(inv: &Inventory) -> Option<String> {
+    inv.users
+        .iter()
+        .find_map(|u| u.arn.split(':').nth(4).filter(|id| !id.is_empty()))
+        .map(str::to_string)
+}
+
+/// Converts an SDK timestamp to chrono.
+pub(crate) fn to_utc(dt: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(dt.secs(), dt.subsec_nanos())
+}
+
+/// A short pause between polls, doubling up to `max`.
+pub(crate) fn next_delay(current: Duration, max: Duration) -> Duration {
+    (current * 2).min(max)
+}

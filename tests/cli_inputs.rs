@@ -1,0 +1,224 @@
+//! The command line with offline inputs: saved inventories, credential report files, bad
+//! files and bad flags. No network is involved.
+
+mod support;
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+use keyhygiene::inventory::{
+    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, RootKeys, SourceInfo, User,
+};
+use support::{keyhygiene, stderr};
+
+fn t(days_before_june: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap() - chrono::Duration::days(days_before_june)
+}
+
+fn inventory(gaps: Vec<CoverageGap>) -> Inventory {
+    let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, t(0));
+    inv.account_id = Some("123456789012".into());
+    inv.root = RootKeys::AccountSummary {
+        keys_present: false,
+    };
+    inv.users.push(User {
+        name: "alice".into(),
+        arn: "arn:aws:iam::123456789012:user/alice".into(),
+        path: "/".into(),
+        user_id: "AIDAEXAMPLE".into(),
+        created: Some(t(400)),
+        tags: vec![],
+        keys: vec![AccessKey {
+            id: Some("AKIAEXAMPLEALICE0001".into()),
+            slot: None,
+            status: KeyStatus::Active,
+            created: t(10),
+            last_used: LastUse::Never,
+            description: None,
+        }],
+        login: None,
+    });
+    inv.gaps = gaps;
+    inv.normalize();
+    inv
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// One line on stderr, no report written, exit code 2.
+fn assert_rejected(output: &std::process::Output, out_dir: &Path, expect: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(expect), "expected {expect:?} in: {err}");
+    assert!(!out_dir.exists(), "no partial output is written");
+}
+
+#[test]
+fn a_clean_saved_inventory_exits_0_and_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = write(dir.path(), "inv.json", &inventory(vec![]).to_json());
+    let out_dir = dir.path().join("out");
+    let output = keyhygiene()
+        .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--from-inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    for file in ["report.html", "findings.csv", "keys.csv", "report.json"] {
+        assert!(out_dir.join(file).exists(), "{file} written");
+    }
+}
+
+#[test]
+fn coverage_gaps_exit_2_after_writing_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let gap = CoverageGap {
+        user: Some("bob".into()),
+        access_key_id: None,
+        operation: "ListAccessKeys".into(),
+        error_code: "AccessDenied".into(),
+        impact: "the user's access keys were not listed".into(),
+    };
+    let inv = write(dir.path(), "inv.json", &inventory(vec![gap]).to_json());
+    let out_dir = dir.path().join("out");
+    // Gaps beat findings and --fail-on none alike: an incomplete run never looks normal.
+    for fail_on in ["low", "none"] {
+        let output = keyhygiene()
+            .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--fail-on", fail_on])
+            .arg("--from-inventory")
+            .arg(&inv)
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
+        assert!(stderr(&output).contains("coverage is incomplete"));
+        let json = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+        assert!(json.contains("AccessDenied"), "the gap is in report.json");
+        let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+        assert!(html.contains("AccessDenied"), "the gap is in report.html");
+    }
+}
+
+#[test]
+fn a_truncated_inventory_is_one_line_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = inventory(vec![]).to_json();
+    let inv = write(dir.path(), "inv.json", &json[..json.len() / 2]);
+    let out_dir = dir.path().join("out");
+    let output = keyhygiene()
+        .args(["audit", "--from-inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_rejected(&output, &out_dir, &format!("{}:", inv.display()));
+    assert!(stderr(&output).contains("not a valid keyhygiene inventory"));
+}
+
+#[test]
+fn an_unknown_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = inventory(vec![])
+        .to_json()
+        .replacen("\"schema_version\": 1", "\"schema_version\": 99", 1);
+    let inv = write(dir.path(), "inv.json", &json);
+    let out_dir = dir.path().join("out");
+    let output = keyhygiene()
+        .args(["audit", "--from-inventory"])
+        .arg(&inv)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_rejected(&output, &out_dir, "unsupported inventory schema_version 99");
+}
+
+const REPORT_HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
+
+#[test]
+fn a_credential_report_file_is_audited_by_key_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!(
+        "{REPORT_HEADER}\n\
+         <root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,2026-05-01T00:00:00+00:00,not_supported,not_supported,true,true,2021-01-01T00:00:00+00:00,2026-05-30T00:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n\
+         carol,arn:aws:iam::123456789012:user/staff/carol,2024-01-01T00:00:00+00:00,true,2026-05-30T00:00:00+00:00,2024-01-01T00:00:00+00:00,N/A,false,true,2025-01-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+    );
+    let report = write(dir.path(), "report.csv", &csv);
+    let out_dir = dir.path().join("out");
+    let output = keyhygiene()
+        .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--from-credential-report"])
+        .arg(&report)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
+    let findings = std::fs::read_to_string(out_dir.join("findings.csv")).unwrap();
+    assert!(findings.contains("root-access-key-present"), "{findings}");
+    assert!(findings.contains("access key 1"), "keys are named by slot: {findings}");
+}
+
+#[test]
+fn a_malformed_credential_report_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!(
+        "{REPORT_HEADER}\ncarol,arn:aws:iam::123456789012:user/carol,yesterday,true\n"
+    );
+    let report = write(dir.path(), "report.csv", &csv);
+    let out_dir = dir.path().join("out");
+    let output = keyhygiene()
+        .args(["audit", "--from-credential-report"])
+        .arg(&report)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_rejected(&output, &out_dir, &format!("{}:2", report.display()));
+}
+
+#[test]
+fn a_bad_policy_file_fails_before_any_network_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "policy.toml",
+        "[rules.key-not-rotated]\nmax-age-dayz = 90\n",
+    );
+    let out_dir = dir.path().join("out");
+    // Nothing listens on port 9: had the crawl started, the error would be a network one.
+    let output = keyhygiene()
+        .args(["audit", "--endpoint-url", "http://127.0.0.1:9", "--config"])
+        .arg(&config)
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains(&format!("{}:2:", config.display())), "{err}");
+    assert!(!err.contains("GetCallerIdentity") && !err.contains("ListUsers"), "{err}");
+    assert!(!out_dir.exists());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        vec!["audit", "--as-of", "yesterday"],
+        vec!["audit", "--concurrency", "0"],
+        vec!["audit", "--endpoint-url", "localhost:5000"],
+        vec!["audit", "--from-inventory", "a.json", "--endpoint-url", "http://x"],
+        vec!["audit", "--fail-on", "severe"],
+    ] {
+        let output = keyhygiene().args(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+    }
+}

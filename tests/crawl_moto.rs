@@ -1,0 +1,231 @@
+//! The crawler against a real IAM-compatible endpoint (moto's server), with data aged by
+//! libfaketime: the saved inventory must equal what was seeded, key by key.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use keyhygiene::inventory::{Inventory, KeyStatus, LastUse, RootKeys, SourceInfo};
+use serde_json::Value;
+use support::{Moto, stderr};
+
+const NOW: &str = "2026-06-01T12:00:00Z";
+
+fn time(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().expect("a date string"))
+        .expect("RFC 3339")
+        .with_timezone(&Utc)
+}
+
+fn crawl(moto: &Moto, extra: &[&str]) -> (Inventory, std::process::Output) {
+    let dir = moto.dir.path();
+    let inventory = dir.join("inventory.json");
+    let out_dir = dir.join("report");
+    let mut args = vec![
+        "--as-of",
+        NOW,
+        "--save-inventory",
+        inventory.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--fail-on",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    let output = moto.audit(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a complete crawl with --fail-on none exits 0; stderr:\n{}",
+        stderr(&output)
+    );
+    (
+        Inventory::from_json_file(&inventory).expect("the saved inventory reads back"),
+        output,
+    )
+}
+
+/// Compares the inventory with the seeding manifest, every user and every key.
+fn assert_matches_manifest(inv: &Inventory, manifest: &Value) {
+    let seeded = manifest["users"].as_array().expect("users");
+    let crawled: BTreeMap<&str, _> = inv.users.iter().map(|u| (u.name.as_str(), u)).collect();
+    let seeded_names: BTreeSet<&str> = seeded.iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        crawled.keys().copied().collect::<BTreeSet<_>>(),
+        seeded_names,
+        "the crawl lists exactly the seeded users"
+    );
+
+    for s in seeded {
+        let name = s["name"].as_str().unwrap();
+        let user = crawled[name];
+        assert_eq!(user.arn, s["arn"].as_str().unwrap(), "{name}: arn");
+        assert_eq!(user.path, s["path"].as_str().unwrap(), "{name}: path");
+        assert_eq!(user.created, Some(time(&s["created"])), "{name}: created");
+
+        let mut expected_tags: BTreeMap<String, String> = s["tags"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        for k in s["keys"].as_array().unwrap() {
+            if let Some(d) = k.get("description").and_then(Value::as_str) {
+                expected_tags.insert(k["id"].as_str().unwrap().to_string(), d.to_string());
+            }
+        }
+        let tags: BTreeMap<String, String> = user
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        assert_eq!(tags, expected_tags, "{name}: tags");
+
+        let login = user.login.as_ref().expect("login context from the credential report");
+        assert_eq!(
+            login.password_enabled,
+            s["console_password"].as_bool().unwrap(),
+            "{name}: console password"
+        );
+        assert_eq!(login.mfa_active, s["mfa"].as_bool().unwrap(), "{name}: MFA");
+
+        let seeded_keys = s["keys"].as_array().unwrap();
+        assert_eq!(user.keys.len(), seeded_keys.len(), "{name}: number of keys");
+        for sk in seeded_keys {
+            let id = sk["id"].as_str().unwrap();
+            let key = user
+                .keys
+                .iter()
+                .find(|k| k.id.as_deref() == Some(id))
+                .unwrap_or_else(|| panic!("{name}: key {id} missing"));
+            let status = match sk["status"].as_str().unwrap() {
+                "Active" => KeyStatus::Active,
+                _ => KeyStatus::Inactive,
+            };
+            assert_eq!(key.status, status, "{name} {id}: status");
+            assert_eq!(key.created, time(&sk["created"]), "{name} {id}: created");
+            let expected_use = match &sk["used"] {
+                Value::Null => LastUse::Never,
+                used => LastUse::Used {
+                    date: time(&used["date"]),
+                    service: Some(used["service"].as_str().unwrap().to_string()),
+                    region: Some(used["region"].as_str().unwrap().to_string()),
+                },
+            };
+            assert_eq!(key.last_used, expected_use, "{name} {id}: last use");
+            assert_eq!(
+                key.description.as_deref(),
+                sk.get("description").and_then(Value::as_str),
+                "{name} {id}: description"
+            );
+        }
+    }
+}
+
+#[test]
+fn crawl_of_an_aged_account_equals_what_was_seeded() {
+    let moto = Moto::start();
+    let manifest = moto.seed_generated(320, 11, NOW);
+    let (inv, output) = crawl(&moto, &["--concurrency", "12"]);
+
+    assert_matches_manifest(&inv, &manifest);
+    assert_eq!(inv.account_id.as_deref(), Some("123456789012"));
+    assert!(matches!(inv.source, SourceInfo::Live { endpoint: Some(ref e) } if *e == moto.endpoint));
+    assert!(inv.is_complete(), "gaps: {:?}", inv.gaps);
+    assert!(inv.removed_during_crawl.is_empty());
+    let coverage = inv.compute_coverage();
+    assert_eq!(coverage.users_listed, 322);
+    assert_eq!(coverage.users_fully_audited, 322);
+    assert_eq!(coverage.keys, coverage.keys_with_last_use);
+
+    // Keys hundreds of days old, thanks to the endpoint's moved clock.
+    let now = time(&Value::String(NOW.into()));
+    let oldest = inv
+        .users
+        .iter()
+        .flat_map(|u| &u.keys)
+        .map(|k| (now - k.created).num_days())
+        .max()
+        .unwrap();
+    assert!(oldest > 365, "the oldest key is {oldest} days old");
+
+    // The endpoint's credential report has no <root_account> row: root comes from the
+    // account summary, and the inventory says so.
+    assert_eq!(inv.root, RootKeys::AccountSummary { keys_present: false });
+    let report = inv.credential_report.as_ref().expect("credential report merged");
+    assert!(!report.has_root_row);
+
+    // Every per-user and per-key call was made exactly once. (moto returns every user in one
+    // ListUsers page whatever MaxItems says; paging is covered by tests/crawl_mocks.rs.)
+    let calls = &inv.stats.calls;
+    assert_eq!(calls["ListUsers"], 1, "ListUsers calls: {calls:?}");
+    assert_eq!(calls["ListAccessKeys"], 322);
+    assert_eq!(calls["ListUserTags"], 322);
+    assert_eq!(calls["GetAccessKeyLastUsed"] as usize, coverage.keys);
+    assert_eq!(inv.stats.failed_calls, 0);
+
+    // The one-line crawl summary on stderr.
+    let err = stderr(&output);
+    assert!(
+        err.contains("crawled 322 users") && err.contains("coverage complete"),
+        "stderr: {err}"
+    );
+    assert!(!err.contains(support::AUDIT_SECRET), "a credential was printed");
+}
+
+#[test]
+fn the_crawl_sends_only_read_only_requests() {
+    let moto = Moto::start_with(true);
+    moto.seed_generated(40, 3, NOW);
+    moto.control("/moto-api/recorder/reset-recording");
+    moto.control("/moto-api/recorder/start-recording");
+    let (inv, _) = crawl(&moto, &[]);
+    moto.control("/moto-api/recorder/stop-recording");
+    assert!(inv.is_complete());
+
+    let recording = std::fs::read_to_string(moto.recording.as_ref().unwrap()).expect("recording");
+    let mut actions = BTreeMap::<String, usize>::new();
+    for line in recording.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Value = serde_json::from_str(line).expect("recorded request");
+        let body = entry["body"].as_str().unwrap_or_default();
+        let body = if entry["body_encoded"].as_bool() == Some(true) {
+            use base64::Engine;
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .expect("base64 body"),
+            )
+            .expect("utf-8 body")
+        } else {
+            body.to_string()
+        };
+        let action = body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .unwrap_or_else(|| panic!("a request without an Action: {line}"));
+        *actions.entry(action.to_string()).or_default() += 1;
+        let auth = entry["headers"]["Authorization"].as_str().unwrap_or_default();
+        assert!(
+            auth.contains(support::AUDIT_KEY_ID),
+            "every request is signed with the audit credentials"
+        );
+    }
+    let allowed: BTreeSet<&str> = [
+        "ListUsers",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "ListUserTags",
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountSummary",
+        "GetCallerIdentity",
+    ]
+    .into();
+    let sent: BTreeSet<&str> = actions.keys().map(String::as_str).collect();
+    assert_eq!(
+        sent, allowed,
+        "the crawl sends exactly the documented read-only actions: {actions:?}"
+    );
+    assert_eq!(actions["GenerateCredentialReport"], 1);
+}

@@ -1,0 +1,242 @@
+//! Test helpers: a local IAM endpoint (moto's server under libfaketime), the seeding script,
+//! and running the keyhygiene binary against it.
+//!
+//! Nothing here skips: a missing component fails the test with the command that installs it.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Credentials the tool uses against the local endpoint. The key id is unknown to the
+/// endpoint, so the crawl's own requests never mark a seeded key as used.
+pub const AUDIT_KEY_ID: &str = "AKIAKEYHYGIENETEST00";
+pub const AUDIT_SECRET: &str = "test-not-a-secret";
+
+fn venv() -> PathBuf {
+    std::env::var_os("KEYHYGIENE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(ROOT).join(".venv"))
+}
+
+pub fn venv_python() -> PathBuf {
+    let python = venv().join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup (or scripts/test), which creates the project's \
+         virtualenv with the pinned moto[server]",
+        python.display()
+    );
+    python
+}
+
+fn moto_server() -> PathBuf {
+    let server = venv().join("bin/moto_server");
+    assert!(
+        server.exists(),
+        "{} is missing: run scripts/setup (or scripts/test), which installs the pinned \
+         moto[server] from scripts/requirements.txt into .venv",
+        server.display()
+    );
+    server
+}
+
+fn faketime_lib() -> PathBuf {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+        "/usr/local/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("libfaketime is missing: run scripts/setup (or `apt-get install faketime`)")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+    pub clock_file: PathBuf,
+    pub recording: Option<PathBuf>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Self::start_with(false)
+    }
+
+    /// With `record`, the server records every request it receives (moto's recorder).
+    pub fn start_with(record: bool) -> Moto {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock_file = dir.path().join("clock");
+        std::fs::write(
+            &clock_file,
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S\n").to_string(),
+        )
+        .expect("clock file");
+        let recording = record.then(|| dir.path().join("recording.jsonl"));
+        for _attempt in 0..3 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("moto.log")).expect("log file");
+            let mut cmd = Command::new(moto_server());
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("TZ", "UTC")
+                .env("LD_PRELOAD", faketime_lib())
+                .env("FAKETIME_TIMESTAMP_FILE", &clock_file)
+                .env("FAKETIME_NO_CACHE", "1")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log);
+            if let Some(file) = &recording {
+                cmd.env("MOTO_ENABLE_RECORDING", "true")
+                    .env("MOTO_RECORDER_FILEPATH", file);
+            }
+            let mut child = cmd.spawn().expect("start moto_server");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto {
+                        child,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        clock_file,
+                        recording,
+                        dir,
+                    };
+                }
+                if child.try_wait().expect("moto status").is_some() {
+                    break; // the port was taken between the check and the bind: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "moto's server did not start; its log: {}",
+            std::fs::read_to_string(dir.path().join("moto.log")).unwrap_or_default()
+        );
+    }
+
+    /// Seeds the account from a JSON plan (see scripts/seed_account.py) and returns the
+    /// manifest of what was seeded.
+    pub fn seed_spec(&self, spec: &Path) -> Value {
+        self.seed(&["--spec", spec.to_str().expect("utf-8 path")])
+    }
+
+    /// Seeds a generated account of `users` users as of `now`.
+    pub fn seed_generated(&self, users: usize, seed: u64, now: &str) -> Value {
+        self.seed(&[
+            "--users",
+            &users.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--now",
+            now,
+        ])
+    }
+
+    fn seed(&self, plan: &[&str]) -> Value {
+        let manifest = self.dir.path().join("manifest.json");
+        let status = Command::new(venv_python())
+            .arg(Path::new(ROOT).join("scripts/seed_account.py"))
+            .args(["--endpoint", &self.endpoint, "--clock-file"])
+            .arg(&self.clock_file)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--quiet")
+            .args(plan)
+            .status()
+            .expect("run scripts/seed_account.py");
+        assert!(status.success(), "seeding the local endpoint failed");
+        serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest"))
+            .expect("manifest JSON")
+    }
+
+    /// POSTs to one of moto's own control endpoints (`/moto-api/...`).
+    pub fn control(&self, path: &str) -> Vec<u8> {
+        http(&self.endpoint, "POST", path)
+    }
+
+    /// Runs `keyhygiene audit` against this endpoint with throwaway credentials.
+    pub fn audit(&self, args: &[&str]) -> Output {
+        let mut all = vec!["audit", "--endpoint-url", &self.endpoint];
+        all.extend_from_slice(args);
+        keyhygiene()
+            .args(&all)
+            .env("AWS_ACCESS_KEY_ID", AUDIT_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", AUDIT_SECRET)
+            .output()
+            .expect("run keyhygiene")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The keyhygiene binary, isolated from the machine's AWS configuration.
+pub fn keyhygiene() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyhygiene"));
+    cmd.env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A minimal HTTP/1.1 request to the loopback endpoint; returns the body.
+fn http(endpoint: &str, method: &str, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).expect("connect to moto");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}"
+    );
+    response[split + 4..].to_vec()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
