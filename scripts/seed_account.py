@@ -69,7 +69,7 @@ APPS = ["billing-api", "etl-nightly", "reporting", "backup", "deploy", "ledger-s
         "image-resizer", "search-indexer", "metrics-export", "fraud-scorer", "crm-import"]
 SERVICES = [("s3", "eu-west-1"), ("s3", "us-east-1"), ("sts", "us-east-1"),
             ("dynamodb", "eu-central-1"), ("sqs", "us-west-2"), ("ec2", "ap-southeast-2"),
-            ("lambda", "eu-west-1"), ("iam", "us-east-1")]
+            ("sns", "eu-west-1"), ("iam", "us-east-1")]
 
 
 def used(rng, days_ago):
@@ -210,7 +210,7 @@ def use_key(session, endpoint, key_id, secret, service, region):
         "dynamodb": lambda: c.list_tables(),
         "sqs": lambda: c.list_queues(),
         "ec2": lambda: c.describe_regions(),
-        "lambda": lambda: c.list_functions(),
+        "sns": lambda: c.list_topics(),
         "iam": lambda: c.list_account_aliases(),
     }
     calls[service]()

@@ -38,7 +38,7 @@ pub struct Inventory {
     /// How the crawl went: calls, retries, throttling, wall time.
     pub stats: CrawlStats,
     /// Derived from the fields above when written; recomputed, never trusted, when read.
-    #[serde(default, skip_deserializing)]
+    #[serde(default)]
     pub coverage: Option<Coverage>,
 }
 

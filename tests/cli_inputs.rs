@@ -33,7 +33,11 @@ fn inventory(gaps: Vec<CoverageGap>) -> Inventory {
             slot: None,
             status: KeyStatus::Active,
             created: t(10),
-            last_used: LastUse::Never,
+            last_used: LastUse::Used {
+                date: t(1),
+                service: Some("s3".into()),
+                region: Some("eu-west-1".into()),
+            },
             description: None,
         }],
         login: None,
