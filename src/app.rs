@@ -30,7 +30,7 @@ pub fn run(cli: Cli) -> u8 {
             Ok(()) => EXIT_CLEAN,
             Err(message) => fail(&message),
         },
-        Command::Audit(args) => audit(args),
+        Command::Audit(args) => audit(*args),
     }
 }
 

@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Crawl the account (or read a saved inventory or credential report), apply the
     /// policy and write the reports.
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List every rule: id, default severity, what it checks, thresholds, mappings.
     Rules,
     /// Write a commented policy file with every default spelled out.

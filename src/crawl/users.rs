@@ -29,7 +29,12 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
     let pages = ctx.iam.list_users().into_paginator().page_size(1000).send();
     let listed = stream::unfold(Some(pages), |pages| async move {
         let mut pages = pages?;
-        match pages.next().await? {
+        // Each page is one API call: it counts against the in-flight bound like any other.
+        let page = {
+            let _permit = ctx.limiter.acquire().await;
+            pages.next().await?
+        };
+        match page {
             Ok(page) => Some((Ok(page.users), Some(pages))),
             // A failed page ends the listing: the marker for the next page is unknown.
             Err(err) => Some((Err(err), None)),
@@ -304,7 +309,10 @@ fn key_from_metadata(
         }
     };
     let Some(created) = meta.create_date().and_then(to_utc) else {
-        return Err(bad(Some(id), "the key was listed without a creation date".into()));
+        return Err(bad(
+            Some(id),
+            "the key was listed without a creation date".into(),
+        ));
     };
     Ok(AccessKey {
         id: Some(id.to_string()),

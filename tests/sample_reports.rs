@@ -1,0 +1,38 @@
+//! The committed sample reports are exactly what the current code renders from the committed
+//! demo inventory: any change to the rules or the renderers shows up here as drift.
+//! Regenerate them with `scripts/sample-reports`.
+
+mod support;
+
+use std::path::Path;
+
+/// Must match AS_OF in scripts/sample-reports.
+const AS_OF: &str = "2026-11-23T08:00:00Z";
+
+#[test]
+fn sample_reports_match_what_the_code_renders() {
+    let samples = Path::new(support::ROOT).join("sample-reports");
+    let out = tempfile::tempdir().unwrap();
+    let output = support::keyhygiene()
+        .args(["audit", "--from-inventory"])
+        .arg(samples.join("inventory.json"))
+        .args(["--as-of", AS_OF, "--fail-on", "none", "--quiet", "--out-dir"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    for file in ["report.html", "report.json", "findings.csv", "keys.csv"] {
+        let committed = std::fs::read_to_string(samples.join(file))
+            .unwrap_or_else(|e| panic!("sample-reports/{file}: {e}"));
+        let rendered = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(
+            committed == rendered,
+            "sample-reports/{file} drifted from what the code renders: run scripts/sample-reports and commit the result"
+        );
+    }
+}
