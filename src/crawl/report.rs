@@ -55,6 +55,7 @@ pub(crate) async fn fetch(
     ctx: &Ctx<'_>,
     polling: &ReportPolling,
 ) -> Result<FetchedReport, CoverageGap> {
+    let asked_at = Utc::now();
     let deadline = Instant::now() + polling.max_wait;
     let mut delay = polling.first_delay;
     let mut wait = |operation: &'static str, code: &'static str| {
@@ -129,6 +130,15 @@ pub(crate) async fn fetch(
                     .generated_time()
                     .and_then(to_utc)
                     .unwrap_or_else(Utc::now);
+                // IAM regenerates a report older than 4 hours when asked, so an older one
+                // right after GenerateCredentialReport means the endpoint served stale data.
+                if asked_at - generated_at > chrono::Duration::hours(4) {
+                    tracing::warn!(
+                        "the credential report was generated at {generated_at}, more than 4 hours \
+                         before this crawl asked for a fresh one; root-key and console-login \
+                         data from it may be out of date"
+                    );
+                }
                 return match credential_report::parse(content.as_ref(), "credential report") {
                     Ok(report) => Ok(FetchedReport {
                         report,

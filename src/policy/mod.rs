@@ -1,1 +1,233 @@
-//! (in progress)
+//! The policy file (`--config FILE`, TOML): per-rule settings, scope and suppressions.
+//!
+//! [`load`] validates the whole file before any AWS call and reports every problem at once,
+//! each as `file:line:column: problem (fix)`. [`apply`] is the one place the policy takes
+//! effect on findings: scope filters, then suppressions, then the stable order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::findings::Severity;
+use crate::inventory::User;
+use crate::rules::RULES;
+
+mod apply;
+mod parse;
+mod template;
+
+pub use apply::apply;
+
+/// A validated policy. `Policy::default()` behaves exactly like no file at all: every rule
+/// enabled with its default severity and thresholds, everyone in scope, no suppressions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// The effective settings of every registered rule, by rule id.
+    pub rules: BTreeMap<String, RuleConfig>,
+    pub scope: Scope,
+    /// `[[suppress]]` entries, in file order (the first matching entry is the one shown).
+    pub suppressions: Vec<Suppression>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            rules: RULES
+                .iter()
+                .map(|r| {
+                    let info = r.info();
+                    (
+                        info.id.to_string(),
+                        RuleConfig {
+                            enabled: true,
+                            severity: info.default_severity,
+                            thresholds: info
+                                .thresholds
+                                .iter()
+                                .map(|t| (t.name.to_string(), t.default))
+                                .collect(),
+                        },
+                    )
+                })
+                .collect(),
+            scope: Scope::default(),
+            suppressions: Vec::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// The effective settings of rule `id` (the defaults for a rule the policy does not know).
+    pub fn rule(&self, id: &str) -> RuleConfig {
+        match self.rules.get(id) {
+            Some(config) => config.clone(),
+            None => Policy::default()
+                .rules
+                .remove(id)
+                .unwrap_or_else(|| panic!("unknown rule id {id}")),
+        }
+    }
+}
+
+/// One rule's effective settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub enabled: bool,
+    /// The severity of the rule's findings (a rule may lower it for a reason it explains).
+    pub severity: Severity,
+    /// Every threshold of the rule, by its name in the policy file.
+    pub thresholds: BTreeMap<String, i64>,
+}
+
+impl RuleConfig {
+    /// The value of threshold `name`. Rules only ask for thresholds they declare.
+    pub fn threshold(&self, name: &str) -> i64 {
+        *self
+            .thresholds
+            .get(name)
+            .unwrap_or_else(|| panic!("rule asked for undeclared threshold {name}"))
+    }
+}
+
+/// Which IAM users are audited. A user is in scope when it matches every non-empty
+/// `include` list (any entry of that list) and no `exclude` entry. The root user is always
+/// in scope.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scope {
+    pub include: UserFilter,
+    pub exclude: UserFilter,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserFilter {
+    /// User name globs (case-insensitive, like IAM user names).
+    pub users: Vec<Pattern>,
+    /// IAM path prefixes, e.g. `/service-accounts/`.
+    pub paths: Vec<String>,
+    /// `key=value` tags; the value may be a glob.
+    pub tags: Vec<TagFilter>,
+}
+
+impl UserFilter {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.paths.is_empty() && self.tags.is_empty()
+    }
+
+    fn user_matches(&self, user: &User) -> bool {
+        self.users.iter().any(|p| p.is_match(&user.name))
+    }
+
+    fn path_matches(&self, user: &User) -> bool {
+        self.paths.iter().any(|p| user.path.starts_with(p.as_str()))
+    }
+
+    fn tag_matches(&self, user: &User) -> bool {
+        self.tags.iter().any(|t| t.matches(user))
+    }
+}
+
+impl Scope {
+    pub fn includes(&self, user: &User) -> bool {
+        let inc = &self.include;
+        let included = (inc.users.is_empty() || inc.user_matches(user))
+            && (inc.paths.is_empty() || inc.path_matches(user))
+            && (inc.tags.is_empty() || inc.tag_matches(user));
+        let ex = &self.exclude;
+        included && !(ex.user_matches(user) || ex.path_matches(user) || ex.tag_matches(user))
+    }
+}
+
+/// A compiled glob, compared by its text.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    text: String,
+    matcher: GlobMatcher,
+}
+
+impl Pattern {
+    /// Compiles a case-insensitive glob (`*`, `?`, `[abc]`, `{a,b}`).
+    pub fn new(text: &str) -> Result<Pattern, globset::Error> {
+        let glob = GlobBuilder::new(text)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()?;
+        Ok(Pattern {
+            text: text.to_string(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_match(&self, candidate: &str) -> bool {
+        self.matcher.is_match(candidate)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+/// A `key=value` tag condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagFilter {
+    pub key: String,
+    pub value: Pattern,
+}
+
+impl TagFilter {
+    pub fn matches(&self, user: &User) -> bool {
+        user.tag(&self.key).is_some_and(|v| self.value.is_match(v))
+    }
+}
+
+/// One `[[suppress]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suppression {
+    /// A rule id, or `*` for every rule.
+    pub rule: String,
+    pub user: Pattern,
+    /// When set, only the finding about this key (its id, or "access key N" for keys
+    /// from a credential report) is suppressed.
+    pub access_key_id: Option<String>,
+    pub reason: String,
+    /// Valid through the whole of this day (UTC); from the next day on it suppresses nothing.
+    pub expires: Option<NaiveDate>,
+    /// `file:line` of the entry.
+    pub location: String,
+}
+
+/// Every problem found in a policy file, each rendered as one `file:line:column: …` line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct PolicyError {
+    pub problems: Vec<String>,
+}
+
+/// Reads and validates a policy file, reporting every problem at once.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+        problems: vec![format!("{file}: cannot read the policy file: {e}")],
+    })?;
+    parse::parse(&text, &file)
+}
+
+/// Validates policy text; `file` names it in problems and suppression locations.
+pub fn parse_str(text: &str, file: &str) -> Result<Policy, PolicyError> {
+    parse::parse(text, file)
+}
+
+/// The commented policy file written by `keyhygiene init-config`.
+pub fn init_config_text() -> String {
+    template::init_config_text()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,564 @@
+//! Reading and validating the policy file, with the position of every problem.
+//!
+//! The file is parsed into a spanned TOML tree first, then walked by hand so that every
+//! problem (unknown keys, wrong types, unknown rule ids, bad globs, negative thresholds,
+//! suppressions without a reason, unparsable dates) is collected with its line and column
+//! before anything is returned.
+
+use std::ops::Range;
+
+use chrono::NaiveDate;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter};
+use crate::findings::Severity;
+use crate::rules::{RULES, find};
+
+const TOP_KEYS: &[&str] = &["rules", "scope", "suppress"];
+const SCOPE_KEYS: &[&str] = &["include", "exclude"];
+const FILTER_KEYS: &[&str] = &["users", "paths", "tags"];
+const SUPPRESS_KEYS: &[&str] = &["rule", "user", "access-key-id", "reason", "expires"];
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+struct Checker<'a> {
+    text: &'a str,
+    file: &'a str,
+    problems: Vec<(usize, String)>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, span: Range<usize>, message: String) {
+        self.problems.push((span.start, message));
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = before[line_start..].chars().count() + 1;
+        (line, column)
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        self.problems.sort_by_key(|(offset, _)| *offset);
+        self.problems
+            .iter()
+            .map(|(offset, message)| {
+                let (line, column) = self.position(*offset);
+                format!("{}:{line}:{column}: {message}", self.file)
+            })
+            .collect()
+    }
+
+    fn unknown_key(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        place: &str,
+        expected: &[&str],
+    ) {
+        self.problem(
+            key.span(),
+            format!(
+                "unknown key \"{}\" in {place} (expected one of: {})",
+                key.get_ref(),
+                expected.join(", ")
+            ),
+        );
+    }
+
+    fn table<'v, 'i>(
+        &mut self,
+        value: &'v Value<'i>,
+        path: &str,
+        fix: &str,
+    ) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.wrong_type(value.span(), path, "a table", other, fix);
+                None
+            }
+        }
+    }
+
+    fn wrong_type(
+        &mut self,
+        span: Range<usize>,
+        path: &str,
+        expected: &str,
+        found: &DeValue<'_>,
+        fix: &str,
+    ) {
+        self.problem(
+            span,
+            format!(
+                "\"{path}\" must be {expected}, found {} ({fix})",
+                found.type_str()
+            ),
+        );
+    }
+
+    fn string<'v>(&mut self, value: &'v Value<'_>, path: &str, fix: &str) -> Option<&'v str> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            other => {
+                self.wrong_type(value.span(), path, "a string", other, fix);
+                None
+            }
+        }
+    }
+
+    fn strings<'v>(
+        &mut self,
+        value: &'v Value<'_>,
+        path: &str,
+        fix: &str,
+    ) -> Vec<(&'v str, Range<usize>)> {
+        let mut out = Vec::new();
+        match value.get_ref() {
+            DeValue::Array(items) => {
+                for item in items {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push((s.as_ref(), item.span())),
+                        other => {
+                            self.wrong_type(item.span(), path, "a list of strings", other, fix)
+                        }
+                    }
+                }
+            }
+            other => self.wrong_type(value.span(), path, "a list of strings", other, fix),
+        }
+        out
+    }
+
+    fn pattern(&mut self, text: &str, span: Range<usize>, path: &str) -> Option<Pattern> {
+        match Pattern::new(text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.problem(
+                    span,
+                    format!(
+                        "invalid glob \"{text}\" in {path}: {} (globs use *, ?, [abc] and {{a,b}})",
+                        e.kind()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn rule_id(&mut self, id: &str, span: Range<usize>, place: &str, star_allowed: bool) -> bool {
+        if find(id).is_some() || (star_allowed && id == "*") {
+            return true;
+        }
+        let star = if star_allowed {
+            ", or \"*\" for every rule"
+        } else {
+            ""
+        };
+        let message = match suggest(id) {
+            Some(s) => format!(
+                "unknown rule \"{id}\" in {place} (did you mean \"{s}\"? `keyhygiene rules` lists every rule{star})"
+            ),
+            None => format!(
+                "unknown rule \"{id}\" in {place} (`keyhygiene rules` lists every rule{star})"
+            ),
+        };
+        self.problem(span, message);
+        false
+    }
+}
+
+/// Validates `text`; `file` names it in problems and suppression locations.
+pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
+    let mut c = Checker {
+        text,
+        file,
+        problems: Vec::new(),
+    };
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            c.problem(
+                span,
+                format!(
+                    "invalid TOML: {} (fix the syntax; see `keyhygiene init-config` for an example)",
+                    e.message().trim()
+                ),
+            );
+        }
+        return Err(PolicyError {
+            problems: c.finish(),
+        });
+    }
+
+    let mut policy = Policy::default();
+    for (key, value) in doc.get_ref() {
+        match key.get_ref().as_ref() {
+            "rules" => rules(&mut c, value, &mut policy),
+            "scope" => scope(&mut c, value, &mut policy),
+            "suppress" => suppressions(&mut c, value, &mut policy),
+            _ => c.unknown_key(key, "the policy file", TOP_KEYS),
+        }
+    }
+    if c.problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(PolicyError {
+            problems: c.finish(),
+        })
+    }
+}
+
+fn rules(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
+    let Some(table) = c.table(
+        value,
+        "rules",
+        "write one [rules.<rule-id>] section per rule",
+    ) else {
+        return;
+    };
+    for (key, value) in table {
+        let id = key.get_ref().as_ref();
+        if !c.rule_id(id, key.span(), "[rules]", false) {
+            continue;
+        }
+        let rule = find(id).expect("checked above").info();
+        let Some(settings) = c.table(
+            value,
+            &format!("rules.{id}"),
+            &format!("write [rules.{id}] with enabled, severity and thresholds under it"),
+        ) else {
+            continue;
+        };
+        let config = policy.rules.get_mut(id).expect("every rule has a config");
+        let mut expected = vec!["enabled", "severity"];
+        expected.extend(rule.thresholds.iter().map(|t| t.name));
+        for (key, value) in settings {
+            let name = key.get_ref().as_ref();
+            let path = format!("rules.{id}.{name}");
+            match name {
+                "enabled" => match value.get_ref() {
+                    DeValue::Boolean(b) => config.enabled = *b,
+                    other => c.wrong_type(
+                        value.span(),
+                        &path,
+                        "true or false",
+                        other,
+                        "write enabled = true or enabled = false",
+                    ),
+                },
+                "severity" => {
+                    let fix = "use \"low\", \"medium\", \"high\" or \"critical\"";
+                    if let Some(s) = c.string(value, &path, fix) {
+                        match Severity::parse(s) {
+                            Some(sev) => config.severity = sev,
+                            None => c.problem(
+                                value.span(),
+                                format!("\"{path}\" must be a severity, found \"{s}\" ({fix})"),
+                            ),
+                        }
+                    }
+                }
+                _ => match rule.thresholds.iter().find(|t| t.name == name) {
+                    Some(t) => {
+                        let fix = format!("write {name} = {}, a number of whole days", t.default);
+                        match value.get_ref() {
+                            DeValue::Integer(i) => {
+                                match i64::from_str_radix(i.as_str(), i.radix()) {
+                                    Ok(n) if n < 0 => c.problem(
+                                        value.span(),
+                                        format!(
+                                            "\"{path}\" must not be negative, found {n} (use 0 or more days)"
+                                        ),
+                                    ),
+                                    Ok(n) => {
+                                        config.thresholds.insert(name.to_string(), n);
+                                    }
+                                    Err(_) => c.problem(
+                                        value.span(),
+                                        format!("\"{path}\" is too large ({fix})"),
+                                    ),
+                                }
+                            }
+                            other => {
+                                c.wrong_type(value.span(), &path, "a whole number", other, &fix)
+                            }
+                        }
+                    }
+                    None => c.unknown_key(key, &format!("[rules.{id}]"), &expected),
+                },
+            }
+        }
+    }
+}
+
+fn scope(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
+    let Some(table) = c.table(
+        value,
+        "scope",
+        "write [scope.include] and [scope.exclude] sections",
+    ) else {
+        return;
+    };
+    for (key, value) in table {
+        let target = match key.get_ref().as_ref() {
+            "include" => &mut policy.scope.include,
+            "exclude" => &mut policy.scope.exclude,
+            _ => {
+                c.unknown_key(key, "[scope]", SCOPE_KEYS);
+                continue;
+            }
+        };
+        let which = key.get_ref().as_ref();
+        if let Some(filters) = c.table(
+            value,
+            &format!("scope.{which}"),
+            &format!("write [scope.{which}] with users, paths and tags lists under it"),
+        ) {
+            user_filter(c, which, filters, target);
+        }
+    }
+}
+
+fn user_filter(c: &mut Checker<'_>, which: &str, table: &DeTable<'_>, filter: &mut UserFilter) {
+    for (key, value) in table {
+        let name = key.get_ref().as_ref();
+        let path = format!("scope.{which}.{name}");
+        match name {
+            "users" => {
+                for (text, span) in c.strings(value, &path, "write users = [\"ci-*\"]") {
+                    if let Some(p) = c.pattern(text, span, &path) {
+                        filter.users.push(p);
+                    }
+                }
+            }
+            "paths" => {
+                for (text, span) in
+                    c.strings(value, &path, "write paths = [\"/service-accounts/\"]")
+                {
+                    if text.starts_with('/') {
+                        filter.paths.push(text.to_string());
+                    } else {
+                        c.problem(
+                            span,
+                            format!(
+                                "\"{path}\" entry \"{text}\" is not an IAM path prefix (IAM paths start with \"/\", e.g. \"/service-accounts/\")"
+                            ),
+                        );
+                    }
+                }
+            }
+            "tags" => {
+                for (text, span) in c.strings(value, &path, "write tags = [\"team=payments\"]") {
+                    match text.split_once('=') {
+                        Some((k, v)) if !k.is_empty() => {
+                            if let Some(value) = c.pattern(v, span, &path) {
+                                filter.tags.push(TagFilter {
+                                    key: k.to_string(),
+                                    value,
+                                });
+                            }
+                        }
+                        _ => c.problem(
+                            span,
+                            format!(
+                                "\"{path}\" entry \"{text}\" is not key=value (write \"team=payments\"; the value may be a glob)"
+                            ),
+                        ),
+                    }
+                }
+            }
+            _ => c.unknown_key(key, &format!("[scope.{which}]"), FILTER_KEYS),
+        }
+    }
+}
+
+fn suppressions(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
+    let DeValue::Array(entries) = value.get_ref() else {
+        c.wrong_type(
+            value.span(),
+            "suppress",
+            "a list of tables",
+            value.get_ref(),
+            "write each entry as a [[suppress]] section",
+        );
+        return;
+    };
+    for entry in entries {
+        let Some(table) = c.table(
+            entry,
+            "suppress",
+            "write each entry as a [[suppress]] section",
+        ) else {
+            continue;
+        };
+        if let Some(s) = suppression(c, entry.span(), table) {
+            policy.suppressions.push(s);
+        }
+    }
+}
+
+fn suppression(
+    c: &mut Checker<'_>,
+    span: Range<usize>,
+    table: &DeTable<'_>,
+) -> Option<Suppression> {
+    let mut ok = true;
+    let mut rule = None;
+    let mut user = None;
+    let mut access_key_id = None;
+    let mut reason = None;
+    let mut expires = None;
+    for (key, value) in table {
+        let name = key.get_ref().as_ref();
+        let path = format!("suppress.{name}");
+        match name {
+            "rule" => match c.string(value, &path, "write rule = \"<rule-id>\" or rule = \"*\"") {
+                Some(id) if c.rule_id(id, value.span(), "suppress.rule", true) => {
+                    rule = Some(id.to_string())
+                }
+                _ => ok = false,
+            },
+            "user" => match c.string(value, &path, "write user = \"<name-or-glob>\"") {
+                Some(text) => match c.pattern(text, value.span(), &path) {
+                    Some(p) => user = Some(p),
+                    None => ok = false,
+                },
+                None => ok = false,
+            },
+            "access-key-id" => match c.string(value, &path, "write access-key-id = \"AKIA...\"") {
+                Some(id) => access_key_id = Some(id.to_string()),
+                None => ok = false,
+            },
+            "reason" => match c.string(
+                value,
+                &path,
+                "write reason = \"why this finding is accepted\"",
+            ) {
+                Some(text) if text.trim().is_empty() => {
+                    c.problem(
+                        value.span(),
+                        "suppression has an empty \"reason\" (say why this finding is accepted, e.g. reason = \"vendor key, rotated by the vendor; ticket SEC-123\")".to_string(),
+                    );
+                    ok = false;
+                }
+                Some(text) => reason = Some(text.to_string()),
+                None => ok = false,
+            },
+            "expires" => match date(c, value, &path) {
+                Some(d) => expires = Some(d),
+                None => ok = false,
+            },
+            _ => {
+                c.unknown_key(key, "[[suppress]]", SUPPRESS_KEYS);
+                ok = false;
+            }
+        }
+    }
+    let present = |k: &str| table.keys().any(|key| key.get_ref().as_ref() == k);
+    for (required, fix) in [
+        (
+            "rule",
+            "add rule = \"<rule-id>\", or rule = \"*\" for every rule",
+        ),
+        (
+            "user",
+            "add user = \"<name-or-glob>\", or user = \"*\" for every user",
+        ),
+        ("reason", "add reason = \"why this finding is accepted\""),
+    ] {
+        if !present(required) {
+            c.problem(
+                span.clone(),
+                format!("suppression has no \"{required}\" ({fix})"),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let (line, _) = c.position(span.start);
+    Some(Suppression {
+        rule: rule?,
+        user: user?,
+        access_key_id,
+        reason: reason?,
+        expires,
+        location: format!("{}:{line}", c.file),
+    })
+}
+
+fn date(c: &mut Checker<'_>, value: &Value<'_>, path: &str) -> Option<NaiveDate> {
+    let fix = "write a date such as expires = 2026-12-31";
+    match value.get_ref() {
+        DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+            (Some(d), None, None) => {
+                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()).or_else(|| {
+                    c.problem(
+                        value.span(),
+                        format!("\"{path}\" is not a valid date: {dt} ({fix})"),
+                    );
+                    None
+                })
+            }
+            _ => {
+                c.problem(
+                    value.span(),
+                    format!("\"{path}\" must be a date without a time, found {dt} ({fix})"),
+                );
+                None
+            }
+        },
+        DeValue::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) if s.len() == 10 => Some(d),
+            _ => {
+                c.problem(
+                    value.span(),
+                    format!("\"{path}\" is not a date: \"{s}\" ({fix})"),
+                );
+                None
+            }
+        },
+        other => {
+            c.wrong_type(value.span(), path, "a date", other, fix);
+            None
+        }
+    }
+}
+
+/// The registered rule id closest to `id`, when it is close enough to be a typo.
+fn suggest(id: &str) -> Option<&'static str> {
+    RULES
+        .iter()
+        .map(|r| r.info().id)
+        .map(|candidate| (edit_distance(id, candidate), candidate))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
