@@ -1,1 +1,270 @@
-//! (in progress)
+//! The reports: HTML, CSV and JSON, all from one view model.
+//!
+//! [`model::ReportModel`] is computed once from a [`RunInfo`]; `html`, `csv` and `json` only
+//! format it. Output is byte-stable for a given inventory, finding set and as-of time: no wall
+//! clock, no random ids and no paths other than the ones the user passed appear in it, so
+//! `keyhygiene audit --from-inventory FILE --as-of T --out-dir DIR` regenerates identical
+//! files, and [`render`] gives the same bytes without touching the disk.
+
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::findings::{FindingSet, Severity};
+use crate::inventory::Inventory;
+
+pub use model::ReportModel;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Html,
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// The files one format produces, in the order they are written.
+    pub fn file_names(self) -> &'static [&'static str] {
+        match self {
+            Format::Html => &[HTML_FILE],
+            Format::Csv => &[FINDINGS_CSV_FILE, KEYS_CSV_FILE],
+            Format::Json => &[JSON_FILE],
+        }
+    }
+}
+
+pub const HTML_FILE: &str = "report.html";
+pub const FINDINGS_CSV_FILE: &str = "findings.csv";
+pub const KEYS_CSV_FILE: &str = "keys.csv";
+pub const JSON_FILE: &str = "report.json";
+
+/// Everything one run knows, as the renderers need it.
+pub struct RunInfo<'a> {
+    pub inventory: &'a Inventory,
+    pub findings: &'a FindingSet,
+    pub as_of: DateTime<Utc>,
+    /// `None` means `--fail-on none`.
+    pub fail_on: Option<Severity>,
+    /// The policy file, when one was given.
+    pub policy_file: Option<&'a Path>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: cannot create the report directory: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write the report: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot render the report: {message}")]
+    Render { path: String, message: String },
+}
+
+/// One rendered report file: its name inside the output directory and its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Renders the chosen formats in memory, in the order given (each format once).
+///
+/// This is what [`write_reports`] writes; a drift check over committed sample reports can
+/// compare these bytes with the files on disk.
+pub fn render(formats: &[Format], run: &RunInfo<'_>) -> Result<Vec<RenderedFile>, ReportError> {
+    let model = ReportModel::build(run);
+    render_model(formats, &model)
+}
+
+/// Renders the chosen formats from an already built model.
+pub fn render_model(
+    formats: &[Format],
+    model: &ReportModel,
+) -> Result<Vec<RenderedFile>, ReportError> {
+    let mut seen = Vec::new();
+    let mut files = Vec::new();
+    for &format in formats {
+        if seen.contains(&format) {
+            continue;
+        }
+        seen.push(format);
+        match format {
+            Format::Html => files.push(RenderedFile {
+                name: HTML_FILE,
+                bytes: html::report_html(model)
+                    .map_err(|e| ReportError::Render {
+                        path: HTML_FILE.to_string(),
+                        message: e.to_string(),
+                    })?
+                    .into_bytes(),
+            }),
+            Format::Csv => {
+                files.push(RenderedFile {
+                    name: FINDINGS_CSV_FILE,
+                    bytes: csv::findings_csv(model),
+                });
+                files.push(RenderedFile {
+                    name: KEYS_CSV_FILE,
+                    bytes: csv::keys_csv(model),
+                });
+            }
+            Format::Json => files.push(RenderedFile {
+                name: JSON_FILE,
+                bytes: json::report_json(model),
+            }),
+        }
+    }
+    Ok(files)
+}
+
+/// Writes the chosen reports into `out_dir` (created if needed) and returns their paths.
+///
+/// Each file is written to a temporary sibling and renamed, so a reader never sees half a
+/// report.
+pub fn write_reports(
+    out_dir: &Path,
+    formats: &[Format],
+    run: &RunInfo<'_>,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let files = render(formats, run)?;
+    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
+        path: out_dir.display().to_string(),
+        source,
+    })?;
+    let mut written = Vec::with_capacity(files.len());
+    for file in files {
+        let path = out_dir.join(file.name);
+        let tmp = out_dir.join(format!(".{}.tmp", file.name));
+        std::fs::write(&tmp, &file.bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| {
+                let _ = std::fs::remove_file(&tmp);
+                ReportError::Write {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The compact summary printed on stdout after every run.
+pub fn summary(run: &RunInfo<'_>, written: &[PathBuf]) -> String {
+    summary_text(&ReportModel::build(run), written)
+}
+
+/// [`summary`] from an already built model.
+pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
+    use std::fmt::Write;
+    let s = &m.summary;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "keyhygiene {}: account {}, as of {}",
+        m.tool_version, m.account_label, m.as_of_text
+    );
+    let counts: Vec<String> = s
+        .by_severity
+        .iter()
+        .map(|c| format!("{} {}", c.active, c.severity.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "findings: {} open ({}), {} suppressed; {} of {} keys flagged",
+        s.total_active,
+        counts.join(", "),
+        s.total_suppressed,
+        s.keys_flagged,
+        m.keys.len()
+    );
+    let width = s
+        .by_rule
+        .iter()
+        .map(|r| r.rule_id.chars().count())
+        .max()
+        .unwrap_or(0);
+    for r in &s.by_rule {
+        let suppressed = if r.suppressed > 0 {
+            format!(" (+{} suppressed)", r.suppressed)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<8}  {}{}",
+            r.rule_id,
+            r.severity.as_str(),
+            r.active,
+            suppressed
+        );
+    }
+    if !m.expired_suppressions.is_empty() || !m.unused_suppressions.is_empty() {
+        let _ = writeln!(
+            out,
+            "suppressions: {} expired, {} unused (see the report)",
+            m.expired_suppressions.len(),
+            m.unused_suppressions.len()
+        );
+    }
+    let _ = writeln!(out, "coverage: {}", m.coverage.label);
+    for g in m.coverage.gaps.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "  gap: {}: {} failed with {}: {}",
+            g.scope, g.operation, g.error_code, g.impact
+        );
+    }
+    if m.coverage.gaps.len() > 5 {
+        let _ = writeln!(out, "  … and {} more gaps", m.coverage.gaps.len() - 5);
+    }
+    if let Some(cr) = &m.credential_report {
+        let _ = writeln!(
+            out,
+            "credential report: generated {} ({}){}",
+            cr.generated_at_text,
+            cr.relation_label,
+            if cr.stale {
+                format!(
+                    ", STALE: older than {} hours",
+                    model::STALE_CREDENTIAL_REPORT_HOURS
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(threshold) = m.fail_on {
+        let _ = writeln!(
+            out,
+            "fail-on {}: {}",
+            threshold.as_str(),
+            if s.fails_threshold {
+                "reached"
+            } else {
+                "not reached"
+            }
+        );
+    }
+    if written.is_empty() {
+        let _ = writeln!(out, "no report files written");
+    } else {
+        let _ = writeln!(out, "wrote:");
+        for p in written {
+            let _ = writeln!(out, "  {}", p.display());
+        }
+    }
+    out
+}

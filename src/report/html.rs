@@ -1,0 +1,21 @@
+//! `report.html`: one self-contained page for a security review.
+//!
+//! Rendered by askama from `templates/report.html` (which extends `templates/base.html`);
+//! `report.css` and `report.js` are inlined, so the page makes no request of any kind and
+//! works offline or as an email attachment. Every value goes through askama's HTML escaping;
+//! only the key-age chart, which is built from numbers in [`super::model`], is marked safe.
+
+use askama::Template;
+
+use super::model::ReportModel;
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage<'a> {
+    m: &'a ReportModel,
+}
+
+/// Renders `report.html`.
+pub fn report_html(m: &ReportModel) -> askama::Result<String> {
+    ReportPage { m }.render()
+}

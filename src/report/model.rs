@@ -1,0 +1,1414 @@
+//! The report view model: everything the HTML, CSV and JSON renderers show, computed once.
+//!
+//! Renderers only format what is here. Counting, date arithmetic, matching findings to keys,
+//! the key-age histogram and every display string are decided in this module, so the three
+//! outputs always agree with each other.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+use crate::findings::{EvaluatedFinding, Finding, Severity, SuppressionNotice};
+use crate::inventory::{
+    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, Removed, RootKeys, SourceInfo, User,
+};
+
+use super::RunInfo;
+
+/// The tool's version, shown in every report.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A credential report older than this, relative to the as-of time, is flagged as stale.
+pub const STALE_CREDENTIAL_REPORT_HOURS: i64 = 4;
+
+/// The user name findings and key rows use for the root user.
+pub const ROOT_USER_NAME: &str = "<root_account>";
+
+/// The key-age buckets of the histogram: label and inclusive upper bound in days.
+pub const AGE_BUCKETS: [(&str, Option<i64>); 5] = [
+    ("0–30 days", Some(30)),
+    ("31–90 days", Some(90)),
+    ("91–180 days", Some(180)),
+    ("181–365 days", Some(365)),
+    ("> 365 days", None),
+];
+
+/// The whole report, ready to render.
+#[derive(Clone, Debug)]
+pub struct ReportModel {
+    pub tool_version: &'static str,
+    pub account_id: Option<String>,
+    /// The account id, or a placeholder when it could not be learned.
+    pub account_label: String,
+    pub as_of: DateTime<Utc>,
+    pub as_of_text: String,
+    pub as_of_display: String,
+    pub collected_at_text: String,
+    pub collected_at_display: String,
+    pub source: SourceView,
+    pub policy_file: Option<String>,
+    pub fail_on: Option<Severity>,
+    pub fail_on_label: String,
+    pub coverage: CoverageView,
+    pub credential_report: Option<CredentialReportView>,
+    pub root: RootView,
+    pub stats: StatsView,
+    pub summary: SummaryView,
+    /// Unsuppressed findings, grouped by rule, worst rule first.
+    pub groups: Vec<RuleGroup>,
+    /// Suppressed findings, in finding order.
+    pub suppressed: Vec<FindingView>,
+    pub expired_suppressions: Vec<NoticeView>,
+    pub unused_suppressions: Vec<NoticeView>,
+    /// Every access key in the account, root keys first, then users by name.
+    pub keys: Vec<KeyRow>,
+    /// How many inventory rows the HTML shows before "show all" (the rest are rendered
+    /// hidden, so a page with thousands of keys stays quick to filter and sort).
+    pub key_rows_shown: usize,
+    pub histogram: AgeHistogram,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceView {
+    /// `live` or `credential-report`.
+    pub kind: &'static str,
+    pub endpoint: Option<String>,
+    pub file: Option<String>,
+    /// In words, for the header.
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CoverageView {
+    pub complete: bool,
+    pub users_listed: usize,
+    pub users_fully_audited: usize,
+    pub keys: usize,
+    pub keys_with_last_use: usize,
+    /// One line for the header, e.g. "complete: 120 users, 200 keys".
+    pub label: String,
+    pub gaps: Vec<GapView>,
+    /// Gaps beyond the first [`GAPS_IN_BANNER`], which the HTML banner only counts.
+    pub gaps_not_in_banner: usize,
+    pub removed: Vec<RemovedView>,
+}
+
+/// Gaps listed in the HTML banner; all of them are in the coverage section.
+pub const GAPS_IN_BANNER: usize = 10;
+
+impl CoverageView {
+    /// The gaps the HTML banner lists.
+    pub fn banner_gaps(&self) -> &[GapView] {
+        &self.gaps[..self.gaps.len().min(GAPS_IN_BANNER)]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GapView {
+    pub user: Option<String>,
+    pub access_key_id: Option<String>,
+    /// The user and key in words ("account", "alice", "alice / AKIA…").
+    pub scope: String,
+    pub operation: String,
+    pub error_code: String,
+    pub impact: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RemovedView {
+    pub user: String,
+    pub access_key_id: Option<String>,
+    pub operation: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CredentialReportView {
+    pub generated_at_text: String,
+    pub generated_at_display: String,
+    /// Minutes between generation and the as-of time (negative if generated later).
+    pub age_minutes: i64,
+    /// The age in words, e.g. "2 h 15 min" (the absolute value when negative).
+    pub age_label: String,
+    /// The age relative to the as-of time, e.g. "2 h 15 min before as-of".
+    pub relation_label: String,
+    pub stale: bool,
+    pub has_root_row: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RootView {
+    /// `credential-report`, `account-summary` or `unknown`.
+    pub source: &'static str,
+    /// Some root key is (or may be) active.
+    pub keys_present: Option<bool>,
+    pub active_keys: usize,
+    /// In words, for the header.
+    pub label: String,
+    /// `ok`, `bad` or `unknown`, for styling.
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatsView {
+    pub calls: Vec<(String, u64)>,
+    pub total_calls: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub failed_calls: u64,
+    pub wall_ms: u64,
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SummaryView {
+    /// Critical first; every severity is present, with zero counts.
+    pub by_severity: Vec<SeverityCount>,
+    /// Rules that produced at least one finding, worst first, then by id.
+    pub by_rule: Vec<RuleSummary>,
+    pub total_active: usize,
+    pub total_suppressed: usize,
+    pub worst: Option<Severity>,
+    /// Whether the unsuppressed findings reach `--fail-on`.
+    pub fails_threshold: bool,
+    pub keys_flagged: usize,
+    pub users_flagged: usize,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug)]
+pub struct SeverityCount {
+    pub severity: Severity,
+    pub active: usize,
+    pub suppressed: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleSummary {
+    pub rule_id: String,
+    /// What the rule checks, in one line; empty for a rule this version does not know.
+    pub summary: String,
+    /// The worst severity among the rule's findings, suppressed ones included.
+    pub severity: Severity,
+    pub active: usize,
+    pub suppressed: usize,
+    /// The HTML anchor of the rule's section; empty when all its findings are suppressed.
+    pub anchor: String,
+    pub compliance: String,
+}
+
+/// The one-sentence answer at the top of the report.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// `clean`, `findings` or `incomplete`, for styling.
+    pub state: &'static str,
+    pub headline: String,
+    pub detail: String,
+    /// The `--fail-on` outcome in words; empty with `--fail-on none`.
+    pub threshold_label: String,
+    /// `fail`, `pass` or empty, for styling.
+    pub threshold_state: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleGroup {
+    pub rule_id: String,
+    /// What the rule checks, in one line; empty for a rule this version does not know.
+    pub summary: String,
+    pub anchor: String,
+    pub severity: Severity,
+    pub compliance: String,
+    /// The first findings, always shown.
+    pub findings: Vec<FindingView>,
+    /// The rest of a long group, folded in the HTML behind a "show more" toggle.
+    pub more: Vec<FindingView>,
+    pub total: usize,
+}
+
+/// Inventory rows the HTML shows at once; the page offers to show the rest.
+pub const KEY_ROWS_SHOWN: usize = 500;
+
+/// Findings shown per rule before the rest are folded away in the HTML.
+pub const FINDINGS_SHOWN_PER_RULE: usize = 25;
+
+impl RuleGroup {
+    /// Every finding of the group, in order.
+    pub fn all(&self) -> impl Iterator<Item = &FindingView> {
+        self.findings.iter().chain(&self.more)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FindingView {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub account_id: Option<String>,
+    pub user_name: String,
+    pub user_arn: String,
+    /// The key's id or "access key N"; `None` for user- and account-level findings.
+    pub access_key_id: Option<String>,
+    pub key_status: Option<KeyStatus>,
+    pub key_created: Option<DateTime<Utc>>,
+    pub key_age_days: Option<i64>,
+    pub last_used_date: Option<DateTime<Utc>>,
+    pub last_used_service: Option<String>,
+    pub last_used_region: Option<String>,
+    pub days_since_last_use: Option<i64>,
+    pub description: Option<String>,
+    pub message: String,
+    pub compliance: Vec<String>,
+    pub remediation: Vec<String>,
+    pub suppression: Option<SuppressionView>,
+    // Display strings.
+    pub key_label: String,
+    pub facts: Vec<String>,
+    pub compliance_label: String,
+    /// Remediation lines that form a shell script (AWS CLI commands and `#` comments), in
+    /// order, to copy as one block.
+    pub commands: Vec<CommandLine>,
+    /// Remediation lines that are instructions (console steps), in order.
+    pub steps: Vec<String>,
+    /// The steps carry their own numbers; the HTML lists them without adding any.
+    pub steps_numbered: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CommandLine {
+    pub text: String,
+    /// A `#` comment explaining the next command.
+    pub comment: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct SuppressionView {
+    pub reason: String,
+    pub expires: Option<NaiveDate>,
+    pub expires_label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NoticeView {
+    pub rule: String,
+    pub user: String,
+    pub access_key_id: Option<String>,
+    pub key_label: String,
+    pub reason: String,
+    pub expires: Option<NaiveDate>,
+    pub expires_label: String,
+    pub location: String,
+}
+
+/// One access key of the inventory, flagged or not.
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    pub user_name: String,
+    pub user_path: String,
+    pub user_arn: String,
+    pub is_root: bool,
+    /// The key id, when the source knows it.
+    pub access_key_id: Option<String>,
+    /// The key id or "access key N".
+    pub key_label: String,
+    pub status: KeyStatus,
+    pub created: Option<DateTime<Utc>>,
+    pub created_text: String,
+    pub created_display: String,
+    pub age_days: Option<i64>,
+    /// `used`, `never` or `unknown`.
+    pub last_use_state: &'static str,
+    pub last_used: Option<DateTime<Utc>>,
+    pub last_used_text: String,
+    pub last_used_display: String,
+    pub last_used_service: Option<String>,
+    pub last_used_region: Option<String>,
+    pub last_used_where: String,
+    pub days_since_last_use: Option<i64>,
+    pub description: Option<String>,
+    pub password_enabled: Option<bool>,
+    pub mfa_active: Option<bool>,
+    pub login_display: String,
+    /// `risk` for a console password without MFA, otherwise empty; for styling.
+    pub login_state: &'static str,
+    /// Rules that fired on the key and are not suppressed, worst first.
+    pub rules: Vec<KeyRule>,
+    /// Rules that fired on the key but are suppressed.
+    pub suppressed_rules: Vec<String>,
+    pub worst: Option<Severity>,
+    /// 0 when nothing fired, 1 (low) to 4 (critical); used by the HTML sort and filter.
+    pub severity_rank: u8,
+    /// Beyond the first [`KEY_ROWS_SHOWN`] rows: rendered hidden until "show all".
+    pub folded: bool,
+    // Pre-formatted sort values for the HTML table; empty when unknown.
+    pub age_sort: String,
+    pub idle_sort: String,
+    pub created_sort: String,
+    pub last_used_sort: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyRule {
+    pub rule_id: String,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Debug)]
+pub struct AgeHistogram {
+    pub buckets: Vec<AgeBucket>,
+    /// Keys with no creation date (root keys never rotated), not in any bucket.
+    pub undated: usize,
+    /// The chart, as SVG markup built from the numbers above.
+    pub svg: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct AgeBucket {
+    pub label: &'static str,
+    pub active: usize,
+    pub inactive: usize,
+}
+
+impl ReportModel {
+    pub fn build(run: &RunInfo<'_>) -> ReportModel {
+        let inv = run.inventory;
+        let as_of = run.as_of;
+        let coverage = coverage_view(inv);
+        let credential_report = inv.credential_report.as_ref().map(|cr| {
+            let age_minutes = (as_of - cr.generated_at).num_minutes();
+            CredentialReportView {
+                generated_at_text: rfc3339(cr.generated_at),
+                generated_at_display: display_time(cr.generated_at),
+                age_minutes,
+                age_label: age_label(age_minutes),
+                relation_label: if age_minutes < 0 {
+                    format!("{} after as-of", age_label(age_minutes))
+                } else {
+                    format!("{} before as-of", age_label(age_minutes))
+                },
+                stale: age_minutes > STALE_CREDENTIAL_REPORT_HOURS * 60,
+                has_root_row: cr.has_root_row,
+            }
+        });
+        let (groups, suppressed) = finding_views(&run.findings.findings);
+        let keys = key_rows(inv, &run.findings.findings, as_of);
+        let histogram = histogram(&keys);
+        let summary = summary_view(run, &groups, &keys, &coverage);
+        ReportModel {
+            tool_version: TOOL_VERSION,
+            account_id: inv.account_id.clone(),
+            account_label: inv
+                .account_id
+                .clone()
+                .unwrap_or_else(|| "unknown account".to_string()),
+            as_of,
+            as_of_text: rfc3339(as_of),
+            as_of_display: display_time(as_of),
+            collected_at_text: rfc3339(inv.collected_at),
+            collected_at_display: display_time(inv.collected_at),
+            source: source_view(&inv.source),
+            policy_file: run.policy_file.map(|p| p.display().to_string()),
+            fail_on: run.fail_on,
+            fail_on_label: run
+                .fail_on
+                .map_or_else(|| "none".to_string(), |s| s.as_str().to_string()),
+            coverage,
+            credential_report,
+            root: root_view(&inv.root),
+            stats: stats_view(inv),
+            summary,
+            groups,
+            suppressed,
+            expired_suppressions: run
+                .findings
+                .expired_suppressions
+                .iter()
+                .map(notice_view)
+                .collect(),
+            unused_suppressions: run
+                .findings
+                .unused_suppressions
+                .iter()
+                .map(notice_view)
+                .collect(),
+            key_rows_shown: keys.len().min(KEY_ROWS_SHOWN),
+            keys,
+            histogram,
+        }
+    }
+}
+
+impl ReportModel {
+    /// Open findings across all rules, worst first, then by rule, user and key.
+    pub fn open_findings(&self) -> Vec<&FindingView> {
+        let mut list: Vec<&FindingView> = self.groups.iter().flat_map(RuleGroup::all).collect();
+        list.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+        });
+        list
+    }
+}
+
+/// RFC 3339 in UTC with a `Z`, whole seconds: the date format of every machine-readable output.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn display_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn display_date(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+fn age_label(minutes: i64) -> String {
+    let minutes = minutes.abs();
+    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {mins} min")
+    } else {
+        format!("{mins} min")
+    }
+}
+
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn source_view(source: &SourceInfo) -> SourceView {
+    match source {
+        SourceInfo::Live { endpoint } => SourceView {
+            kind: "live",
+            endpoint: endpoint.clone(),
+            file: None,
+            label: match endpoint {
+                Some(e) => format!("live crawl of the IAM API at {e}"),
+                None => "live crawl of the IAM API".to_string(),
+            },
+        },
+        SourceInfo::CredentialReport { file } => SourceView {
+            kind: "credential-report",
+            endpoint: None,
+            file: Some(file.clone()),
+            label: format!("credential report file {file}"),
+        },
+    }
+}
+
+fn coverage_view(inv: &Inventory) -> CoverageView {
+    let c = inv.compute_coverage();
+    let label = if c.complete {
+        format!(
+            "complete: {}, {}",
+            plural(c.users_listed, "user", "users"),
+            plural(c.keys, "user access key", "user access keys")
+        )
+    } else {
+        format!(
+            "INCOMPLETE: {} ({} of {} users fully audited, last use known for {} of {} keys)",
+            plural(c.gaps, "gap", "gaps"),
+            c.users_fully_audited,
+            c.users_listed,
+            c.keys_with_last_use,
+            c.keys
+        )
+    };
+    CoverageView {
+        complete: c.complete,
+        users_listed: c.users_listed,
+        users_fully_audited: c.users_fully_audited,
+        keys: c.keys,
+        keys_with_last_use: c.keys_with_last_use,
+        label,
+        gaps: inv.gaps.iter().map(gap_view).collect(),
+        gaps_not_in_banner: inv.gaps.len().saturating_sub(GAPS_IN_BANNER),
+        removed: inv.removed_during_crawl.iter().map(removed_view).collect(),
+    }
+}
+
+fn gap_view(g: &CoverageGap) -> GapView {
+    let scope = match (&g.user, &g.access_key_id) {
+        (Some(u), Some(k)) => format!("{u} / {k}"),
+        (Some(u), None) => u.clone(),
+        (None, Some(k)) => k.clone(),
+        (None, None) => "account".to_string(),
+    };
+    GapView {
+        user: g.user.clone(),
+        access_key_id: g.access_key_id.clone(),
+        scope,
+        operation: g.operation.clone(),
+        error_code: g.error_code.clone(),
+        impact: g.impact.clone(),
+    }
+}
+
+fn removed_view(r: &Removed) -> RemovedView {
+    RemovedView {
+        user: r.user.clone(),
+        access_key_id: r.access_key_id.clone(),
+        operation: r.operation.clone(),
+    }
+}
+
+fn root_view(root: &RootKeys) -> RootView {
+    match root {
+        RootKeys::CredentialReport { keys, .. } => {
+            let active = keys.iter().filter(|k| k.active).count();
+            RootView {
+                source: "credential-report",
+                keys_present: Some(active > 0),
+                active_keys: active,
+                label: if active == 0 {
+                    "no active root access keys".to_string()
+                } else {
+                    format!(
+                        "{} ACTIVE",
+                        plural(active, "root access key", "root access keys")
+                    )
+                },
+                state: if active == 0 { "ok" } else { "bad" },
+            }
+        }
+        RootKeys::AccountSummary { keys_present } => RootView {
+            source: "account-summary",
+            keys_present: Some(*keys_present),
+            active_keys: usize::from(*keys_present),
+            label: if *keys_present {
+                "root access keys PRESENT (account summary)".to_string()
+            } else {
+                "no root access keys (account summary)".to_string()
+            },
+            state: if *keys_present { "bad" } else { "ok" },
+        },
+        RootKeys::Unknown => RootView {
+            source: "unknown",
+            keys_present: None,
+            active_keys: 0,
+            label: "unknown: neither the credential report nor the account summary could be read"
+                .to_string(),
+            state: "unknown",
+        },
+    }
+}
+
+fn stats_view(inv: &Inventory) -> StatsView {
+    let s = &inv.stats;
+    StatsView {
+        calls: s.calls.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        total_calls: s.total_calls(),
+        retries: s.retries,
+        throttled: s.throttled,
+        failed_calls: s.failed_calls,
+        wall_ms: s.wall_ms,
+        label: format!(
+            "{} API calls, {} retries, {} throttled, {} failed, {:.1} s",
+            s.total_calls(),
+            s.retries,
+            s.throttled,
+            s.failed_calls,
+            s.wall_ms as f64 / 1000.0
+        ),
+    }
+}
+
+/// Whether instructions carry their own numbers ("1. …"), so the HTML should not add any.
+fn steps_are_numbered(steps: &[String]) -> bool {
+    steps.iter().any(|s| {
+        let digits = s.chars().take_while(char::is_ascii_digit).count();
+        digits > 0 && s[digits..].starts_with(". ")
+    })
+}
+
+/// Splits remediation lines into a shell script (AWS CLI commands with their `#` comments)
+/// and instructions for a person (console steps). A list without any AWS CLI command is all
+/// instructions.
+fn split_remediation(lines: &[String]) -> (Vec<CommandLine>, Vec<String>) {
+    let is_cli = |l: &str| l.starts_with("aws ");
+    if !lines.iter().any(|l| is_cli(l)) {
+        // Instructions written as shell comments read better without the `#`.
+        let steps = lines
+            .iter()
+            .map(|l| l.strip_prefix('#').map_or(l.as_str(), str::trim_start))
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        return (Vec::new(), steps);
+    }
+    let mut commands = Vec::new();
+    let mut steps = Vec::new();
+    for line in lines {
+        if is_cli(line) {
+            commands.push(CommandLine {
+                text: line.clone(),
+                comment: false,
+            });
+        } else if line.starts_with('#') {
+            commands.push(CommandLine {
+                text: line.clone(),
+                comment: true,
+            });
+        } else {
+            steps.push(line.clone());
+        }
+    }
+    (commands, steps)
+}
+
+fn suppression_view(s: &crate::findings::AppliedSuppression) -> SuppressionView {
+    SuppressionView {
+        reason: s.reason.clone(),
+        expires: s.expires,
+        expires_label: expires_label(s.expires),
+    }
+}
+
+fn expires_label(expires: Option<NaiveDate>) -> String {
+    expires.map_or_else(
+        || "no expiry".to_string(),
+        |d| d.format("%Y-%m-%d").to_string(),
+    )
+}
+
+fn finding_view(ef: &EvaluatedFinding) -> FindingView {
+    let f: &Finding = &ef.finding;
+    let mut facts = Vec::new();
+    if let Some(status) = f.key_status {
+        facts.push(status.as_str().to_string());
+    }
+    if let Some(age) = f.key_age_days {
+        facts.push(format!("created {} ago", days(age)));
+    }
+    match (f.last_used_date, f.days_since_last_use) {
+        (Some(date), Some(n)) => facts.push(format!(
+            "last used {} ({})",
+            display_date(date),
+            if n == 0 {
+                "today".to_string()
+            } else {
+                format!("{} ago", days(n))
+            }
+        )),
+        (Some(date), None) => facts.push(format!("last used {}", display_date(date))),
+        (None, Some(n)) => facts.push(format!("unused for {}", days(n))),
+        (None, None) => {}
+    }
+    let service: Vec<&str> = [&f.last_used_service, &f.last_used_region]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !service.is_empty() {
+        facts.push(service.join(", "));
+    }
+    let (commands, steps) = split_remediation(&f.remediation);
+    FindingView {
+        rule_id: f.rule_id.clone(),
+        severity: f.severity,
+        account_id: f.account_id.clone(),
+        user_name: f.user_name.clone(),
+        user_arn: f.user_arn.clone(),
+        access_key_id: f.access_key_id.clone(),
+        key_status: f.key_status,
+        key_created: f.key_created,
+        key_age_days: f.key_age_days,
+        last_used_date: f.last_used_date,
+        last_used_service: f.last_used_service.clone(),
+        last_used_region: f.last_used_region.clone(),
+        days_since_last_use: f.days_since_last_use,
+        description: f.description.clone(),
+        message: f.message.clone(),
+        compliance: f.compliance.clone(),
+        remediation: f.remediation.clone(),
+        suppression: ef.suppressed.as_ref().map(suppression_view),
+        key_label: f.access_key_id.clone().unwrap_or_default(),
+        facts,
+        compliance_label: f.compliance.join(", "),
+        commands,
+        steps_numbered: steps_are_numbered(&steps),
+        steps,
+    }
+}
+
+/// Anchors are built from rule ids (kebab-case); anything else is replaced, so the id is
+/// always a valid fragment.
+fn anchor(rule_id: &str) -> String {
+    let clean: String = rule_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("rule-{clean}")
+}
+
+fn rule_summary(rule_id: &str) -> String {
+    crate::rules::find(rule_id)
+        .map(|r| r.info().summary.to_string())
+        .unwrap_or_default()
+}
+
+fn merge_compliance(findings: &[&Finding]) -> String {
+    let mut refs: Vec<&str> = Vec::new();
+    for f in findings {
+        for c in &f.compliance {
+            if !refs.contains(&c.as_str()) {
+                refs.push(c);
+            }
+        }
+    }
+    refs.join(", ")
+}
+
+fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup>, Vec<FindingView>) {
+    let mut by_rule: BTreeMap<&str, Vec<&EvaluatedFinding>> = BTreeMap::new();
+    for ef in findings.iter().filter(|f| f.suppressed.is_none()) {
+        by_rule.entry(&ef.finding.rule_id).or_default().push(ef);
+    }
+    let mut groups: Vec<RuleGroup> = by_rule
+        .into_iter()
+        .map(|(rule_id, list)| {
+            let plain: Vec<&Finding> = list.iter().map(|f| &f.finding).collect();
+            let mut shown = sorted_views(&list);
+            let more = shown.split_off(shown.len().min(FINDINGS_SHOWN_PER_RULE));
+            RuleGroup {
+                rule_id: rule_id.to_string(),
+                summary: rule_summary(rule_id),
+                anchor: anchor(rule_id),
+                severity: plain
+                    .iter()
+                    .map(|f| f.severity)
+                    .max()
+                    .unwrap_or(Severity::Low),
+                compliance: merge_compliance(&plain),
+                total: list.len(),
+                findings: shown,
+                more,
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    let suppressed: Vec<&EvaluatedFinding> =
+        findings.iter().filter(|f| f.suppressed.is_some()).collect();
+    (groups, sorted_views(&suppressed))
+}
+
+/// Findings in a stable order whatever order they arrived in: severity descending, then
+/// rule, user and key.
+fn sorted_views(list: &[&EvaluatedFinding]) -> Vec<FindingView> {
+    let mut list = list.to_vec();
+    list.sort_by(|a, b| {
+        let (a, b) = (&a.finding, &b.finding);
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.user_name.cmp(&b.user_name))
+            .then_with(|| a.access_key_id.cmp(&b.access_key_id))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    list.into_iter().map(finding_view).collect()
+}
+
+fn notice_view(n: &SuppressionNotice) -> NoticeView {
+    NoticeView {
+        rule: n.rule.clone(),
+        user: n.user.clone(),
+        access_key_id: n.access_key_id.clone(),
+        key_label: n
+            .access_key_id
+            .clone()
+            .unwrap_or_else(|| "any key".to_string()),
+        reason: n.reason.clone(),
+        expires: n.expires,
+        expires_label: expires_label(n.expires),
+        location: n.location.clone(),
+    }
+}
+
+fn severity_rank(s: Option<Severity>) -> u8 {
+    match s {
+        None => 0,
+        Some(Severity::Low) => 1,
+        Some(Severity::Medium) => 2,
+        Some(Severity::High) => 3,
+        Some(Severity::Critical) => 4,
+    }
+}
+
+struct LastUseParts {
+    state: &'static str,
+    date: Option<DateTime<Utc>>,
+    service: Option<String>,
+    region: Option<String>,
+}
+
+fn last_use_parts(l: &LastUse) -> LastUseParts {
+    match l {
+        LastUse::Used {
+            date,
+            service,
+            region,
+        } => LastUseParts {
+            state: "used",
+            date: Some(*date),
+            service: service.clone(),
+            region: region.clone(),
+        },
+        LastUse::Never => LastUseParts {
+            state: "never",
+            date: None,
+            service: None,
+            region: None,
+        },
+        LastUse::Unknown => LastUseParts {
+            state: "unknown",
+            date: None,
+            service: None,
+            region: None,
+        },
+    }
+}
+
+type FindingIndex<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a EvaluatedFinding>>;
+
+#[allow(clippy::too_many_arguments)]
+fn key_row(
+    index: &FindingIndex<'_>,
+    as_of: DateTime<Utc>,
+    user_name: &str,
+    user_path: &str,
+    user_arn: &str,
+    is_root: bool,
+    access_key_id: Option<String>,
+    key_label: String,
+    status: KeyStatus,
+    created: Option<DateTime<Utc>>,
+    last_used: &LastUse,
+    description: Option<String>,
+    user: Option<&User>,
+) -> KeyRow {
+    let lu = last_use_parts(last_used);
+    let age_days = created.map(|c| (as_of - c).num_days());
+    let days_since_last_use = lu.date.map(|d| (as_of - d).num_days());
+    let fired = index
+        .get(&(user_name, key_label.as_str()))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut rules: Vec<KeyRule> = Vec::new();
+    let mut suppressed_rules: Vec<String> = Vec::new();
+    for ef in fired {
+        let f = &ef.finding;
+        if ef.suppressed.is_some() {
+            if !suppressed_rules.contains(&f.rule_id) {
+                suppressed_rules.push(f.rule_id.clone());
+            }
+        } else if let Some(existing) = rules.iter_mut().find(|r| r.rule_id == f.rule_id) {
+            existing.severity = existing.severity.max(f.severity);
+        } else {
+            rules.push(KeyRule {
+                rule_id: f.rule_id.clone(),
+                severity: f.severity,
+            });
+        }
+    }
+    rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    suppressed_rules.sort();
+    let worst = rules.iter().map(|r| r.severity).max();
+    let login = user.and_then(|u| u.login.as_ref());
+    let login_display = match login {
+        None if is_root => "root user".to_string(),
+        None => "unknown".to_string(),
+        Some(l) if !l.password_enabled => "no password".to_string(),
+        Some(l) if l.mfa_active => "password, MFA".to_string(),
+        Some(_) => "password, NO MFA".to_string(),
+    };
+    let last_used_display = match lu.state {
+        "used" => lu.date.map(display_date).unwrap_or_default(),
+        other => other.to_string(),
+    };
+    let last_used_where = [&lu.service, &lu.region]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" · ");
+    KeyRow {
+        user_name: user_name.to_string(),
+        user_path: user_path.to_string(),
+        user_arn: user_arn.to_string(),
+        is_root,
+        access_key_id,
+        key_label,
+        status,
+        created,
+        created_text: created.map(rfc3339).unwrap_or_default(),
+        created_display: created
+            .map(display_date)
+            .unwrap_or_else(|| "unknown".into()),
+        age_days,
+        last_use_state: lu.state,
+        last_used: lu.date,
+        last_used_text: lu.date.map(rfc3339).unwrap_or_default(),
+        last_used_display,
+        last_used_service: lu.service,
+        last_used_region: lu.region,
+        last_used_where,
+        days_since_last_use,
+        description,
+        password_enabled: login.map(|l| l.password_enabled),
+        mfa_active: login.map(|l| l.mfa_active),
+        login_display,
+        login_state: if login.is_some_and(|l| l.password_enabled && !l.mfa_active) {
+            "risk"
+        } else {
+            ""
+        },
+        rules,
+        suppressed_rules,
+        worst,
+        severity_rank: severity_rank(worst),
+        folded: false,
+        age_sort: age_days.map(|d| d.to_string()).unwrap_or_default(),
+        idle_sort: days_since_last_use
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        created_sort: created
+            .map(|c| c.timestamp().to_string())
+            .unwrap_or_default(),
+        last_used_sort: lu
+            .date
+            .map(|c| c.timestamp().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn key_rows(inv: &Inventory, findings: &[EvaluatedFinding], as_of: DateTime<Utc>) -> Vec<KeyRow> {
+    let mut index: FindingIndex<'_> = BTreeMap::new();
+    for ef in findings {
+        if let Some(key) = ef.finding.access_key_id.as_deref() {
+            index
+                .entry((ef.finding.user_name.as_str(), key))
+                .or_default()
+                .push(ef);
+        }
+    }
+    let mut rows = Vec::with_capacity(inv.key_count() + 2);
+    if let RootKeys::CredentialReport { arn, keys } = &inv.root {
+        let arn = arn.clone().unwrap_or_default();
+        for k in keys {
+            rows.push(key_row(
+                &index,
+                as_of,
+                ROOT_USER_NAME,
+                "",
+                &arn,
+                true,
+                None,
+                format!("access key {}", k.slot),
+                if k.active {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Inactive
+                },
+                k.last_rotated,
+                &k.last_used,
+                None,
+                None,
+            ));
+        }
+    }
+    for user in &inv.users {
+        for key in &user.keys {
+            rows.push(key_row(
+                &index,
+                as_of,
+                &user.name,
+                &user.path,
+                &user.arn,
+                false,
+                key.id.clone(),
+                AccessKey::label(key),
+                key.status,
+                Some(key.created),
+                &key.last_used,
+                key.description.clone(),
+                Some(user),
+            ));
+        }
+    }
+    // Flagged keys first, worst first; the inventory's own order (user name) otherwise.
+    rows.sort_by_key(|r| std::cmp::Reverse(r.severity_rank));
+    for row in rows.iter_mut().skip(KEY_ROWS_SHOWN) {
+        row.folded = true;
+    }
+    rows
+}
+
+fn summary_view(
+    run: &RunInfo<'_>,
+    groups: &[RuleGroup],
+    keys: &[KeyRow],
+    coverage: &CoverageView,
+) -> SummaryView {
+    let findings = &run.findings.findings;
+    let by_severity: Vec<SeverityCount> = Severity::ALL
+        .iter()
+        .map(|&severity| SeverityCount {
+            severity,
+            active: findings
+                .iter()
+                .filter(|f| f.suppressed.is_none() && f.finding.severity == severity)
+                .count(),
+            suppressed: findings
+                .iter()
+                .filter(|f| f.suppressed.is_some() && f.finding.severity == severity)
+                .count(),
+        })
+        .collect();
+    let mut rules: BTreeMap<&str, (Severity, usize, usize, Vec<&Finding>)> = BTreeMap::new();
+    for ef in findings {
+        let f = &ef.finding;
+        let entry = rules
+            .entry(&f.rule_id)
+            .or_insert((f.severity, 0, 0, Vec::new()));
+        entry.0 = entry.0.max(f.severity);
+        if ef.suppressed.is_some() {
+            entry.2 += 1;
+        } else {
+            entry.1 += 1;
+        }
+        entry.3.push(f);
+    }
+    let mut by_rule: Vec<RuleSummary> = rules
+        .into_iter()
+        .map(
+            |(rule_id, (severity, active, suppressed, list))| RuleSummary {
+                rule_id: rule_id.to_string(),
+                summary: rule_summary(rule_id),
+                severity,
+                active,
+                suppressed,
+                anchor: if groups.iter().any(|g| g.rule_id == rule_id) {
+                    anchor(rule_id)
+                } else {
+                    String::new()
+                },
+                compliance: merge_compliance(&list),
+            },
+        )
+        .collect();
+    by_rule.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    let total_active = by_severity.iter().map(|s| s.active).sum();
+    let total_suppressed = by_severity.iter().map(|s| s.suppressed).sum();
+    let worst = run.findings.worst();
+    let fails_threshold = run.fail_on.is_some_and(|t| worst.is_some_and(|w| w >= t));
+    let keys_flagged = keys.iter().filter(|k| k.worst.is_some()).count();
+    let mut users: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .map(|f| f.finding.user_name.as_str())
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    let users_flagged = users.len();
+    let mut verdict = verdict(
+        coverage,
+        &by_severity,
+        total_active,
+        keys_flagged,
+        users_flagged,
+        keys.len(),
+    );
+    if let Some(threshold) = run.fail_on {
+        verdict.threshold_state = if fails_threshold { "fail" } else { "pass" };
+        verdict.threshold_label = format!(
+            "fail-on {}: {}",
+            threshold.as_str(),
+            if fails_threshold {
+                "reached"
+            } else {
+                "not reached"
+            }
+        );
+    }
+    SummaryView {
+        by_severity,
+        by_rule,
+        total_active,
+        total_suppressed,
+        worst,
+        fails_threshold,
+        keys_flagged,
+        users_flagged,
+        verdict,
+    }
+}
+
+fn verdict(
+    coverage: &CoverageView,
+    by_severity: &[SeverityCount],
+    total_active: usize,
+    keys_flagged: usize,
+    users_flagged: usize,
+    keys: usize,
+) -> Verdict {
+    let counts: Vec<String> = by_severity
+        .iter()
+        .filter(|s| s.active > 0)
+        .map(|s| format!("{} {}", s.active, s.severity.as_str()))
+        .collect();
+    let findings_text = if total_active == 0 {
+        "No open findings".to_string()
+    } else {
+        format!(
+            "{}: {}",
+            plural(total_active, "open finding", "open findings"),
+            counts.join(", ")
+        )
+    };
+    let detail = format!(
+        "{} of {} flagged, across {}.",
+        plural(keys_flagged, "access key", "access keys"),
+        keys,
+        plural(users_flagged, "user", "users")
+    );
+    if !coverage.complete {
+        Verdict {
+            state: "incomplete",
+            headline: format!(
+                "Coverage is incomplete ({}). {findings_text} in what could be read.",
+                plural(coverage.gaps.len(), "gap", "gaps")
+            ),
+            detail,
+            threshold_label: String::new(),
+            threshold_state: "",
+        }
+    } else if total_active == 0 {
+        Verdict {
+            state: "clean",
+            headline: format!("{findings_text}. Every access key passed every rule."),
+            detail: format!(
+                "{} audited with complete coverage.",
+                plural(keys, "access key", "access keys")
+            ),
+            threshold_label: String::new(),
+            threshold_state: "",
+        }
+    } else {
+        Verdict {
+            state: "findings",
+            headline: format!("{findings_text}."),
+            detail,
+            threshold_label: String::new(),
+            threshold_state: "",
+        }
+    }
+}
+
+fn histogram(keys: &[KeyRow]) -> AgeHistogram {
+    let mut buckets: Vec<AgeBucket> = AGE_BUCKETS
+        .iter()
+        .map(|(label, _)| AgeBucket {
+            label,
+            active: 0,
+            inactive: 0,
+        })
+        .collect();
+    let mut undated = 0;
+    for k in keys {
+        let Some(age) = k.age_days else {
+            undated += 1;
+            continue;
+        };
+        let i = AGE_BUCKETS
+            .iter()
+            .position(|(_, max)| max.is_none_or(|m| age <= m))
+            .unwrap_or(AGE_BUCKETS.len() - 1);
+        match k.status {
+            KeyStatus::Active => buckets[i].active += 1,
+            KeyStatus::Inactive => buckets[i].inactive += 1,
+        }
+    }
+    let svg = histogram_svg(&buckets);
+    AgeHistogram {
+        buckets,
+        undated,
+        svg,
+    }
+}
+
+/// A stacked bar chart of key ages. Only numbers and the fixed bucket labels go into it.
+fn histogram_svg(buckets: &[AgeBucket]) -> String {
+    use std::fmt::Write;
+    const W: u32 = 640;
+    const H: u32 = 240;
+    const LEFT: u32 = 48;
+    const RIGHT: u32 = 16;
+    const TOP: u32 = 28;
+    const BOTTOM: u32 = 44;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let max = buckets
+        .iter()
+        .map(|b| b.active + b.inactive)
+        .max()
+        .unwrap_or(0);
+    let scale_max = nice_ceiling(max.max(1));
+    let slot = plot_w as f64 / buckets.len() as f64;
+    let bar_w = slot * 0.56;
+    let y_of = |n: usize| TOP as f64 + plot_h as f64 * (1.0 - n as f64 / scale_max as f64);
+    let mut s = String::new();
+    let total: usize = buckets.iter().map(|b| b.active + b.inactive).sum();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-labelledby="age-chart-title"><title id="age-chart-title">Access key age distribution: {total} keys by age, active and inactive</title>"#
+    );
+    for i in 0..=4u32 {
+        let n = scale_max * i as usize / 4;
+        let y = y_of(n);
+        let _ = write!(
+            s,
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{n}</text>"#,
+            W - RIGHT,
+            LEFT - 8,
+            y + 4.0
+        );
+    }
+    for (i, b) in buckets.iter().enumerate() {
+        let x = LEFT as f64 + slot * i as f64 + (slot - bar_w) / 2.0;
+        let y_active = y_of(b.active);
+        let y_total = y_of(b.active + b.inactive);
+        let base = y_of(0);
+        if b.active > 0 {
+            let _ = write!(
+                s,
+                r#"<rect class="bar-active" x="{x:.1}" y="{y_active:.1}" width="{bar_w:.1}" height="{:.1}"><title>{}: {} active</title></rect>"#,
+                base - y_active,
+                b.label,
+                b.active
+            );
+        }
+        if b.inactive > 0 {
+            let _ = write!(
+                s,
+                r#"<rect class="bar-inactive" x="{x:.1}" y="{y_total:.1}" width="{bar_w:.1}" height="{:.1}"><title>{}: {} inactive</title></rect>"#,
+                y_active - y_total,
+                b.label,
+                b.inactive
+            );
+        }
+        let cx = x + bar_w / 2.0;
+        let _ = write!(
+            s,
+            r#"<text class="value" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text><text class="label" x="{cx:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            y_total - 6.0,
+            b.active + b.inactive,
+            H - BOTTOM + 18,
+            b.label
+        );
+    }
+    let _ = write!(
+        s,
+        r#"<line class="baseline" x1="{LEFT}" x2="{}" y1="{:.1}" y2="{:.1}"/>"#,
+        W - RIGHT,
+        y_of(0),
+        y_of(0)
+    );
+    let ly = H - 10;
+    let _ = write!(
+        s,
+        r#"<rect class="bar-active" x="{LEFT}" y="{}" width="12" height="12"/><text class="legend" x="{}" y="{ly}">Active</text><rect class="bar-inactive" x="{}" y="{}" width="12" height="12"/><text class="legend" x="{}" y="{ly}">Inactive</text></svg>"#,
+        ly - 10,
+        LEFT + 18,
+        LEFT + 80,
+        ly - 10,
+        LEFT + 98
+    );
+    s
+}
+
+/// The smallest "round" number (1, 2, 5 × 10^n, or a multiple of 4 below 10) at or above `n`,
+/// so the four gridlines land on whole numbers.
+fn nice_ceiling(n: usize) -> usize {
+    if n <= 4 {
+        return 4;
+    }
+    let mut step = 1;
+    loop {
+        for m in [1, 2, 5] {
+            let candidate = 4 * m * step;
+            if candidate >= n {
+                return candidate;
+            }
+        }
+        step *= 10;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ceiling_rounds_up_to_gridline_friendly_numbers() {
+        assert_eq!(nice_ceiling(1), 4);
+        assert_eq!(nice_ceiling(5), 8);
+        assert_eq!(nice_ceiling(9), 20);
+        assert_eq!(nice_ceiling(37), 40);
+        assert_eq!(nice_ceiling(41), 80);
+        assert_eq!(nice_ceiling(9000), 20000);
+    }
+
+    #[test]
+    fn age_label_reads_naturally() {
+        assert_eq!(age_label(5), "5 min");
+        assert_eq!(age_label(135), "2 h 15 min");
+        assert_eq!(age_label(1500), "1 d 1 h");
+        assert_eq!(age_label(-3), "3 min");
+        assert_eq!(age_label(-251759), "174 d 19 h");
+    }
+
+    #[test]
+    fn remediation_keeps_comments_with_their_commands() {
+        let lines: Vec<String> = [
+            "aws iam create-access-key --user-name a",
+            "# then deactivate the old key",
+            "aws iam update-access-key --user-name a --access-key-id K --status Inactive",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (commands, steps) = split_remediation(&lines);
+        assert!(steps.is_empty());
+        let comments: Vec<bool> = commands.iter().map(|c| c.comment).collect();
+        assert_eq!(comments, vec![false, true, false]);
+        let console = vec![
+            "Sign in as root".to_string(),
+            "# 1. Open the menu".to_string(),
+        ];
+        let (commands, steps) = split_remediation(&console);
+        assert!(commands.is_empty());
+        assert_eq!(steps, vec!["Sign in as root", "1. Open the menu"]);
+        assert!(steps_are_numbered(&steps));
+        assert!(!steps_are_numbered(&["Sign in".to_string()]));
+    }
+
+    #[test]
+    fn anchors_are_fragment_safe() {
+        assert_eq!(anchor("stale-key"), "rule-stale-key");
+        assert_eq!(anchor("A b/<c>"), "rule-a-b--c-");
+    }
+}

@@ -1,0 +1,1051 @@
+//! The reports written from a hand-built inventory and finding set: CSV layout, quoting and
+//! formula neutralisation, JSON against its schema and byte-stability, and the HTML parsed
+//! as a DOM.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use keyhygiene::findings::{
+    AppliedSuppression, EvaluatedFinding, Finding, FindingSet, Severity, SuppressionNotice,
+};
+use keyhygiene::inventory::{
+    AccessKey, CoverageGap, CrawlStats, CredentialReportInfo, Inventory, KeyStatus, LastUse,
+    LoginInfo, RootKey, RootKeys, SourceInfo, Tag, User,
+};
+use keyhygiene::report::{self, Format, RunInfo};
+use scraper::{Html, Selector};
+
+const ACCOUNT: &str = "123456789012";
+const HOSTILE: &str = "<script>alert(1)</script>";
+const FINDINGS_HEADER: &str = "account_id,rule_id,severity,user_name,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_date,last_used_service,last_used_region,days_since_last_use,suppressed,suppression_reason,message,remediation,compliance";
+
+fn as_of() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn days_ago(days: i64) -> DateTime<Utc> {
+    as_of() - Duration::days(days)
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:user/{name}")
+}
+
+fn key(id: &str, status: KeyStatus, age: i64, last_used: LastUse, desc: Option<&str>) -> AccessKey {
+    AccessKey {
+        id: Some(id.to_string()),
+        slot: None,
+        status,
+        created: days_ago(age),
+        last_used,
+        description: desc.map(str::to_string),
+    }
+}
+
+fn used(days: i64, service: &str, region: &str) -> LastUse {
+    LastUse::Used {
+        date: days_ago(days),
+        service: Some(service.to_string()),
+        region: Some(region.to_string()),
+    }
+}
+
+fn user(name: &str, path: &str, keys: Vec<AccessKey>, login: Option<LoginInfo>) -> User {
+    let tags = keys
+        .iter()
+        .filter_map(|k| {
+            Some(Tag {
+                key: k.id.clone()?,
+                value: k.description.clone()?,
+            })
+        })
+        .collect();
+    User {
+        name: name.to_string(),
+        arn: arn(name),
+        path: path.to_string(),
+        user_id: String::new(),
+        created: Some(days_ago(900)),
+        tags,
+        keys,
+        login,
+    }
+}
+
+/// An account with five users, six keys (one of them root's), one coverage gap and a stale
+/// credential report. User names and tags include formula and markup payloads.
+fn inventory() -> Inventory {
+    let mut inv = Inventory::new(
+        SourceInfo::Live { endpoint: None },
+        as_of() - Duration::hours(1),
+    );
+    inv.account_id = Some(ACCOUNT.to_string());
+    inv.users = vec![
+        user(
+            "alice",
+            "/",
+            vec![
+                key(
+                    "AKIAALICE000000001",
+                    KeyStatus::Active,
+                    400,
+                    used(2, "s3", "us-east-1"),
+                    Some("CI deploy, \"prod\""),
+                ),
+                key(
+                    "AKIAALICE000000002",
+                    KeyStatus::Inactive,
+                    120,
+                    LastUse::Never,
+                    None,
+                ),
+            ],
+            Some(LoginInfo {
+                password_enabled: true,
+                password_last_used: None,
+                mfa_active: true,
+            }),
+        ),
+        user(
+            "=1+2",
+            "/",
+            vec![key(
+                "AKIAFORMULA0000001",
+                KeyStatus::Active,
+                10,
+                used(1, "sts", "eu-west-1"),
+                Some("@SUM(A1)"),
+            )],
+            Some(LoginInfo {
+                password_enabled: true,
+                password_last_used: None,
+                mfa_active: false,
+            }),
+        ),
+        user(
+            "mallory",
+            "/contractors/",
+            vec![key(
+                "AKIAMALLORY0000001",
+                KeyStatus::Active,
+                200,
+                LastUse::Unknown,
+                Some(HOSTILE),
+            )],
+            None,
+        ),
+        user(
+            "bob",
+            "/ops/",
+            vec![key(
+                "AKIABOB00000000001",
+                KeyStatus::Active,
+                50,
+                used(0, "ec2", "us-west-2"),
+                None,
+            )],
+            Some(LoginInfo {
+                password_enabled: false,
+                password_last_used: None,
+                mfa_active: false,
+            }),
+        ),
+        user("carol", "/", Vec::new(), None),
+    ];
+    inv.root = RootKeys::CredentialReport {
+        arn: Some(format!("arn:aws:iam::{ACCOUNT}:root")),
+        keys: vec![RootKey {
+            slot: 1,
+            active: true,
+            last_rotated: Some(days_ago(800)),
+            last_used: used(30, "iam", "us-east-1"),
+        }],
+    };
+    inv.credential_report = Some(CredentialReportInfo {
+        generated_at: as_of() - Duration::hours(6),
+        has_root_row: true,
+    });
+    inv.gaps = vec![CoverageGap {
+        user: Some("mallory".to_string()),
+        access_key_id: Some("AKIAMALLORY0000001".to_string()),
+        operation: "GetAccessKeyLastUsed".to_string(),
+        error_code: "AccessDenied".to_string(),
+        impact: "last use of the key is unknown".to_string(),
+    }];
+    inv.stats = CrawlStats {
+        calls: BTreeMap::from([
+            ("ListUsers".to_string(), 1),
+            ("ListAccessKeys".to_string(), 5),
+        ]),
+        retries: 1,
+        throttled: 1,
+        failed_calls: 1,
+        wall_ms: 1234,
+    };
+    inv.normalize();
+    inv
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finding(
+    inv: &Inventory,
+    rule: &str,
+    severity: Severity,
+    user_name: &str,
+    key_id: Option<&str>,
+    message: &str,
+    remediation: &[&str],
+) -> Finding {
+    let found = inv
+        .users
+        .iter()
+        .find(|u| u.name == user_name)
+        .and_then(|u| {
+            u.keys
+                .iter()
+                .find(|k| k.id.as_deref() == key_id)
+                .map(|k| (u, k))
+        });
+    Finding {
+        rule_id: rule.to_string(),
+        severity,
+        account_id: Some(ACCOUNT.to_string()),
+        user_name: user_name.to_string(),
+        user_arn: if user_name == "<root_account>" {
+            format!("arn:aws:iam::{ACCOUNT}:root")
+        } else {
+            arn(user_name)
+        },
+        access_key_id: key_id.map(str::to_string),
+        key_status: found.map(|(_, k)| k.status),
+        key_created: found.map(|(_, k)| k.created),
+        key_age_days: found.map(|(_, k)| (as_of() - k.created).num_days()),
+        last_used_date: found.and_then(|(_, k)| k.last_used.date()),
+        last_used_service: None,
+        last_used_region: None,
+        days_since_last_use: found
+            .and_then(|(_, k)| k.last_used.date())
+            .map(|d| (as_of() - d).num_days()),
+        description: found.and_then(|(_, k)| k.description.clone()),
+        message: message.to_string(),
+        compliance: vec!["CIS 1.14".to_string()],
+        remediation: remediation.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn open(f: Finding) -> EvaluatedFinding {
+    EvaluatedFinding {
+        finding: f,
+        suppressed: None,
+    }
+}
+
+fn findings(inv: &Inventory) -> FindingSet {
+    let list = vec![
+        open(finding(
+            inv,
+            "root-access-key",
+            Severity::Critical,
+            "<root_account>",
+            Some("access key 1"),
+            "The root user has an active access key.",
+            &[
+                "Sign in as the root user",
+                "Open Security credentials and delete the access key",
+            ],
+        )),
+        open(finding(
+            inv,
+            "key-age",
+            Severity::High,
+            "alice",
+            Some("AKIAALICE000000001"),
+            "Key is 400 days old, over the 90-day limit; the message has a comma, a \"quote\"\nand a newline.",
+            &[
+                "aws iam create-access-key --user-name alice",
+                "# Move the applications to the new key, then deactivate the old one.",
+                "aws iam update-access-key --user-name alice --access-key-id AKIAALICE000000001 --status Inactive",
+            ],
+        )),
+        open(finding(
+            inv,
+            "key-age",
+            Severity::Medium,
+            "mallory",
+            Some("AKIAMALLORY0000001"),
+            &format!("Key described as {HOSTILE} is 200 days old."),
+            &[
+                "aws iam update-access-key --user-name mallory --access-key-id AKIAMALLORY0000001 --status Inactive",
+            ],
+        )),
+        open(finding(
+            inv,
+            "console-without-mfa",
+            Severity::Low,
+            "=1+2",
+            None,
+            "=HYPERLINK(\"x\") the user signs in without MFA.",
+            &["-- enable MFA for the user"],
+        )),
+        EvaluatedFinding {
+            finding: finding(
+                inv,
+                "unused-key",
+                Severity::Medium,
+                "alice",
+                Some("AKIAALICE000000002"),
+                "Key was never used.",
+                &["aws iam delete-access-key --user-name alice --access-key-id AKIAALICE000000002"],
+            ),
+            suppressed: Some(AppliedSuppression {
+                reason: "break-glass key, reviewed quarterly".to_string(),
+                expires: NaiveDate::from_ymd_opt(2026, 9, 30),
+            }),
+        },
+    ];
+    FindingSet {
+        findings: list,
+        expired_suppressions: vec![SuppressionNotice {
+            rule: "key-age".to_string(),
+            user: "bob".to_string(),
+            access_key_id: None,
+            reason: "migration to roles".to_string(),
+            expires: NaiveDate::from_ymd_opt(2026, 1, 31),
+            location: "keyhygiene.toml:12".to_string(),
+        }],
+        unused_suppressions: vec![SuppressionNotice {
+            rule: "unused-key".to_string(),
+            user: "dave".to_string(),
+            access_key_id: Some("AKIADAVE0000000001".to_string()),
+            reason: "<b>left</b> over".to_string(),
+            expires: None,
+            location: "keyhygiene.toml:20".to_string(),
+        }],
+    }
+}
+
+fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> {
+    let run = RunInfo {
+        inventory: inv,
+        findings: set,
+        as_of: as_of(),
+        fail_on: Some(Severity::High),
+        policy_file: Some(Path::new("keyhygiene.toml")),
+    };
+    report::render(&[Format::Html, Format::Csv, Format::Json], &run)
+        .expect("reports render")
+        .into_iter()
+        .map(|f| (f.name, f.bytes))
+        .collect()
+}
+
+fn fixture() -> BTreeMap<&'static str, Vec<u8>> {
+    let inv = inventory();
+    let set = findings(&inv);
+    render(&inv, &set)
+}
+
+fn read_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+// ---------------------------------------------------------------- CSV
+
+#[test]
+fn findings_csv_has_the_documented_header_and_worst_first_order() {
+    let files = fixture();
+    let text = String::from_utf8(files["findings.csv"].clone()).unwrap();
+    assert_eq!(text.split("\r\n").next().unwrap(), FINDINGS_HEADER);
+    assert!(text.ends_with("\r\n"));
+    let (header, rows) = read_csv(text.as_bytes());
+    assert_eq!(rows.len(), 5, "one row per finding, suppressed included");
+    let sev = column(&header, "severity");
+    let rule = column(&header, "rule_id");
+    let suppressed = column(&header, "suppressed");
+    let order: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r[sev].as_str(), r[rule].as_str(), r[suppressed].as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            ("critical", "root-access-key", "false"),
+            ("high", "key-age", "false"),
+            ("medium", "key-age", "false"),
+            ("low", "console-without-mfa", "false"),
+            ("medium", "unused-key", "true"),
+        ]
+    );
+    let alice = &rows[1];
+    assert_eq!(alice[column(&header, "account_id")], ACCOUNT);
+    assert_eq!(
+        alice[column(&header, "access_key_id")],
+        "AKIAALICE000000001"
+    );
+    assert_eq!(alice[column(&header, "key_status")], "Active");
+    assert_eq!(
+        alice[column(&header, "key_created")],
+        "2025-04-27T12:00:00Z"
+    );
+    assert_eq!(alice[column(&header, "key_age_days")], "400");
+    assert_eq!(
+        alice[column(&header, "last_used_date")],
+        "2026-05-30T12:00:00Z"
+    );
+    assert_eq!(alice[column(&header, "days_since_last_use")], "2");
+    assert_eq!(alice[column(&header, "suppression_reason")], "");
+    assert_eq!(alice[column(&header, "compliance")], "CIS 1.14");
+    assert_eq!(
+        alice[column(&header, "remediation")],
+        "aws iam create-access-key --user-name alice\n# Move the applications to the new key, then deactivate the old one.\naws iam update-access-key --user-name alice --access-key-id AKIAALICE000000001 --status Inactive"
+    );
+    let user_level = &rows[3];
+    for empty in [
+        "access_key_id",
+        "key_status",
+        "key_created",
+        "key_age_days",
+        "last_used_date",
+    ] {
+        assert_eq!(
+            user_level[column(&header, empty)],
+            "",
+            "{empty} is empty for a user-level finding"
+        );
+    }
+    let suppressed_row = &rows[4];
+    assert_eq!(
+        suppressed_row[column(&header, "suppression_reason")],
+        "break-glass key, reviewed quarterly"
+    );
+    assert_eq!(suppressed_row[column(&header, "days_since_last_use")], "");
+}
+
+#[test]
+fn csv_quoting_follows_rfc_4180() {
+    let files = fixture();
+    let text = String::from_utf8(files["findings.csv"].clone()).unwrap();
+    // A field with a comma, a quote and a newline is quoted, with the quote doubled.
+    assert!(text.contains(
+        "\"Key is 400 days old, over the 90-day limit; the message has a comma, a \"\"quote\"\"\nand a newline.\""
+    ));
+    let (header, rows) = read_csv(text.as_bytes());
+    assert_eq!(
+        rows[1][column(&header, "message")],
+        "Key is 400 days old, over the 90-day limit; the message has a comma, a \"quote\"\nand a newline."
+    );
+    let keys = String::from_utf8(files["keys.csv"].clone()).unwrap();
+    assert!(keys.contains(",\"CI deploy, \"\"prod\"\"\","));
+}
+
+#[test]
+fn spreadsheet_formulas_are_neutralised_in_both_csvs() {
+    let files = fixture();
+    for name in ["findings.csv", "keys.csv"] {
+        let (header, rows) = read_csv(&files[name]);
+        for row in &rows {
+            for (i, cell) in row.iter().enumerate() {
+                let first = cell.chars().next();
+                assert!(
+                    !matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')),
+                    "{name}: column {} starts a formula: {cell:?}",
+                    header[i]
+                );
+            }
+        }
+    }
+    let (header, rows) = read_csv(&files["findings.csv"]);
+    let formula_user = rows
+        .iter()
+        .find(|r| r[column(&header, "rule_id")] == "console-without-mfa")
+        .unwrap();
+    assert_eq!(formula_user[column(&header, "user_name")], "'=1+2");
+    assert_eq!(
+        formula_user[column(&header, "message")],
+        "'=HYPERLINK(\"x\") the user signs in without MFA."
+    );
+    assert_eq!(
+        formula_user[column(&header, "remediation")],
+        "'-- enable MFA for the user"
+    );
+
+    let (header, rows) = read_csv(&files["keys.csv"]);
+    let row = rows
+        .iter()
+        .find(|r| r[column(&header, "access_key_id")] == "AKIAFORMULA0000001")
+        .unwrap();
+    assert_eq!(row[column(&header, "user_name")], "'=1+2");
+    assert_eq!(row[column(&header, "description")], "'@SUM(A1)");
+    assert_eq!(
+        row[column(&header, "user_arn")],
+        format!("arn:aws:iam::{ACCOUNT}:user/=1+2")
+    );
+}
+
+#[test]
+fn keys_csv_lists_every_key_with_the_rules_that_fired() {
+    let files = fixture();
+    let (header, rows) = read_csv(&files["keys.csv"]);
+    assert_eq!(
+        header.join(","),
+        "account_id,user_name,user_path,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_state,last_used_date,last_used_service,last_used_region,days_since_last_use,description,password_enabled,mfa_active,worst_severity,rule_ids,suppressed_rule_ids"
+    );
+    assert_eq!(rows.len(), 6, "five user keys and one root key");
+    let get = |id: &str| {
+        rows.iter()
+            .find(|r| r[column(&header, "access_key_id")] == id)
+            .unwrap_or_else(|| panic!("no row for {id}"))
+    };
+    let root = get("access key 1");
+    assert_eq!(root[column(&header, "user_name")], "<root_account>");
+    assert_eq!(root[column(&header, "rule_ids")], "root-access-key");
+    assert_eq!(root[column(&header, "worst_severity")], "critical");
+    let alice1 = get("AKIAALICE000000001");
+    assert_eq!(alice1[column(&header, "rule_ids")], "key-age");
+    assert_eq!(alice1[column(&header, "last_used_state")], "used");
+    assert_eq!(alice1[column(&header, "last_used_service")], "s3");
+    assert_eq!(alice1[column(&header, "last_used_region")], "us-east-1");
+    assert_eq!(alice1[column(&header, "password_enabled")], "true");
+    assert_eq!(alice1[column(&header, "mfa_active")], "true");
+    let alice2 = get("AKIAALICE000000002");
+    assert_eq!(alice2[column(&header, "rule_ids")], "");
+    assert_eq!(alice2[column(&header, "suppressed_rule_ids")], "unused-key");
+    assert_eq!(alice2[column(&header, "last_used_state")], "never");
+    assert_eq!(alice2[column(&header, "key_status")], "Inactive");
+    let mallory = get("AKIAMALLORY0000001");
+    assert_eq!(mallory[column(&header, "last_used_state")], "unknown");
+    assert_eq!(mallory[column(&header, "user_path")], "/contractors/");
+    assert_eq!(
+        mallory[column(&header, "password_enabled")],
+        "",
+        "no login data means empty"
+    );
+    assert_eq!(mallory[column(&header, "description")], HOSTILE);
+    let bob = get("AKIABOB00000000001");
+    assert_eq!(bob[column(&header, "rule_ids")], "");
+    assert_eq!(bob[column(&header, "days_since_last_use")], "0");
+}
+
+// ---------------------------------------------------------------- JSON
+
+fn schema_validator() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, doc: &serde_json::Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json violates the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn report_json_validates_against_the_committed_schema() {
+    let validator = schema_validator();
+    let files = fixture();
+    let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    assert_valid(&validator, &doc);
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["suppressed_findings"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["summary"]["by_severity"]["critical"]["open"], 1);
+    assert_eq!(doc["summary"]["by_severity"]["medium"]["suppressed"], 1);
+    assert_eq!(doc["summary"]["fails_threshold"], true);
+    assert_eq!(doc["coverage"]["complete"], false);
+    assert_eq!(doc["credential_report"]["stale"], true);
+    assert_eq!(doc["expired_suppressions"][0]["expires"], "2026-01-31");
+    assert_eq!(
+        doc["unused_suppressions"][0]["expires"],
+        serde_json::Value::Null
+    );
+
+    // An empty account with complete coverage and no credential report is valid too.
+    let mut empty = Inventory::new(
+        SourceInfo::CredentialReport {
+            file: "report.csv".to_string(),
+        },
+        as_of(),
+    );
+    empty.normalize();
+    let files = render(&empty, &FindingSet::default());
+    let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    assert_valid(&validator, &doc);
+    assert_eq!(doc["account_id"], serde_json::Value::Null);
+    assert_eq!(doc["summary"]["worst_severity"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_schema_rejects_a_document_that_breaks_the_format() {
+    let validator = schema_validator();
+    let files = fixture();
+    let mut doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    doc["findings"][0]["severity"] = "urgent".into();
+    assert!(!validator.is_valid(&doc));
+    let mut doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    doc["as_of"] = "2026-06-01 12:00".into();
+    assert!(!validator.is_valid(&doc));
+}
+
+/// The golden copy of `report.json` for the fixture. Regenerate it with
+/// `KEYHYGIENE_BLESS=1 cargo test --test report_outputs` after an intended change.
+#[test]
+fn report_json_is_stable_for_a_fixed_input() {
+    let files = fixture();
+    // The tool version is the one field that changes without a format change.
+    let actual = String::from_utf8(files["report.json"].clone())
+        .unwrap()
+        .replacen(
+            &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+            "\"version\": \"VERSION\"",
+            1,
+        );
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-golden.json");
+    if std::env::var_os("KEYHYGIENE_BLESS").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .expect("tests/fixtures/report-golden.json exists (KEYHYGIENE_BLESS=1 writes it)");
+    assert_eq!(
+        actual, expected,
+        "report.json changed; if intended, rerun with KEYHYGIENE_BLESS=1"
+    );
+}
+
+#[test]
+fn every_output_is_byte_stable_whatever_order_findings_arrive_in() {
+    let inv = inventory();
+    let set = findings(&inv);
+    let first = render(&inv, &set);
+    let mut shuffled = set.clone();
+    shuffled.findings.reverse();
+    let second = render(&inv, &shuffled);
+    assert_eq!(
+        first.keys().copied().collect::<Vec<&str>>(),
+        vec!["findings.csv", "keys.csv", "report.html", "report.json"]
+    );
+    for (name, bytes) in &first {
+        assert!(bytes == &second[name], "{name} differs between two renders");
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains(env!("CARGO_MANIFEST_DIR")),
+            "{name} contains a machine path"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- HTML
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+fn page() -> Html {
+    Html::parse_document(&String::from_utf8(fixture()["report.html"].clone()).unwrap())
+}
+
+#[test]
+fn html_has_one_row_per_finding_and_per_key() {
+    let doc = page();
+    assert_eq!(
+        doc.select(&sel("article.finding")).count(),
+        4,
+        "open findings"
+    );
+    assert_eq!(
+        doc.select(&sel("tr.suppressed-finding")).count(),
+        1,
+        "suppressed findings"
+    );
+    assert_eq!(
+        doc.select(&sel("#key-rows > tr")).count(),
+        6,
+        "inventory rows"
+    );
+    assert_eq!(
+        doc.select(&sel("section.rule")).count(),
+        3,
+        "one section per rule with open findings"
+    );
+    assert_eq!(
+        doc.select(&sel("#rule-summary tbody tr")).count(),
+        4,
+        "every rule in the summary"
+    );
+    assert_eq!(
+        doc.select(&sel("#expired-suppressions tbody tr")).count(),
+        1
+    );
+    assert_eq!(doc.select(&sel("#unused-suppressions tbody tr")).count(), 1);
+    // Commands are copyable; console steps are a list.
+    assert_eq!(
+        doc.select(&sel("article.finding .remediation button.copy"))
+            .count(),
+        2
+    );
+    let root_steps: Vec<String> = doc
+        .select(&sel("#rule-root-access-key ol.steps li"))
+        .map(|li| li.text().collect())
+        .collect();
+    assert_eq!(root_steps.len(), 2);
+    let script: String = doc
+        .select(&sel("#rule-key-age .remediation code"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(
+        script,
+        "aws iam create-access-key --user-name alice\n\
+         # Move the applications to the new key, then deactivate the old one.\n\
+         aws iam update-access-key --user-name alice --access-key-id AKIAALICE000000001 --status Inactive",
+        "the copied text is the script, comments included, in order"
+    );
+    assert_eq!(
+        doc.select(&sel("#rule-key-age .remediation .comment"))
+            .count(),
+        1
+    );
+    // Severity tiles carry the counts.
+    let tiles: Vec<String> = doc
+        .select(&sel(".tile .tile-count"))
+        .map(|t| t.text().collect())
+        .collect();
+    assert_eq!(tiles, vec!["1", "1", "1", "1"]);
+    let body = doc.select(&sel("body")).next().unwrap();
+    assert_eq!(body.value().attr("data-js-errors"), Some("0"));
+}
+
+#[test]
+fn html_shows_coverage_gaps_and_a_stale_credential_report() {
+    let doc = page();
+    let banner: String = doc
+        .select(&sel("#coverage-banner"))
+        .next()
+        .expect("red banner for incomplete coverage")
+        .text()
+        .collect();
+    assert!(banner.contains("GetAccessKeyLastUsed"));
+    assert!(banner.contains("AccessDenied"));
+    assert!(doc.select(&sel("#stale-banner")).next().is_some());
+
+    let mut clean = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
+    clean.account_id = Some(ACCOUNT.to_string());
+    clean.credential_report = Some(CredentialReportInfo {
+        generated_at: as_of() - Duration::hours(3),
+        has_root_row: true,
+    });
+    clean.normalize();
+    let html =
+        String::from_utf8(render(&clean, &FindingSet::default())["report.html"].clone()).unwrap();
+    let doc = Html::parse_document(&html);
+    assert!(doc.select(&sel("#coverage-banner")).next().is_none());
+    assert!(doc.select(&sel("#stale-banner")).next().is_none());
+    assert_eq!(doc.select(&sel("#key-rows > tr")).count(), 0);
+}
+
+#[test]
+fn hostile_text_from_aws_is_shown_as_text() {
+    let doc = page();
+    let scripts: Vec<_> = doc.select(&sel("script")).collect();
+    assert_eq!(scripts.len(), 1, "only the report's own script");
+    assert!(
+        scripts[0].value().attrs().next().is_none(),
+        "the report's script is inline"
+    );
+    assert_eq!(
+        doc.select(&sel("b")).count(),
+        0,
+        "markup in a suppression reason is not rendered"
+    );
+    let inventory_text: String = doc
+        .select(&sel("#key-rows"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(inventory_text.contains(HOSTILE));
+    let findings_text: String = doc
+        .select(&sel("#findings"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(findings_text.contains(&format!("Key described as {HOSTILE} is 200 days old.")));
+    let unused: String = doc
+        .select(&sel("#unused-suppressions"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(unused.contains("<b>left</b> over"));
+}
+
+#[test]
+fn html_loads_nothing_from_the_network() {
+    let html = String::from_utf8(fixture()["report.html"].clone()).unwrap();
+    let doc = Html::parse_document(&html);
+    for element in doc.select(&sel("*")) {
+        for (name, value) in element.value().attrs() {
+            let v = value.trim().to_ascii_lowercase();
+            if matches!(
+                name,
+                "src"
+                    | "href"
+                    | "srcset"
+                    | "action"
+                    | "poster"
+                    | "data"
+                    | "xlink:href"
+                    | "formaction"
+            ) {
+                assert!(
+                    !(v.starts_with("http:") || v.starts_with("https:") || v.starts_with("//")),
+                    "<{}> loads {value}",
+                    element.value().name()
+                );
+            }
+            assert!(
+                !name.starts_with("on"),
+                "<{}> has an inline event handler {name}",
+                element.value().name()
+            );
+        }
+    }
+    for forbidden in ["<link", "<img", "<iframe", "@import", "url(", "@font-face"] {
+        assert!(!html.contains(forbidden), "the page contains {forbidden}");
+    }
+    let csp = doc
+        .select(&sel("meta[http-equiv=\"Content-Security-Policy\"]"))
+        .next()
+        .expect("a content security policy");
+    assert!(
+        csp.value()
+            .attr("content")
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+}
+
+// ---------------------------------------------------------------- files and summary
+
+#[test]
+fn write_reports_writes_every_file_and_the_summary_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nested/out");
+    let inv = inventory();
+    let set = findings(&inv);
+    let run = RunInfo {
+        inventory: &inv,
+        findings: &set,
+        as_of: as_of(),
+        fail_on: Some(Severity::High),
+        policy_file: None,
+    };
+    let written =
+        report::write_reports(&out, &[Format::Json, Format::Csv, Format::Json], &run).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["report.json", "findings.csv", "keys.csv"]);
+    for p in &written {
+        assert!(p.is_file());
+    }
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        3,
+        "no temporary files left"
+    );
+    let summary = report::summary(&run, &written);
+    assert!(
+        summary.contains("4 open (1 critical, 1 high, 1 medium, 1 low), 1 suppressed"),
+        "{summary}"
+    );
+    assert!(summary.contains("key-age"));
+    assert!(summary.contains("INCOMPLETE"));
+    assert!(summary.contains("STALE"));
+    assert!(summary.contains("fail-on high: reached"));
+    for p in &written {
+        assert!(summary.contains(&p.display().to_string()));
+    }
+}
+
+#[test]
+fn an_unwritable_directory_is_one_line_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let inv = inventory();
+    let set = findings(&inv);
+    let run = RunInfo {
+        inventory: &inv,
+        findings: &set,
+        as_of: as_of(),
+        fail_on: None,
+        policy_file: None,
+    };
+    let err = report::write_reports(&blocker.join("out"), &[Format::Json], &run).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&blocker.join("out").display().to_string()),
+        "{text}"
+    );
+    assert!(!text.contains('\n'));
+}
+
+// ---------------------------------------------------------------- scale
+
+/// 5,000 users with 10,000 keys: every report renders, with one inventory row per key.
+/// The time is printed, never asserted (benchmarks live elsewhere).
+#[test]
+fn a_large_account_renders_all_reports() {
+    let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
+    inv.account_id = Some(ACCOUNT.to_string());
+    let mut list = Vec::new();
+    for i in 0..5000 {
+        let name = format!("user-{i:05}");
+        let keys = (0..2)
+            .map(|k| {
+                key(
+                    &format!("AKIA{i:08}{k:08}"),
+                    if k == 0 {
+                        KeyStatus::Active
+                    } else {
+                        KeyStatus::Inactive
+                    },
+                    (i * 7 + k * 100) as i64 % 900,
+                    if i % 3 == 0 {
+                        LastUse::Never
+                    } else {
+                        used((i % 400) as i64, "s3", "us-east-1")
+                    },
+                    Some("batch job"),
+                )
+            })
+            .collect();
+        inv.users.push(user(&name, "/", keys, None));
+    }
+    inv.normalize();
+    for u in &inv.users {
+        for k in &u.keys {
+            if (as_of() - k.created).num_days() > 365 {
+                list.push(open(Finding {
+                    rule_id: "key-age".to_string(),
+                    severity: Severity::High,
+                    account_id: Some(ACCOUNT.to_string()),
+                    user_name: u.name.clone(),
+                    user_arn: u.arn.clone(),
+                    access_key_id: k.id.clone(),
+                    key_status: Some(k.status),
+                    key_created: Some(k.created),
+                    key_age_days: Some((as_of() - k.created).num_days()),
+                    last_used_date: None,
+                    last_used_service: None,
+                    last_used_region: None,
+                    days_since_last_use: None,
+                    description: k.description.clone(),
+                    message: "Key is older than 365 days.".to_string(),
+                    compliance: vec![],
+                    remediation: vec![format!(
+                        "aws iam update-access-key --user-name {} --access-key-id {} --status Inactive",
+                        u.name,
+                        k.id.as_deref().unwrap()
+                    )],
+                }));
+            }
+        }
+    }
+    let set = FindingSet {
+        findings: list,
+        ..FindingSet::default()
+    };
+    let started = std::time::Instant::now();
+    let files = render(&inv, &set);
+    eprintln!(
+        "rendered 5,000 users / 10,000 keys / {} findings in {:?} (debug build)",
+        set.findings.len(),
+        started.elapsed()
+    );
+    let html = String::from_utf8(files["report.html"].clone()).unwrap();
+    eprintln!("report.html is {} KiB", html.len() / 1024);
+    // Kept for trying the page's filter and sort by hand on a large account.
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("large-report.html"),
+        &html,
+    );
+    let doc = Html::parse_document(&html);
+    assert_eq!(doc.select(&sel("#key-rows > tr")).count(), 10_000);
+    assert!(
+        doc.select(&sel("details.more article.finding")).count() > 0,
+        "long rule sections fold"
+    );
+    assert_eq!(
+        doc.select(&sel("#key-rows > tr:not([hidden])")).count(),
+        500,
+        "the page shows the first 500 keys and offers the rest"
+    );
+    assert!(doc.select(&sel("#show-all:not([hidden])")).next().is_some());
+    assert_eq!(
+        doc.select(&sel("article.finding")).count(),
+        set.findings.len()
+    );
+    let (_, rows) = read_csv(&files["keys.csv"]);
+    assert_eq!(rows.len(), 10_000);
+}
+
+#[test]
+fn a_long_list_of_gaps_is_summarised_in_the_banner_and_listed_in_full() {
+    let mut inv = inventory();
+    inv.gaps = (0..25)
+        .map(|i| CoverageGap {
+            user: Some(format!("user-{i:02}")),
+            access_key_id: None,
+            operation: "ListAccessKeys".to_string(),
+            error_code: "Throttling".to_string(),
+            impact: "the user's keys are unknown".to_string(),
+        })
+        .collect();
+    inv.normalize();
+    let set = findings(&inv);
+    let html = String::from_utf8(render(&inv, &set)["report.html"].clone()).unwrap();
+    let doc = Html::parse_document(&html);
+    assert_eq!(doc.select(&sel("#coverage-banner li")).count(), 10);
+    let banner: String = doc
+        .select(&sel("#coverage-banner"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert!(banner.contains("and 15 more"), "{banner}");
+    assert_eq!(doc.select(&sel("#gaps tbody tr")).count(), 25);
+}
