@@ -16,7 +16,14 @@ fn sample_reports_match_what_the_code_renders() {
     let output = support::keyhygiene()
         .args(["audit", "--from-inventory"])
         .arg(samples.join("inventory.json"))
-        .args(["--as-of", AS_OF, "--fail-on", "none", "--quiet", "--out-dir"])
+        .args([
+            "--as-of",
+            AS_OF,
+            "--fail-on",
+            "none",
+            "--quiet",
+            "--out-dir",
+        ])
         .arg(out.path())
         .output()
         .unwrap();

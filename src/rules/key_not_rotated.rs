@@ -40,7 +40,10 @@ impl Rule for KeyNotRotated {
                         date.format("%Y-%m-%d"),
                         days(ctx.days_since(*date))
                     ),
-                    LastUse::Never => "It has never been used.".to_string(),
+                    LastUse::Never => {
+                        "It has never been used, so nothing depends on it: delete it rather than rotate it."
+                            .to_string()
+                    }
                     LastUse::Unknown => {
                         "Its last use could not be read, so treat it as in use.".to_string()
                     }
@@ -52,9 +55,13 @@ impl Rule for KeyNotRotated {
                     days(age),
                     key.created.format("%Y-%m-%d"),
                 );
+                // A key that was never used has no application to move: no replacement needed.
+                let fix = match key.last_used {
+                    LastUse::Never => remediation::deactivate_then_delete(user, key),
+                    _ => remediation::rotate(user, key),
+                };
                 out.push(
-                    FindingBuilder::for_key(ctx, &INFO, config, user, key)
-                        .build(message, remediation::rotate(user, key)),
+                    FindingBuilder::for_key(ctx, &INFO, config, user, key).build(message, fix),
                 );
             }
         }
@@ -109,6 +116,29 @@ mod tests {
                 "# If nothing breaks while the key is inactive, delete it (reactivate it instead if something does).",
                 "aws iam delete-access-key --user-name alice --access-key-id AKIAPLUS91",
             ]
+        );
+    }
+
+    #[test]
+    fn a_never_used_old_key_is_deleted_not_rotated() {
+        let inv = inventory(vec![user(
+            "bob",
+            vec![active("AKIANEVER", days_ago(200), LastUse::Never)],
+        )]);
+        let f = run(&KeyNotRotated, &inv);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.ends_with("delete it rather than rotate it."));
+        assert!(
+            !f[0]
+                .remediation
+                .iter()
+                .any(|l| l.contains("create-access-key")),
+            "no replacement key for a key nothing uses: {:?}",
+            f[0].remediation
+        );
+        assert_eq!(
+            f[0].remediation.last().map(String::as_str),
+            Some("aws iam delete-access-key --user-name bob --access-key-id AKIANEVER")
         );
     }
 
