@@ -46,8 +46,12 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
             args.output.display()
         ));
     }
-    std::fs::write(&args.output, policy::init_config_text())
-        .map_err(|e| format!("{}: cannot write the policy file: {e}", args.output.display()))?;
+    std::fs::write(&args.output, policy::init_config_text()).map_err(|e| {
+        format!(
+            "{}: cannot write the policy file: {e}",
+            args.output.display()
+        )
+    })?;
     eprintln!("keyhygiene: wrote {}", args.output.display());
     Ok(())
 }

@@ -68,7 +68,12 @@ fn a_clean_saved_inventory_exits_0_and_writes_every_report() {
     let inv = write(dir.path(), "inv.json", &inventory(vec![]).to_json());
     let out_dir = dir.path().join("out");
     let output = keyhygiene()
-        .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--from-inventory"])
+        .args([
+            "audit",
+            "--as-of",
+            "2026-06-01T12:00:00Z",
+            "--from-inventory",
+        ])
         .arg(&inv)
         .arg("--out-dir")
         .arg(&out_dir)
@@ -95,7 +100,13 @@ fn coverage_gaps_exit_2_after_writing_the_reports() {
     // Gaps beat findings and --fail-on none alike: an incomplete run never looks normal.
     for fail_on in ["low", "none"] {
         let output = keyhygiene()
-            .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--fail-on", fail_on])
+            .args([
+                "audit",
+                "--as-of",
+                "2026-06-01T12:00:00Z",
+                "--fail-on",
+                fail_on,
+            ])
             .arg("--from-inventory")
             .arg(&inv)
             .arg("--out-dir")
@@ -131,9 +142,10 @@ fn a_truncated_inventory_is_one_line_naming_file_and_line() {
 #[test]
 fn an_unknown_schema_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let json = inventory(vec![])
-        .to_json()
-        .replacen("\"schema_version\": 1", "\"schema_version\": 99", 1);
+    let json =
+        inventory(vec![])
+            .to_json()
+            .replacen("\"schema_version\": 1", "\"schema_version\": 99", 1);
     let inv = write(dir.path(), "inv.json", &json);
     let out_dir = dir.path().join("out");
     let output = keyhygiene()
@@ -159,7 +171,12 @@ fn a_credential_report_file_is_audited_by_key_slot() {
     let report = write(dir.path(), "report.csv", &csv);
     let out_dir = dir.path().join("out");
     let output = keyhygiene()
-        .args(["audit", "--as-of", "2026-06-01T12:00:00Z", "--from-credential-report"])
+        .args([
+            "audit",
+            "--as-of",
+            "2026-06-01T12:00:00Z",
+            "--from-credential-report",
+        ])
         .arg(&report)
         .arg("--out-dir")
         .arg(&out_dir)
@@ -168,15 +185,17 @@ fn a_credential_report_file_is_audited_by_key_slot() {
     assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
     let findings = std::fs::read_to_string(out_dir.join("findings.csv")).unwrap();
     assert!(findings.contains("root-access-key-present"), "{findings}");
-    assert!(findings.contains("access key 1"), "keys are named by slot: {findings}");
+    assert!(
+        findings.contains("access key 1"),
+        "keys are named by slot: {findings}"
+    );
 }
 
 #[test]
 fn a_malformed_credential_report_is_one_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = format!(
-        "{REPORT_HEADER}\ncarol,arn:aws:iam::123456789012:user/carol,yesterday,true\n"
-    );
+    let csv =
+        format!("{REPORT_HEADER}\ncarol,arn:aws:iam::123456789012:user/carol,yesterday,true\n");
     let report = write(dir.path(), "report.csv", &csv);
     let out_dir = dir.path().join("out");
     let output = keyhygiene()
@@ -209,7 +228,10 @@ fn a_bad_policy_file_fails_before_any_network_call() {
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains(&format!("{}:2:", config.display())), "{err}");
-    assert!(!err.contains("GetCallerIdentity") && !err.contains("ListUsers"), "{err}");
+    assert!(
+        !err.contains("GetCallerIdentity") && !err.contains("ListUsers"),
+        "{err}"
+    );
     assert!(!out_dir.exists());
 }
 
@@ -219,10 +241,21 @@ fn bad_flags_are_usage_errors() {
         vec!["audit", "--as-of", "yesterday"],
         vec!["audit", "--concurrency", "0"],
         vec!["audit", "--endpoint-url", "localhost:5000"],
-        vec!["audit", "--from-inventory", "a.json", "--endpoint-url", "http://x"],
+        vec![
+            "audit",
+            "--from-inventory",
+            "a.json",
+            "--endpoint-url",
+            "http://x",
+        ],
         vec!["audit", "--fail-on", "severe"],
     ] {
         let output = keyhygiene().args(&args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
 }

@@ -82,7 +82,10 @@ fn assert_matches_manifest(inv: &Inventory, manifest: &Value) {
             .collect();
         assert_eq!(tags, expected_tags, "{name}: tags");
 
-        let login = user.login.as_ref().expect("login context from the credential report");
+        let login = user
+            .login
+            .as_ref()
+            .expect("login context from the credential report");
         assert_eq!(
             login.password_enabled,
             s["console_password"].as_bool().unwrap(),
@@ -131,7 +134,9 @@ fn crawl_of_an_aged_account_equals_what_was_seeded() {
 
     assert_matches_manifest(&inv, &manifest);
     assert_eq!(inv.account_id.as_deref(), Some("123456789012"));
-    assert!(matches!(inv.source, SourceInfo::Live { endpoint: Some(ref e) } if *e == moto.endpoint));
+    assert!(
+        matches!(inv.source, SourceInfo::Live { endpoint: Some(ref e) } if *e == moto.endpoint)
+    );
     assert!(inv.is_complete(), "gaps: {:?}", inv.gaps);
     assert!(inv.removed_during_crawl.is_empty());
     let coverage = inv.compute_coverage();
@@ -152,8 +157,16 @@ fn crawl_of_an_aged_account_equals_what_was_seeded() {
 
     // The endpoint's credential report has no <root_account> row: root comes from the
     // account summary, and the inventory says so.
-    assert_eq!(inv.root, RootKeys::AccountSummary { keys_present: false });
-    let report = inv.credential_report.as_ref().expect("credential report merged");
+    assert_eq!(
+        inv.root,
+        RootKeys::AccountSummary {
+            keys_present: false
+        }
+    );
+    let report = inv
+        .credential_report
+        .as_ref()
+        .expect("credential report merged");
     assert!(!report.has_root_row);
 
     // Every per-user and per-key call was made exactly once. (moto returns every user in one
@@ -171,7 +184,10 @@ fn crawl_of_an_aged_account_equals_what_was_seeded() {
         err.contains("crawled 322 users") && err.contains("coverage complete"),
         "stderr: {err}"
     );
-    assert!(!err.contains(support::AUDIT_SECRET), "a credential was printed");
+    assert!(
+        !err.contains(support::AUDIT_SECRET),
+        "a credential was printed"
+    );
 }
 
 #[test]
@@ -205,7 +221,9 @@ fn the_crawl_sends_only_read_only_requests() {
             .find_map(|kv| kv.strip_prefix("Action="))
             .unwrap_or_else(|| panic!("a request without an Action: {line}"));
         *actions.entry(action.to_string()).or_default() += 1;
-        let auth = entry["headers"]["Authorization"].as_str().unwrap_or_default();
+        let auth = entry["headers"]["Authorization"]
+            .as_str()
+            .unwrap_or_default();
         assert!(
             auth.contains(support::AUDIT_KEY_ID),
             "every request is signed with the audit credentials"

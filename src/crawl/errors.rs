@@ -50,11 +50,9 @@ where
     R: std::fmt::Debug,
 {
     match err {
-        SdkError::ServiceError(service) => service
-            .err()
-            .message()
-            .unwrap_or("no message")
-            .to_string(),
+        SdkError::ServiceError(service) => {
+            service.err().message().unwrap_or("no message").to_string()
+        }
         other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
     }
 }

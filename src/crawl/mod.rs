@@ -124,13 +124,16 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
 async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, CoverageGap> {
     let _permit = ctx.limiter.acquire().await;
     match clients.sts.get_caller_identity().send().await {
-        Ok(out) => out.account().map(str::to_string).ok_or_else(|| CoverageGap {
-            user: None,
-            access_key_id: None,
-            operation: "GetCallerIdentity".into(),
-            error_code: "InvalidResponse".into(),
-            impact: "the response had no account id".into(),
-        }),
+        Ok(out) => out
+            .account()
+            .map(str::to_string)
+            .ok_or_else(|| CoverageGap {
+                user: None,
+                access_key_id: None,
+                operation: "GetCallerIdentity".into(),
+                error_code: "InvalidResponse".into(),
+                impact: "the response had no account id".into(),
+            }),
         Err(err) => {
             let failure = errors::classify(&err);
             tracing::warn!(

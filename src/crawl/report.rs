@@ -204,6 +204,10 @@ pub(crate) async fn root_from_summary(ctx: &Ctx<'_>) -> Result<RootKeys, Coverag
                 &format!("the summary had no AccountAccessKeysPresent; {impact}"),
             )),
         },
-        Err(err) => Err(report_gap("GetAccountSummary", classify(&err).code(), impact)),
+        Err(err) => Err(report_gap(
+            "GetAccountSummary",
+            classify(&err).code(),
+            impact,
+        )),
     }
 }
