@@ -79,6 +79,20 @@ pub struct Finding {
     pub remediation: Vec<String>,
 }
 
+impl Finding {
+    /// The order of findings in every output: severity descending, then rule id, user, key
+    /// and message, so the order never depends on how the findings were produced.
+    pub fn report_order(&self, other: &Finding) -> std::cmp::Ordering {
+        other
+            .severity
+            .cmp(&self.severity)
+            .then_with(|| self.rule_id.cmp(&other.rule_id))
+            .then_with(|| self.user_name.cmp(&other.user_name))
+            .then_with(|| self.access_key_id.cmp(&other.access_key_id))
+            .then_with(|| self.message.cmp(&other.message))
+    }
+}
+
 /// A suppression that matched a finding, as shown next to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedSuppression {

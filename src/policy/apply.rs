@@ -57,14 +57,7 @@ pub fn apply(
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        let (a, b) = (&a.finding, &b.finding);
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| a.user_name.cmp(&b.user_name))
-            .then_with(|| a.access_key_id.cmp(&b.access_key_id))
-    });
+    out.sort_by(|a, b| a.finding.report_order(&b.finding));
 
     FindingSet {
         findings: out,

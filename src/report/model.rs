@@ -811,15 +811,7 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup>, Vec<FindingV
 /// rule, user and key.
 fn sorted_views(list: &[&EvaluatedFinding]) -> Vec<FindingView> {
     let mut list = list.to_vec();
-    list.sort_by(|a, b| {
-        let (a, b) = (&a.finding, &b.finding);
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| a.user_name.cmp(&b.user_name))
-            .then_with(|| a.access_key_id.cmp(&b.access_key_id))
-            .then_with(|| a.message.cmp(&b.message))
-    });
+    list.sort_by(|a, b| a.finding.report_order(&b.finding));
     list.into_iter().map(finding_view).collect()
 }
 

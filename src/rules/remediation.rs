@@ -64,6 +64,12 @@ pub fn rotate(user: &User, key: &AccessKey) -> Vec<String> {
         "# Repeat the check above until LastUsedDate stops advancing, then deactivate the old key."
             .to_string(),
     );
+    deactivate_and_delete(&u, &k, &mut steps);
+    steps
+}
+
+/// The last two steps for every key: deactivate it, and delete it once nothing broke.
+fn deactivate_and_delete(u: &str, k: &str, steps: &mut Vec<String>) {
     steps.push(format!(
         "aws iam update-access-key --user-name {u} --access-key-id {k} --status Inactive"
     ));
@@ -74,7 +80,6 @@ pub fn rotate(user: &User, key: &AccessKey) -> Vec<String> {
     steps.push(format!(
         "aws iam delete-access-key --user-name {u} --access-key-id {k}"
     ));
-    steps
 }
 
 /// For a key nobody uses: deactivate it, wait, then delete it.
@@ -82,16 +87,7 @@ pub fn deactivate_then_delete(user: &User, key: &AccessKey) -> Vec<String> {
     let u = shell_quote(&user.name);
     let mut steps = Vec::new();
     let k = key_id_arg(user, key, &mut steps);
-    steps.push(format!(
-        "aws iam update-access-key --user-name {u} --access-key-id {k} --status Inactive"
-    ));
-    steps.push(
-        "# If nothing breaks while the key is inactive, delete it (reactivate it instead if something does)."
-            .to_string(),
-    );
-    steps.push(format!(
-        "aws iam delete-access-key --user-name {u} --access-key-id {k}"
-    ));
+    deactivate_and_delete(&u, &k, &mut steps);
     steps
 }
 
