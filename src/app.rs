@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::aws::{AwsOptions, Clients};
+use crate::aws::AwsOptions;
 use crate::cli::{AuditArgs, Cli, Command, FormatArg, InitConfigArgs};
 use crate::crawl::{CrawlOptions, ProgressMode};
 use crate::findings::{FindingSet, Severity};
@@ -136,25 +136,29 @@ fn collect(args: &AuditArgs) -> Result<Inventory, String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let inventory = runtime.block_on(async {
-        let clients = Clients::new(&AwsOptions {
+        let (clients, account_id) = crate::aws::connect(&AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
             endpoint_url: args.endpoint_url.clone(),
             ..AwsOptions::default()
         })
-        .await;
-        crate::crawl::crawl(
-            &clients,
-            &CrawlOptions {
-                concurrency: args.concurrency,
-                max_rps: args.max_rps,
-                progress: ProgressMode::detect(args.quiet),
-                endpoint: args.endpoint_url.clone(),
-                ..CrawlOptions::default()
-            },
-        )
         .await
-    });
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>(
+            crate::crawl::crawl(
+                &clients,
+                &CrawlOptions {
+                    concurrency: args.concurrency,
+                    max_rps: args.max_rps,
+                    progress: ProgressMode::detect(args.quiet),
+                    endpoint: args.endpoint_url.clone(),
+                    account_id: Some(account_id).filter(|id| !id.is_empty()),
+                    ..CrawlOptions::default()
+                },
+            )
+            .await,
+        )
+    })?;
     if !args.quiet {
         eprintln!("{}", stats_line(&inventory));
     }

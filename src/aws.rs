@@ -92,6 +92,68 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
     loader.load().await
 }
 
+/// Why a crawl could not start at all. Each renders as one line with the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "no AWS credentials: {0} (pass --profile NAME, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+    )]
+    NoCredentials(String),
+    #[error(
+        "AWS rejected the credentials: sts:GetCallerIdentity answered {code}: {message} (refresh them, e.g. `aws sso login`, or check the profile)"
+    )]
+    Rejected { code: String, message: String },
+    #[error(
+        "cannot reach {endpoint}: sts:GetCallerIdentity failed: {detail} (check the network, --endpoint-url and --region)"
+    )]
+    Unreachable { endpoint: String, detail: String },
+}
+
+/// Builds the clients and proves they can work before the crawl starts: the credentials
+/// resolve and STS answers GetCallerIdentity. Returns the clients and the account id.
+///
+/// Without this check, missing or expired credentials would surface as a coverage gap on
+/// every call of the crawl; with it, a scheduled job fails at once with one clear line.
+pub async fn connect(opts: &AwsOptions) -> Result<(Clients, String), ConnectError> {
+    use aws_sdk_iam::config::ProvideCredentials;
+
+    let config = sdk_config(opts).await;
+    let provider = config.credentials_provider().ok_or_else(|| {
+        ConnectError::NoCredentials("no credential provider is configured".into())
+    })?;
+    if let Err(err) = provider.provide_credentials().await {
+        return Err(ConnectError::NoCredentials(root_cause(&err)));
+    }
+    let clients = Clients::from_config(&config);
+    match clients.sts.get_caller_identity().send().await {
+        Ok(out) => Ok((clients, out.account().unwrap_or_default().to_string())),
+        Err(aws_sdk_iam::error::SdkError::ServiceError(e)) => Err(ConnectError::Rejected {
+            code: e.err().code().unwrap_or("UnknownError").to_string(),
+            message: e.err().message().unwrap_or("no message").to_string(),
+        }),
+        Err(err) => Err(ConnectError::Unreachable {
+            endpoint: opts
+                .endpoint_url
+                .clone()
+                .unwrap_or_else(|| "AWS STS".to_string()),
+            detail: format!(
+                "{} ({})",
+                crate::crawl::classify(&err).code(),
+                root_cause(&err)
+            ),
+        }),
+    }
+}
+
+/// The innermost cause of an error, e.g. "Connection refused (os error 111)".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
 impl Clients {
     pub async fn new(opts: &AwsOptions) -> Self {
         let config = sdk_config(opts).await;

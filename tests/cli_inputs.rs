@@ -259,3 +259,18 @@ fn bad_flags_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn missing_credentials_fail_at_once_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    // keyhygiene() clears every AWS credential variable and points the config files at
+    // /dev/null, so the credential chain finds nothing.
+    let output = keyhygiene()
+        .args(["audit", "--endpoint-url", "http://127.0.0.1:9", "--out-dir"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_rejected(&output, &out_dir, "no AWS credentials");
+    assert!(stderr(&output).contains("--profile"), "the fix is named");
+}

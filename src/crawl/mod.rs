@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::aws::Clients;
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
-pub use errors::CallFailure;
+pub use errors::{CallFailure, classify};
 pub use limiter::Limiter;
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
@@ -37,6 +37,9 @@ pub struct CrawlOptions {
     pub progress: ProgressMode,
     /// Recorded in the inventory's source, when the endpoint was overridden.
     pub endpoint: Option<String>,
+    /// The account id, when already known (from [`crate::aws::connect`]): the crawl then
+    /// does not ask STS again.
+    pub account_id: Option<String>,
 }
 
 impl Default for CrawlOptions {
@@ -47,6 +50,7 @@ impl Default for CrawlOptions {
             report: ReportPolling::default(),
             progress: ProgressMode::Quiet,
             endpoint: None,
+            account_id: None,
         }
     }
 }
@@ -69,7 +73,12 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     };
 
     let (account, report, summary, users) = tokio::join!(
-        account_id(clients, &ctx),
+        async {
+            match &opts.account_id {
+                Some(id) => Ok(id.clone()),
+                None => account_id(clients, &ctx).await,
+            }
+        },
         report::fetch(&ctx, &opts.report),
         report::root_from_summary(&ctx),
         users::crawl_users(&ctx, opts.concurrency),
