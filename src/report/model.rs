@@ -133,6 +133,9 @@ pub struct CredentialReportView {
     pub relation_label: String,
     pub stale: bool,
     pub has_root_row: bool,
+    /// What a stale report puts at risk: everything for a report file, only the root-key
+    /// and console-login context for a live crawl (keys and last use come from the API).
+    pub stale_impact: &'static str,
 }
 
 #[derive(Clone, Debug)]
@@ -385,6 +388,14 @@ impl ReportModel {
                 },
                 stale: age_minutes > STALE_CREDENTIAL_REPORT_HOURS * 60,
                 has_root_row: cr.has_root_row,
+                stale_impact: match run.inventory.source {
+                    SourceInfo::CredentialReport { .. } => {
+                        "every key, last-use and password fact in this report may be out of date"
+                    }
+                    SourceInfo::Live { .. } => {
+                        "the root user's keys and the console password and MFA data taken from it may be out of date (users, keys and last use come from the live API)"
+                    }
+                },
             }
         });
         let (groups, suppressed) = finding_views(&run.findings.findings);
