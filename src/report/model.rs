@@ -408,7 +408,7 @@ impl ReportModel {
             account_label: inv
                 .account_id
                 .clone()
-                .unwrap_or_else(|| "unknown account".to_string()),
+                .unwrap_or_else(|| "unknown".to_string()),
             as_of,
             as_of_text: rfc3339(as_of),
             as_of_display: display_time(as_of),
