@@ -40,7 +40,7 @@ impl Rule for KeyInactiveNotDeleted {
                     continue;
                 }
                 let message = format!(
-                    "Access key {} of user {} is inactive but not deleted; it was {what} {} ago ({}). An inactive key can be reactivated by anyone allowed to: delete it.",
+                    "Access key {} of user {} is inactive but not deleted; it was {what} {} ago ({}). Anyone allowed iam:UpdateAccessKey can turn it back on: delete it.",
                     key_phrase(key).trim_start_matches("access key "),
                     user.name,
                     days(idle),
@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(
             f[0].message,
             "Access key AKIA1 of user frank is inactive but not deleted; it was last used 1 day \
-             ago (2026-01-30). An inactive key can be reactivated by anyone allowed to: delete it."
+             ago (2026-01-30). Anyone allowed iam:UpdateAccessKey can turn it back on: delete it."
         );
         assert_eq!(
             f[0].remediation,
