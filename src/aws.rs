@@ -1,9 +1,14 @@
 //! The one place that builds AWS configuration and clients.
 //!
 //! One `SdkConfig` from the command line: profile, a region chain that falls back to
-//! us-east-1 (IAM is global), an optional endpoint override, the adaptive retry mode and
+//! us-east-1 (IAM is global), an optional endpoint override, the standard retry mode and
 //! connect/attempt/operation timeouts. Every client carries a [`CallStats`] interceptor
-//! that counts requests, retries and throttled responses per operation.
+//! that counts requests, retries and throttled responses per operation, and reports each
+//! answer to the crawl's adaptive pace per operation ([`OperationPace`]).
+//!
+//! The SDK's own adaptive retry mode is not used: it keeps one rate for the whole client,
+//! while IAM throttles each action separately, so throttling on one action would slow all
+//! of them. The crawl's limiter paces each operation instead (`crawl/limiter.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +28,8 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::crawl::OperationPace;
 
 /// IAM is a global service; its API is served from us-east-1 in the aws partition.
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -71,7 +78,7 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
         .retry_config(
-            RetryConfig::adaptive()
+            RetryConfig::standard()
                 .with_max_attempts(opts.max_attempts)
                 .with_initial_backoff(Duration::from_millis(200))
                 .with_max_backoff(Duration::from_secs(10)),
@@ -180,6 +187,8 @@ impl Clients {
 #[derive(Debug, Default)]
 pub struct CallStats {
     inner: Mutex<StatsInner>,
+    /// Learns each operation's pace from the answers the clients receive.
+    pub pace: Arc<OperationPace>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -259,7 +268,7 @@ impl Intercept for StatsInterceptor {
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let status = context.response().map(|r| r.status().as_u16());
         let code = context
@@ -267,8 +276,18 @@ impl Intercept for StatsInterceptor {
             .and_then(|r| r.err())
             .and_then(|e| e.as_operation_error())
             .and_then(error_code);
-        if status == Some(429) || code.is_some_and(is_throttling_code) {
+        let throttled = status == Some(429) || code.is_some_and(is_throttling_code);
+        if throttled {
             self.0.inner.lock().expect("stats lock").throttled += 1;
+        }
+        // Only an answer from the service says anything about its rate; a timeout or a
+        // reset connection does not.
+        if status.is_some()
+            && let Some(operation) = cfg.load::<Metadata>()
+        {
+            self.0
+                .pace
+                .record(operation.name(), throttled, tokio::time::Instant::now());
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use crate::aws::Clients;
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
 pub use errors::{CallFailure, classify};
-pub use limiter::Limiter;
+pub use limiter::{Limiter, OperationPace};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
 
@@ -68,7 +68,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     let started = Instant::now();
     let ctx = Ctx {
         iam: &clients.iam,
-        limiter: Limiter::new(opts.concurrency, opts.max_rps),
+        limiter: Limiter::new(opts.concurrency, opts.max_rps, clients.stats.pace.clone()),
         progress: progress::Progress::new(opts.progress),
     };
 
@@ -131,7 +131,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
 }
 
 async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, CoverageGap> {
-    let _permit = ctx.limiter.acquire().await;
+    let _permit = ctx.limiter.acquire("GetCallerIdentity").await;
     match clients.sts.get_caller_identity().send().await {
         Ok(out) => out
             .account()

@@ -77,7 +77,7 @@ pub(crate) async fn fetch(
     loop {
         if needs_generate {
             let result = {
-                let _permit = ctx.limiter.acquire().await;
+                let _permit = ctx.limiter.acquire("GenerateCredentialReport").await;
                 ctx.iam.generate_credential_report().send().await
             };
             match result {
@@ -114,7 +114,7 @@ pub(crate) async fn fetch(
         }
 
         let result = {
-            let _permit = ctx.limiter.acquire().await;
+            let _permit = ctx.limiter.acquire("GetCredentialReport").await;
             ctx.iam.get_credential_report().send().await
         };
         match result {
@@ -186,7 +186,7 @@ pub(crate) async fn fetch(
 /// The root user's keys as GetAccountSummary tells them: present or not, no detail.
 pub(crate) async fn root_from_summary(ctx: &Ctx<'_>) -> Result<RootKeys, CoverageGap> {
     let result = {
-        let _permit = ctx.limiter.acquire().await;
+        let _permit = ctx.limiter.acquire("GetAccountSummary").await;
         ctx.iam.get_account_summary().send().await
     };
     let impact = "whether the root user has access keys is unknown";

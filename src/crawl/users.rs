@@ -31,7 +31,7 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
         let mut pages = pages?;
         // Each page is one API call: it counts against the in-flight bound like any other.
         let page = {
-            let _permit = ctx.limiter.acquire().await;
+            let _permit = ctx.limiter.acquire("ListUsers").await;
             pages.next().await?
         };
         match page {
@@ -197,7 +197,7 @@ fn removed_user(name: String, operation: &str) -> UsersOutcome {
 }
 
 async fn list_tags(ctx: &Ctx<'_>, user: &str) -> Result<Vec<Tag>, CallFailure> {
-    let _permit = ctx.limiter.acquire().await;
+    let _permit = ctx.limiter.acquire("ListUserTags").await;
     let tags = ctx
         .iam
         .list_user_tags()
@@ -221,7 +221,7 @@ async fn list_keys(
     ctx: &Ctx<'_>,
     user: &str,
 ) -> Result<Vec<aws_sdk_iam::types::AccessKeyMetadata>, CallFailure> {
-    let _permit = ctx.limiter.acquire().await;
+    let _permit = ctx.limiter.acquire("ListAccessKeys").await;
     ctx.iam
         .list_access_keys()
         .user_name(user)
@@ -234,7 +234,7 @@ async fn list_keys(
 }
 
 async fn last_use(ctx: &Ctx<'_>, key_id: &str) -> Result<LastUse, CallFailure> {
-    let _permit = ctx.limiter.acquire().await;
+    let _permit = ctx.limiter.acquire("GetAccessKeyLastUsed").await;
     let out = ctx
         .iam
         .get_access_key_last_used()

@@ -240,3 +240,62 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
+
+/// A running keyhygiene-iam-proxy (latency, throttling and faults) in front of an endpoint,
+/// stopped when dropped.
+pub struct FaultProxy {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    /// Starts the proxy in front of `upstream` with these extra flags
+    /// (see `keyhygiene-iam-proxy --help`).
+    pub fn start(upstream: &str, flags: &[&str]) -> FaultProxy {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhygiene-iam-proxy"))
+            .args(["--upstream", upstream, "--listen", "127.0.0.1:0"])
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start keyhygiene-iam-proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("proxy stdout"))
+            .read_line(&mut line)
+            .expect("the proxy's first line");
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the proxy did not start: {line:?}"))
+            .to_string();
+        FaultProxy { child, endpoint }
+    }
+
+    /// The proxy's counters (`GET /__proxy/stats`).
+    pub fn stats(&self) -> Value {
+        serde_json::from_slice(&http(&self.endpoint, "GET", "/__proxy/stats"))
+            .expect("the proxy's stats are JSON")
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `keyhygiene audit` against any endpoint (for example a [`FaultProxy`]) with
+/// throwaway credentials.
+pub fn audit_at(endpoint: &str, args: &[&str]) -> Output {
+    let mut all = vec!["audit", "--endpoint-url", endpoint];
+    all.extend_from_slice(args);
+    keyhygiene()
+        .args(&all)
+        .env("AWS_ACCESS_KEY_ID", AUDIT_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", AUDIT_SECRET)
+        .output()
+        .expect("run keyhygiene")
+}

@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""The benchmark behind scripts/bench: keyhygiene's crawl through keyhygiene-iam-proxy.
+
+Seeds a local IAM-compatible endpoint (moto's server under libfaketime) once per account
+size, then runs the scenarios of BENCHMARKS.md through the proxy and prints, per scenario:
+wall time, API calls per operation, throttled responses, retries, failed calls, peak RSS,
+the floor and wall / floor. Then the scale series (scenario A at several account sizes),
+and optionally Prowler's five access-key checks against the same account and proxy.
+
+The floor is max(calls x mean latency / concurrency, max over actions of calls / rate),
+where "calls" counts the calls the crawl needs: the proxy's answered requests, without
+the throttled and faulted attempts that were retried.
+
+Accounts can outlive one run (--keep-accounts, then --reuse-accounts), since seeding a
+5,000-user account takes minutes.
+"""
+
+import argparse
+import csv
+import datetime as dt
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIT_KEY_ID = "AKIAKEYHYGIENEBENCH0"  # unknown to the endpoint: crawling marks no key used
+AUDIT_SECRET = "bench-not-a-secret"
+MAIN_OPS = ["ListUsers", "ListUserTags", "ListAccessKeys", "GetAccessKeyLastUsed"]
+PROWLER_CHECKS = ["iam_no_root_access_key", "iam_rotate_access_key_90_days",
+                  "iam_user_accesskey_unused", "iam_user_no_setup_initial_access_key",
+                  "iam_user_two_active_access_key"]
+# Prowler check -> the keyhygiene rule that answers the same question.
+RULE_FOR_CHECK = {
+    "iam_no_root_access_key": "root-access-key-present",
+    "iam_rotate_access_key_90_days": "key-not-rotated",
+    "iam_user_accesskey_unused": "key-unused",
+    "iam_user_no_setup_initial_access_key": "key-never-used",
+    "iam_user_two_active_access_key": "user-two-active-keys",
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bin-dir", required=True, help="where keyhygiene and the proxy were built")
+    p.add_argument("--profile", default="dev", help="the cargo profile of --bin-dir (printed)")
+    p.add_argument("--users", type=int, default=2000, help="users in the scenario account")
+    p.add_argument("--scenarios", default="A,B,C,D")
+    p.add_argument("--scale", default="500,1000,2000,5000",
+                   help="account sizes for the scale series in scenario A ('' for none)")
+    p.add_argument("--prowler", action="store_true", help="also run Prowler's five key checks")
+    p.add_argument("--prowler-venv", default=str(ROOT / "target/bench/venv"))
+    p.add_argument("--latency-ms", type=int, default=45)
+    p.add_argument("--jitter-ms", type=int, default=10, help="uniform extra delay, 0..J ms")
+    p.add_argument("--rate", type=float, default=20.0, help="scenario B: req/s per action")
+    p.add_argument("--burst", type=float, default=20.0, help="scenario B: bucket size")
+    p.add_argument("--fault-rate", type=float, default=0.05, help="scenario C")
+    p.add_argument("--concurrency", type=int, help="keyhygiene --concurrency (default: its own)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the proxy and the account plan")
+    p.add_argument("--work-dir", default=str(ROOT / "target/bench"))
+    p.add_argument("--keep-accounts", action="store_true",
+                   help="leave the seeded endpoints running for a later --reuse-accounts")
+    p.add_argument("--reuse-accounts", action="store_true",
+                   help="use endpoints left running by --keep-accounts when they are still up")
+    p.add_argument("--parallel-seeding", type=int, default=2)
+    return p.parse_args()
+
+
+def say(text):
+    print(f"==> {text}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# The local endpoint and its accounts.
+
+def faketime_lib():
+    for c in ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+              "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+              "/usr/lib/faketime/libfaketimeMT.so.1",
+              "/usr/local/lib/faketime/libfaketimeMT.so.1"]:
+        if os.path.exists(c):
+            return c
+    sys.exit("libfaketime not found: run scripts/setup")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_open(endpoint):
+    host, port = endpoint.removeprefix("http://").split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+class Account:
+    """A moto server seeded with a generated account of `users` users."""
+
+    def __init__(self, work, users, now, seed):
+        self.dir = Path(work) / "accounts" / f"u{users}"
+        self.users, self.now, self.seed = users, now, seed
+        self.info_file = self.dir / "account.json"
+        self.proc = None
+        self.seeding = None
+        self.pid = None
+        self.endpoint = None
+
+    def reuse(self):
+        if not self.info_file.exists():
+            return False
+        info = json.loads(self.info_file.read_text())
+        if info.get("seed") != self.seed or not info.get("seeded"):
+            return False
+        if not (pid_alive(info["pid"]) and port_open(info["endpoint"])):
+            return False
+        self.pid, self.endpoint, self.now = info["pid"], info["endpoint"], info["now"]
+        self.seconds_to_seed = info.get("seconds_to_seed")
+        say(f"reusing the {self.users}-user account at {self.endpoint}")
+        return True
+
+    def start_seeding(self):
+        """Starts moto and the seeding script; `finish_seeding` waits for it."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        clock = self.dir / "clock"
+        clock.write_text(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S\n"))
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, TZ="UTC", LD_PRELOAD=faketime_lib(),
+                   FAKETIME_TIMESTAMP_FILE=str(clock), FAKETIME_NO_CACHE="1")
+        moto = Path(sys.executable).parent / "moto_server"
+        self.proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
+                                     env=env, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.dir / "moto.log", "w"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self.proc.pid
+        for _ in range(300):
+            if port_open(self.endpoint):
+                break
+            if self.proc.poll() is not None:
+                sys.exit(f"moto's server exited; see {self.dir / 'moto.log'}")
+            time.sleep(0.1)
+        else:
+            sys.exit(f"moto's server did not start; see {self.dir / 'moto.log'}")
+        say(f"seeding {self.users} users into {self.endpoint}")
+        self.started = time.monotonic()
+        self.seeding = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/seed_account.py"), "--endpoint", self.endpoint,
+             "--clock-file", str(clock), "--users", str(self.users), "--seed", str(self.seed),
+             "--now", self.now, "--manifest", str(self.dir / "manifest.json"), "--quiet"],
+            stdin=subprocess.DEVNULL)
+
+    def finish_seeding(self):
+        if self.seeding is None:
+            return
+        if self.seeding.wait() != 0:
+            sys.exit(f"seeding the {self.users}-user account failed")
+        self.seeding = None
+        self.seconds_to_seed = round(time.monotonic() - self.started, 1)
+        say(f"seeded {self.users} users in {self.seconds_to_seed} s")
+        self.info_file.write_text(json.dumps({
+            "pid": self.pid, "endpoint": self.endpoint, "now": self.now, "seed": self.seed,
+            "seeded": True, "seconds_to_seed": self.seconds_to_seed}))
+
+    @property
+    def manifest(self):
+        return json.loads((self.dir / "manifest.json").read_text())
+
+    def stop(self):
+        if self.pid and pid_alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+            if self.proc:
+                self.proc.wait()
+        self.info_file.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------
+# The proxy and the tools under test.
+
+class Proxy:
+    def __init__(self, bin_dir, upstream, flags, log):
+        self.proc = subprocess.Popen(
+            [str(Path(bin_dir) / "keyhygiene-iam-proxy"), "--upstream", upstream, *flags],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            sys.exit(f"the proxy did not start: {line!r}; see {log}")
+        self.endpoint = line.removeprefix("listening on ")
+
+    def stats(self):
+        with urllib.request.urlopen(self.endpoint + "/__proxy/stats") as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+
+
+def aws_env(endpoint=None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k not in ("LD_PRELOAD",)}
+    env.update(AWS_ACCESS_KEY_ID=AUDIT_KEY_ID, AWS_SECRET_ACCESS_KEY=AUDIT_SECRET,
+               AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_EC2_METADATA_DISABLED="true")
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def measured(cmd, env, log):
+    """Runs a command; returns (exit code, wall seconds, peak RSS in MiB)."""
+    with open(log, "w") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_maxrss / 1024.0
+
+
+def default_concurrency(bin_dir):
+    text = subprocess.run([str(Path(bin_dir) / "keyhygiene"), "audit", "--help"],
+                          capture_output=True, text=True).stdout
+    m = re.search(r"--concurrency <N>.*?\[default: (\d+)\]", text, re.S)
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------------------------------
+# Scenarios.
+
+def scenario_flags(args, name, victim):
+    common = ["--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
+              "--seed", str(args.seed)]
+    extra = {
+        "A": [],
+        "B": ["--throttle-rps", str(args.rate), "--throttle-burst", str(args.burst)],
+        "C": ["--fault-rate", str(args.fault_rate)],
+        "D": ["--deny", f"ListAccessKeys:UserName={victim}"],
+    }[name]
+    return common + extra
+
+
+def describe(args, name):
+    lat = f"{args.latency_ms}+U[0,{args.jitter_ms}) ms latency"
+    return {
+        "A": f"{lat}, no throttle",
+        "B": f"{lat}, {args.rate:g} req/s per action, burst {args.burst:g}",
+        "C": f"A plus {args.fault_rate:.0%} random faults (500, reset, slow)",
+        "D": "A plus AccessDenied on ListAccessKeys for one user",
+    }[name]
+
+
+def crawl(args, account, name, flags, concurrency, tag, direct=False):
+    """One crawl through a proxy with `flags` (or, with `direct`, straight to the endpoint)."""
+    out = Path(args.work_dir) / "runs" / f"u{account.users}-{tag}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    proxy = None if direct else Proxy(args.bin_dir, account.endpoint, flags, out / "proxy.log")
+    inventory = out / "inventory.json"
+    endpoint = account.endpoint if direct else proxy.endpoint
+    cmd = [str(Path(args.bin_dir) / "keyhygiene"), "audit", "--endpoint-url", endpoint,
+           "--as-of", account.now, "--save-inventory", str(inventory), "--out-dir",
+           str(out / "report"), "--fail-on", "none", "--concurrency", str(concurrency)]
+    code, wall, rss = measured(cmd, aws_env(), out / "keyhygiene.log")
+    stats = None
+    if proxy:
+        stats = proxy.stats()
+        proxy.stop()
+    inv = json.loads(inventory.read_text()) if inventory.exists() else None
+    return {"scenario": name, "users": account.users, "exit": code, "wall": wall,
+            "rss_mib": rss, "proxy": stats, "inventory": inv, "dir": str(out)}
+
+
+def floor(run, args, concurrency, throttled):
+    mean_latency = (args.latency_ms + args.jitter_ms / 2.0) / 1000.0
+    needed = {a: c["forwarded"] + c["denied"] for a, c in run["proxy"]["actions"].items()}
+    by_latency = sum(needed.values()) * mean_latency / concurrency
+    by_rate = max((n / args.rate for n in needed.values()), default=0.0) if throttled else 0.0
+    return max(by_latency, by_rate), sum(needed.values())
+
+
+def comparable(inv, drop_user=None):
+    inv = json.loads(json.dumps(inv))
+    for k in ("collected_at", "source", "stats", "coverage"):
+        inv.pop(k, None)
+    if drop_user:
+        inv["users"] = [u for u in inv["users"] if u["name"] != drop_user]
+        inv["gaps"] = []
+    return inv
+
+
+def verdict(run, baseline, victim):
+    inv = run["inventory"]
+    if inv is None:
+        return "no inventory"
+    if run["scenario"] == "D":
+        gaps = inv["gaps"]
+        gap_ok = (len(gaps) == 1 and gaps[0].get("user") == victim
+                  and gaps[0]["operation"] == "ListAccessKeys"
+                  and gaps[0]["error_code"] == "AccessDenied")
+        report = json.loads((Path(run["dir"]) / "report/report.json").read_text())
+        rgaps = report["coverage"]["gaps"]
+        report_ok = len(rgaps) == 1 and rgaps[0]["user"] == victim
+        same = baseline is not None and comparable(inv, victim) == comparable(baseline, victim)
+        return ("gap for " + victim + (" in inventory+report.json" if gap_ok and report_ok
+                                        else " MISSING") + ", exit " + str(run["exit"])
+                + (", rest identical to A" if same else ", rest DIFFERS from A"))
+    complete = not inv["gaps"]
+    if baseline is None or baseline is inv:
+        return "complete" if complete else f"INCOMPLETE ({len(inv['gaps'])} gaps)"
+    same = comparable(inv) == comparable(baseline)
+    return (("complete" if complete else f"INCOMPLETE ({len(inv['gaps'])} gaps)")
+            + (", identical to A" if same else ", DIFFERS from A"))
+
+
+def calls_cell(inv):
+    calls = inv["stats"]["calls"] if inv else {}
+    main = "/".join(str(calls.get(op, 0)) for op in MAIN_OPS)
+    other = sum(v for k, v in calls.items() if k not in MAIN_OPS)
+    return f"{main}/{other}"
+
+
+def scenario_table(runs, args, concurrency):
+    print()
+    print(f"Scenarios: U={args.users} users, concurrency {concurrency}, "
+          f"latency {args.latency_ms}+U[0,{args.jitter_ms}) ms, profile {args.profile}")
+    print("calls = ListUsers/ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, "
+          "retries included")
+    print()
+    print("| scenario | wall s | calls | throttled | retries | failed | peak RSS MiB "
+          "| floor s | wall/floor | proxy: requests, throttled, faulted, denied | result |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        st = r["inventory"]["stats"] if r["inventory"] else {}
+        p = r["proxy"]
+        print(f"| {r['scenario']} | {r['wall']:.1f} | {calls_cell(r['inventory'])} "
+              f"| {st.get('throttled', '-')} | {st.get('retries', '-')} "
+              f"| {st.get('failed_calls', '-')} | {r['rss_mib']:.1f} | {r['floor']:.1f} "
+              f"| {r['wall'] / r['floor']:.2f} | {p['requests']}, {p['throttled']}, "
+              f"{p['faulted']}, {p['denied']} | {r['verdict']} |")
+    print()
+    for r in runs:
+        print(f"  {r['scenario']}: {describe(args, r['scenario'])}")
+
+
+# ---------------------------------------------------------------------------------------
+# Prowler.
+
+def run_prowler(args, account, concurrency):
+    prowler = Path(args.prowler_venv) / "bin/prowler"
+    if not prowler.exists():
+        say(f"installing Prowler into {args.prowler_venv}")
+        subprocess.run([sys.executable, "-m", "venv", args.prowler_venv], check=True)
+        subprocess.run([str(Path(args.prowler_venv) / "bin/pip"), "install", "--quiet",
+                        "--disable-pip-version-check", "prowler"], check=True)
+    out = Path(args.work_dir) / "runs" / f"u{account.users}-prowler"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    proxy = Proxy(args.bin_dir, account.endpoint, scenario_flags(args, "A", None),
+                  out / "proxy.log")
+    cmd = [str(prowler), "aws", "--checks", *PROWLER_CHECKS, "-f", "us-east-1",
+           "--output-formats", "csv", "--output-directory", str(out / "output"),
+           "--no-banner"]
+    say("running Prowler's five access-key checks through the proxy (scenario A)")
+    code, wall, rss = measured(cmd, aws_env(proxy.endpoint), out / "prowler.log")
+    stats = proxy.stats()
+    proxy.stop()
+    version = subprocess.run([str(prowler), "--version"], capture_output=True,
+                             text=True).stdout.strip()
+    return {"exit": code, "wall": wall, "rss_mib": rss, "proxy": stats, "dir": str(out),
+            "version": version}
+
+
+def prowler_findings(run):
+    files = glob.glob(str(Path(run["dir"]) / "output" / "*.csv"))
+    fails = {}
+    for f in files:
+        with open(f, newline="") as fh:
+            for row in csv.DictReader(fh, delimiter=";"):
+                if row["STATUS"] == "FAIL":
+                    user = row["RESOURCE_UID"].rsplit("/", 1)[-1]
+                    fails.setdefault(row["CHECK_ID"], []).append((user, row["STATUS_EXTENDED"]))
+    return fails
+
+
+def days_between(later, earlier):
+    def parse(text):
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (parse(later) - parse(earlier)).days
+
+
+def why_differs(check, user, only_in, inventory, as_of):
+    """The reason one tool flags `user` for this check and the other does not."""
+    u = next((x for x in inventory["users"] if x["name"] == user), None)
+    if u is None:
+        return "user not in keyhygiene's inventory"
+    active = [k for k in u["keys"] if k["status"] == "Active"]
+    never = [k for k in active if k["last_used"].get("state") == "never"]
+    password = bool((u.get("login") or {}).get("password_enabled"))
+    if check == "iam_user_accesskey_unused" and only_in == "keyhygiene":
+        if never and all(days_between(as_of, k["created"]) > 45 for k in never):
+            return "an active key never used, created over 45 days ago: Prowler skips keys without a last use"
+    if check == "iam_user_no_setup_initial_access_key":
+        if only_in == "keyhygiene" and never and not password:
+            return "a never-used active key on a user without a console password: Prowler's check only looks at console users"
+        if only_in == "Prowler" and never and all(days_between(as_of, k["created"]) <= 7 for k in never):
+            return "the never-used key is at most 7 days old: inside keyhygiene's grace-days"
+    return "unexplained"
+
+
+def compare_findings(prowler_run, kh_run):
+    report = json.loads((Path(kh_run["dir"]) / "report/report.json").read_text())
+    kh = {}
+    for f in report["findings"]:
+        kh.setdefault(f["rule_id"], []).append(f["user_name"] or "<root>")
+    pf = prowler_findings(prowler_run)
+    rows = []
+    for check, rule in RULE_FOR_CHECK.items():
+        p_users = {u for u, _ in pf.get(check, [])}
+        k_users = set(kh.get(rule, []))
+        reasons = {}
+        for only_in, users in (("Prowler", p_users - k_users), ("keyhygiene", k_users - p_users)):
+            for user in users:
+                why = why_differs(check, user, only_in, kh_run["inventory"], report["as_of"])
+                key = f"only {only_in}: {why}"
+                reasons[key] = reasons.get(key, 0) + 1
+        rows.append({
+            "check": check, "rule": rule,
+            "prowler_findings": len(pf.get(check, [])), "keyhygiene_findings": len(kh.get(rule, [])),
+            "users_both": len(p_users & k_users),
+            "only_prowler": sorted(p_users - k_users), "only_keyhygiene": sorted(k_users - p_users),
+            "reasons": reasons,
+        })
+    return rows
+
+
+def prowler_section(prowler_run, kh_run):
+    print()
+    print(f"Prowler ({prowler_run['version']}) vs keyhygiene, scenario A, same account and proxy:")
+    print()
+    print("| tool | wall s | API requests | peak RSS MiB | exit |")
+    print("|---|---|---|---|---|")
+    print(f"| Prowler, 5 key checks | {prowler_run['wall']:.1f} | "
+          f"{prowler_run['proxy']['requests']} | {prowler_run['rss_mib']:.1f} | "
+          f"{prowler_run['exit']} |")
+    print(f"| keyhygiene audit | {kh_run['wall']:.1f} | {kh_run['proxy']['requests']} | "
+          f"{kh_run['rss_mib']:.1f} | {kh_run['exit']} |")
+    print()
+    print(f"Prowler / keyhygiene wall time: {prowler_run['wall'] / kh_run['wall']:.1f}x")
+    top = sorted(prowler_run["proxy"]["actions"].items(), key=lambda kv: -kv[1]["requests"])
+    print("Prowler's requests per action: " + ", ".join(
+        f"{a}={c['requests']}" for a, c in top))
+    print()
+    print("| Prowler check | keyhygiene rule | Prowler FAIL | keyhygiene findings "
+          "| users in both | users only Prowler | users only keyhygiene |")
+    print("|---|---|---|---|---|---|---|")
+    rows = compare_findings(prowler_run, kh_run)
+    for r in rows:
+        def names(xs):
+            return f"{len(xs)}" + (f" (e.g. {', '.join(xs[:3])})" if xs else "")
+        print(f"| {r['check']} | {r['rule']} | {r['prowler_findings']} "
+              f"| {r['keyhygiene_findings']} | {r['users_both']} | {names(r['only_prowler'])} "
+              f"| {names(r['only_keyhygiene'])} |")
+    print()
+    print("Why the users differ:")
+    for r in rows:
+        for why, n in sorted(r["reasons"].items()):
+            print(f"  {r['check']} / {r['rule']}: {n} users {why}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+
+def main():
+    args = parse_args()
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    concurrency = args.concurrency or default_concurrency(args.bin_dir) or 16
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    scale = [int(u) for u in args.scale.split(",") if u]
+    sizes = sorted(set(scale + ([args.users] if scenarios or args.prowler else [])))
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    accounts = {u: Account(work, u, now, args.seed) for u in sizes}
+    started = []
+    try:
+        pending = [a for a in accounts.values() if not (args.reuse_accounts and a.reuse())]
+        # Seed a few accounts at once (each is one moto process and one client).
+        while pending:
+            batch, pending = pending[:args.parallel_seeding], pending[args.parallel_seeding:]
+            for a in batch:
+                a.start_seeding()
+                started.append(a)
+            for a in batch:
+                a.finish_seeding()
+
+        results = {"now": now, "concurrency": concurrency, "profile": args.profile,
+                   "settings": vars(args), "scenarios": [], "scale": []}
+        runs = []
+        baseline = None
+        main_account = accounts.get(args.users)
+        victim = None
+        if main_account and scenarios:
+            users = main_account.manifest["users"]
+            victim = min(u["name"] for u in users
+                         if u["keys"] and re.fullmatch(r"[A-Za-z0-9.-]+", u["name"]))
+            for name in scenarios:
+                say(f"scenario {name}: {describe(args, name)}")
+                run = crawl(args, main_account, name, scenario_flags(args, name, victim),
+                            concurrency, name)
+                run["floor"], run["needed_calls"] = floor(run, args, concurrency, name == "B")
+                if name == "A":
+                    baseline = run["inventory"]
+                run["verdict"] = verdict(run, baseline, victim)
+                say(f"scenario {name}: {run['wall']:.1f} s, {run['verdict']}")
+                runs.append(run)
+            scenario_table(runs, args, concurrency)
+
+        scale_rows = []
+        for u in scale:
+            account = accounts[u]
+            reuse = next((r for r in runs if r["scenario"] == "A" and r["users"] == u), None)
+            run = reuse or crawl(args, account, "A", scenario_flags(args, "A", None),
+                                 concurrency, "scale-A")
+            if not reuse:
+                run["floor"], run["needed_calls"] = floor(run, args, concurrency, False)
+            inventory = Path(run["dir"]) / "inventory.json"
+            code, render_wall, render_rss = measured(
+                [str(Path(args.bin_dir) / "keyhygiene"), "audit", "--from-inventory",
+                 str(inventory), "--as-of", account.now, "--out-dir",
+                 str(Path(run["dir"]) / "rendered"), "--fail-on", "none", "--quiet"],
+                aws_env(), Path(run["dir"]) / "render.log")
+            keys = sum(len(x["keys"]) for x in run["inventory"]["users"])
+            # The same crawl straight to the endpoint, without the proxy's latency: how fast
+            # the local endpoint itself can answer.
+            bare = crawl(args, account, "A", [], concurrency, "scale-direct", direct=True)
+            scale_rows.append({"users": u, "keys": keys, "wall": run["wall"],
+                               "direct_wall": bare["wall"],
+                               "floor": run["floor"], "calls": run["needed_calls"],
+                               "rss_mib": run["rss_mib"], "render_wall": render_wall,
+                               "render_rss_mib": render_rss, "render_exit": code,
+                               "seed_seconds": getattr(account, "seconds_to_seed", None),
+                               "verdict": verdict(run, None, None)})
+            say(f"scale U={u}: {run['wall']:.1f} s, render {render_wall:.2f} s")
+        if scale_rows:
+            print()
+            print(f"Scale series, scenario A, concurrency {concurrency}, profile {args.profile}:")
+            print()
+            print("| users | keys | API calls | crawl wall s | floor s | wall/floor "
+                  "| same crawl straight to moto, no latency, s "
+                  "| crawl peak RSS MiB | render from saved inventory s | render peak RSS MiB "
+                  "| coverage |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            for r in scale_rows:
+                print(f"| {r['users']} | {r['keys']} | {r['calls']} | {r['wall']:.1f} "
+                      f"| {r['floor']:.1f} | {r['wall'] / r['floor']:.2f} | {r['direct_wall']:.1f} "
+                      f"| {r['rss_mib']:.1f} "
+                      f"| {r['render_wall']:.2f} | {r['render_rss_mib']:.1f} | {r['verdict']} |")
+
+        if args.prowler and main_account:
+            a_run = next((r for r in runs if r["scenario"] == "A"), None)
+            if a_run is None:
+                a_run = crawl(args, main_account, "A", scenario_flags(args, "A", None),
+                              concurrency, "A")
+            prowler_run = run_prowler(args, main_account, concurrency)
+            results["prowler"] = {k: v for k, v in prowler_run.items()}
+            results["prowler"]["comparison"] = prowler_section(prowler_run, a_run)
+
+        for r in runs:
+            r = dict(r)
+            r.pop("inventory")
+            results["scenarios"].append(r)
+        results["scale"] = scale_rows
+        (work / "results.json").write_text(json.dumps(results, indent=1))
+        say(f"results saved to {work / 'results.json'}")
+    finally:
+        if not args.keep_accounts:
+            for a in started:
+                a.stop()
+            for a in accounts.values():
+                if a not in started and a.pid:
+                    a.stop()
+        else:
+            say("accounts left running (--keep-accounts): reuse with --reuse-accounts")
+
+
+if __name__ == "__main__":
+    main()

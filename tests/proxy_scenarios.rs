@@ -1,0 +1,256 @@
+//! The crawler behind keyhygiene-iam-proxy: throttling (scenario B), random transient
+//! faults (C) and a persistent AccessDenied (D) against a direct crawl of the same account
+//! (A). Correctness only: these tests never assert on time (scripts/bench measures it).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+use chrono::{DateTime, Utc};
+use keyhygiene::inventory::{CrawlStats, Inventory, SourceInfo};
+use serde_json::Value;
+use support::{FaultProxy, Moto, audit_at, stderr};
+
+const NOW: &str = "2026-06-01T12:00:00Z";
+const USERS: usize = 100;
+
+struct Crawl {
+    inventory: Inventory,
+    report: Value,
+    output: Output,
+    out_dir: std::path::PathBuf,
+}
+
+/// One `keyhygiene audit` against `endpoint`, its saved inventory and its report.json.
+fn crawl(endpoint: &str, dir: &Path, name: &str) -> Crawl {
+    let inventory = dir.join(format!("{name}.inventory.json"));
+    let out_dir = dir.join(format!("{name}-report"));
+    let output = audit_at(
+        endpoint,
+        &[
+            "--as-of",
+            NOW,
+            "--save-inventory",
+            inventory.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--fail-on",
+            "none",
+            "--quiet",
+        ],
+    );
+    let inventory = Inventory::from_json_file(&inventory).unwrap_or_else(|e| {
+        panic!(
+            "scenario {name}: no saved inventory ({e}); stderr:\n{}",
+            stderr(&output)
+        )
+    });
+    let report = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("report.json")).expect("report.json"),
+    )
+    .expect("report.json is JSON");
+    Crawl {
+        inventory,
+        report,
+        output,
+        out_dir,
+    }
+}
+
+/// The inventory without what legitimately differs between two crawls of the same account:
+/// when and through which endpoint it was collected, and how the calls went.
+fn comparable(inv: &Inventory) -> Inventory {
+    let mut inv = inv.clone();
+    inv.collected_at = DateTime::<Utc>::UNIX_EPOCH;
+    inv.source = SourceInfo::Live { endpoint: None };
+    inv.stats = CrawlStats::default();
+    inv.coverage = None;
+    inv
+}
+
+/// The direct crawl (scenario A): complete, and the baseline for the others.
+fn direct(moto: &Moto) -> Crawl {
+    let a = crawl(&moto.endpoint, moto.dir.path(), "a");
+    assert_eq!(a.output.status.code(), Some(0), "{}", stderr(&a.output));
+    assert!(a.inventory.is_complete(), "gaps: {:?}", a.inventory.gaps);
+    assert_eq!(a.inventory.users.len(), USERS + 2);
+    a
+}
+
+fn seeded(seed: u64) -> (Moto, Value) {
+    let moto = Moto::start();
+    let manifest = moto.seed_generated(USERS, seed, NOW);
+    (moto, manifest)
+}
+
+/// Asserts a scenario's crawl is complete and identical, key by key, to the direct one.
+fn assert_same_as_direct(a: &Crawl, x: &Crawl, scenario: &str) {
+    assert_eq!(
+        x.output.status.code(),
+        Some(0),
+        "scenario {scenario}: a complete crawl with --fail-on none exits 0; stderr:\n{}",
+        stderr(&x.output)
+    );
+    assert!(
+        x.inventory.is_complete(),
+        "scenario {scenario}: gaps {:?}",
+        x.inventory.gaps
+    );
+    assert_eq!(x.inventory.stats.failed_calls, 0, "scenario {scenario}");
+    let coverage = x.inventory.compute_coverage();
+    assert_eq!(coverage.users_listed, coverage.users_fully_audited);
+    assert_eq!(coverage.keys, coverage.keys_with_last_use);
+    let (a_inv, x_inv) = (comparable(&a.inventory), comparable(&x.inventory));
+    for (ua, ux) in a_inv.users.iter().zip(&x_inv.users) {
+        assert_eq!(ua, ux, "scenario {scenario}: user {}", ua.name);
+    }
+    assert_eq!(a_inv, x_inv, "scenario {scenario}: the whole inventory");
+    assert_eq!(
+        a.report["findings"], x.report["findings"],
+        "scenario {scenario}: findings in report.json"
+    );
+}
+
+#[test]
+fn scenario_b_throttled_crawl_equals_the_direct_crawl() {
+    let (moto, _) = seeded(21);
+    let a = direct(&moto);
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &[
+            "--latency-ms",
+            "5",
+            "--jitter-ms",
+            "5",
+            "--throttle-rps",
+            "20",
+            "--throttle-burst",
+            "20",
+            "--seed",
+            "2",
+        ],
+    );
+    let b = crawl(&proxy.endpoint, moto.dir.path(), "b");
+    assert_same_as_direct(&a, &b, "B");
+
+    let stats = proxy.stats();
+    assert!(
+        stats["throttled"].as_u64().unwrap() > 0,
+        "the scenario throttled nothing: {stats}"
+    );
+    assert!(b.inventory.stats.throttled > 0);
+    // Every user's keys and tags were listed, and every key's last use read, successfully
+    // once each: throttled attempts were retried, not dropped or repeated after success.
+    let users = a.inventory.users.len() as u64;
+    let keys = a.inventory.compute_coverage().keys as u64;
+    assert_eq!(stats["actions"]["ListAccessKeys"]["forwarded"], users);
+    assert_eq!(stats["actions"]["ListUserTags"]["forwarded"], users);
+    assert_eq!(stats["actions"]["GetAccessKeyLastUsed"]["forwarded"], keys);
+    assert_eq!(stats["faulted"], 0);
+}
+
+#[test]
+fn scenario_c_crawl_with_random_faults_equals_the_direct_crawl() {
+    let (moto, _) = seeded(22);
+    let a = direct(&moto);
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &["--latency-ms", "5", "--fault-rate", "0.05", "--seed", "7"],
+    );
+    let c = crawl(&proxy.endpoint, moto.dir.path(), "c");
+    assert_same_as_direct(&a, &c, "C");
+
+    let stats = proxy.stats();
+    let faulted = stats["faulted"].as_u64().unwrap();
+    assert!(faulted > 0, "the scenario injected no fault: {stats}");
+    for kind in ["service_failure", "reset", "slow"] {
+        assert!(
+            stats["faults"][kind].as_u64().unwrap() > 0,
+            "no {kind} fault was injected: {stats}"
+        );
+    }
+    // Each fault cost one retry and nothing else.
+    assert_eq!(c.inventory.stats.retries, faulted, "{stats}");
+    assert_eq!(
+        c.inventory.stats.total_calls(),
+        stats["requests"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn scenario_d_access_denied_for_one_user_is_a_coverage_gap_in_every_output() {
+    let (moto, manifest) = seeded(23);
+    let a = direct(&moto);
+    // The first user, by name, with at least one key.
+    let denied = manifest["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| !u["keys"].as_array().unwrap().is_empty())
+        .map(|u| u["name"].as_str().unwrap())
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        })
+        .min()
+        .expect("a user with keys")
+        .to_string();
+    let rule = format!("ListAccessKeys:UserName={denied}");
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &["--latency-ms", "5", "--deny", &rule, "--seed", "3"],
+    );
+    let d = crawl(&proxy.endpoint, moto.dir.path(), "d");
+
+    assert_eq!(
+        d.output.status.code(),
+        Some(2),
+        "incomplete coverage exits 2; stderr:\n{}",
+        stderr(&d.output)
+    );
+    // The saved inventory: exactly one gap, for that user's keys.
+    let inv = &d.inventory;
+    assert!(!inv.is_complete());
+    assert_eq!(inv.gaps.len(), 1, "gaps: {:?}", inv.gaps);
+    let gap = &inv.gaps[0];
+    assert_eq!(gap.user.as_deref(), Some(denied.as_str()));
+    assert_eq!(gap.operation, "ListAccessKeys");
+    assert_eq!(gap.error_code, "AccessDenied");
+    let coverage = inv.compute_coverage();
+    assert_eq!(coverage.users_listed, a.inventory.users.len());
+    assert_eq!(coverage.users_fully_audited, coverage.users_listed - 1);
+
+    // report.json says the same.
+    let report_gaps = d.report["coverage"]["gaps"].as_array().unwrap();
+    assert_eq!(d.report["coverage"]["complete"], false);
+    assert_eq!(report_gaps.len(), 1, "{report_gaps:?}");
+    assert_eq!(report_gaps[0]["user"], denied.as_str());
+    assert_eq!(report_gaps[0]["operation"], "ListAccessKeys");
+    assert_eq!(report_gaps[0]["error_code"], "AccessDenied");
+    // So does the HTML report.
+    let html = std::fs::read_to_string(d.out_dir.join("report.html")).expect("report.html");
+    assert!(html.contains("AccessDenied") && html.contains(&denied));
+
+    // Everything else is identical to the direct crawl.
+    let without = |inv: &Inventory| {
+        let mut inv = comparable(inv);
+        inv.users.retain(|u| u.name != denied);
+        inv.gaps.clear();
+        inv
+    };
+    assert_eq!(without(&a.inventory), without(&d.inventory));
+    let findings = |report: &Value| -> BTreeSet<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["user_name"] != denied.as_str())
+            .map(|f| f.to_string())
+            .collect()
+    };
+    assert_eq!(findings(&a.report), findings(&d.report));
+    let stats = proxy.stats();
+    assert_eq!(stats["denied"], 1, "{stats}");
+}
