@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_KEY_ID = "AKIAKEYHYGIENEBENCH0"  # unknown to the endpoint: crawling marks no key used
 AUDIT_SECRET = "bench-not-a-secret"
+PROWLER_PIN = "prowler==5.46.0"  # the version BENCHMARKS.md reports
 MAIN_OPS = ["ListUsers", "ListUserTags", "ListAccessKeys", "GetAccessKeyLastUsed"]
 PROWLER_CHECKS = ["iam_no_root_access_key", "iam_rotate_access_key_90_days",
                   "iam_user_accesskey_unused", "iam_user_no_setup_initial_access_key",
@@ -54,6 +55,10 @@ def parse_args():
     p.add_argument("--profile", default="dev", help="the cargo profile of --bin-dir (printed)")
     p.add_argument("--users", type=int, default=2000, help="users in the scenario account")
     p.add_argument("--scenarios", default="A,B,C,D")
+    p.add_argument("--keys-per-user", type=float, default=1.25,
+                   help="keys per user in the scenario account (2,000 users: ~2,500 keys)")
+    p.add_argument("--scale-keys-per-user", type=float, default=2.0,
+                   help="keys per user in the scale series (5,000 users: 10,000 keys)")
     p.add_argument("--scale", default="500,1000,2000,5000",
                    help="account sizes for the scale series in scenario A ('' for none)")
     p.add_argument("--prowler", action="store_true", help="also run Prowler's five key checks")
@@ -119,9 +124,11 @@ def pid_alive(pid):
 class Account:
     """A moto server seeded with a generated account of `users` users."""
 
-    def __init__(self, work, users, now, seed):
-        self.dir = Path(work) / "accounts" / f"u{users}"
+    def __init__(self, work, users, now, seed, keys_per_user):
+        self.dir = Path(work) / "accounts" / f"u{users}-k{keys_per_user:g}"
         self.users, self.now, self.seed = users, now, seed
+        self.keys_per_user = keys_per_user
+        self.label = f"{users}-user, {keys_per_user:g}-keys-per-user"
         self.info_file = self.dir / "account.json"
         self.proc = None
         self.seeding = None
@@ -132,13 +139,14 @@ class Account:
         if not self.info_file.exists():
             return False
         info = json.loads(self.info_file.read_text())
-        if info.get("seed") != self.seed or not info.get("seeded"):
+        if (info.get("seed"), info.get("keys_per_user")) != (self.seed, self.keys_per_user) \
+                or not info.get("seeded"):
             return False
         if not (pid_alive(info["pid"]) and port_open(info["endpoint"])):
             return False
         self.pid, self.endpoint, self.now = info["pid"], info["endpoint"], info["now"]
         self.seconds_to_seed = info.get("seconds_to_seed")
-        say(f"reusing the {self.users}-user account at {self.endpoint}")
+        say(f"reusing the {self.label} account at {self.endpoint}")
         return True
 
     def start_seeding(self):
@@ -165,25 +173,25 @@ class Account:
             time.sleep(0.1)
         else:
             sys.exit(f"moto's server did not start; see {self.dir / 'moto.log'}")
-        say(f"seeding {self.users} users into {self.endpoint}")
+        say(f"seeding the {self.label} account into {self.endpoint}")
         self.started = time.monotonic()
         self.seeding = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts/seed_account.py"), "--endpoint", self.endpoint,
              "--clock-file", str(clock), "--users", str(self.users), "--seed", str(self.seed),
-             "--now", self.now, "--manifest", str(self.dir / "manifest.json"), "--quiet"],
+             "--now", self.now, "--keys-per-user", str(self.keys_per_user), "--manifest", str(self.dir / "manifest.json"), "--quiet"],
             stdin=subprocess.DEVNULL)
 
     def finish_seeding(self):
         if self.seeding is None:
             return
         if self.seeding.wait() != 0:
-            sys.exit(f"seeding the {self.users}-user account failed")
+            sys.exit(f"seeding the {self.label} account failed")
         self.seeding = None
         self.seconds_to_seed = round(time.monotonic() - self.started, 1)
-        say(f"seeded {self.users} users in {self.seconds_to_seed} s")
+        say(f"seeded the {self.label} account in {self.seconds_to_seed} s")
         self.info_file.write_text(json.dumps({
             "pid": self.pid, "endpoint": self.endpoint, "now": self.now, "seed": self.seed,
-            "seeded": True, "seconds_to_seed": self.seconds_to_seed}))
+            "keys_per_user": self.keys_per_user, "seeded": True, "seconds_to_seed": self.seconds_to_seed}))
 
     @property
     def manifest(self):
@@ -243,6 +251,32 @@ def measured(cmd, env, log):
     return proc.returncode, wall, usage.ru_maxrss / 1024.0
 
 
+def browser_check(report_html, log_dir):
+    """Opens a rendered report in headless Chromium, once filtered and once sorted through
+    the URL fragment; returns the page's own timings of one filter and one sort over every
+    key row (data-filter-ms, data-sort-ms), Chromium's wall time and the JS error count."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        sys.exit("chromium not found: run scripts/setup")
+    out = {}
+    for name, fragment in (("filter", "filter=svc%20active"), ("sort", "sort=age-desc")):
+        profile = Path(log_dir) / f"chromium-{name}"
+        shutil.rmtree(profile, ignore_errors=True)
+        started = time.monotonic()
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-dev-shm-usage", "--virtual-time-budget=10000",
+             f"--user-data-dir={profile}", "--dump-dom", f"file://{report_html}#{fragment}"],
+            capture_output=True, text=True, timeout=300).stdout
+        out[f"{name}_load_s"] = time.monotonic() - started
+        body = re.search(r"<body[^>]*>", dom)
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0))) if body else {}
+        out[f"{name}_ms"] = float(attrs.get(f"data-{name}-ms", "nan"))
+        out[f"{name}_js_errors"] = int(attrs.get("data-js-errors", "0"))
+    return out
+
+
 def default_concurrency(bin_dir):
     text = subprocess.run([str(Path(bin_dir) / "keyhygiene"), "audit", "--help"],
                           capture_output=True, text=True).stdout
@@ -277,7 +311,7 @@ def describe(args, name):
 
 def crawl(args, account, name, flags, concurrency, tag, direct=False):
     """One crawl through a proxy with `flags` (or, with `direct`, straight to the endpoint)."""
-    out = Path(args.work_dir) / "runs" / f"u{account.users}-{tag}"
+    out = Path(args.work_dir) / "runs" / f"u{account.users}-k{account.keys_per_user:g}-{tag}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     proxy = None if direct else Proxy(args.bin_dir, account.endpoint, flags, out / "proxy.log")
@@ -377,7 +411,7 @@ def run_prowler(args, account, concurrency):
         say(f"installing Prowler into {args.prowler_venv}")
         subprocess.run([sys.executable, "-m", "venv", args.prowler_venv], check=True)
         subprocess.run([str(Path(args.prowler_venv) / "bin/pip"), "install", "--quiet",
-                        "--disable-pip-version-check", "prowler"], check=True)
+                        "--disable-pip-version-check", PROWLER_PIN], check=True)
     out = Path(args.work_dir) / "runs" / f"u{account.users}-prowler"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -503,10 +537,14 @@ def main():
     concurrency = args.concurrency or default_concurrency(args.bin_dir) or 16
     scenarios = [s for s in args.scenarios.split(",") if s]
     scale = [int(u) for u in args.scale.split(",") if u]
-    sizes = sorted(set(scale + ([args.users] if scenarios or args.prowler else [])))
+    # One account for the scenarios (and Prowler), one per size of the scale series; the
+    # same size and density is seeded once.
+    wanted = [(u, args.scale_keys_per_user) for u in scale]
+    if scenarios or args.prowler:
+        wanted.append((args.users, args.keys_per_user))
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    accounts = {u: Account(work, u, now, args.seed) for u in sizes}
+    accounts = {w: Account(work, w[0], now, args.seed, w[1]) for w in sorted(set(wanted))}
     started = []
     try:
         pending = [a for a in accounts.values() if not (args.reuse_accounts and a.reuse())]
@@ -523,7 +561,7 @@ def main():
                    "settings": vars(args), "scenarios": [], "scale": []}
         runs = []
         baseline = None
-        main_account = accounts.get(args.users)
+        main_account = accounts.get((args.users, args.keys_per_user))
         victim = None
         if main_account and scenarios:
             users = main_account.manifest["users"]
@@ -543,8 +581,10 @@ def main():
 
         scale_rows = []
         for u in scale:
-            account = accounts[u]
-            reuse = next((r for r in runs if r["scenario"] == "A" and r["users"] == u), None)
+            account = accounts[(u, args.scale_keys_per_user)]
+            reuse = None
+            if args.scale_keys_per_user == args.keys_per_user:
+                reuse = next((r for r in runs if r["scenario"] == "A" and r["users"] == u), None)
             run = reuse or crawl(args, account, "A", scenario_flags(args, "A", None),
                                  concurrency, "scale-A")
             if not reuse:
@@ -556,6 +596,7 @@ def main():
                  str(Path(run["dir"]) / "rendered"), "--fail-on", "none", "--quiet"],
                 aws_env(), Path(run["dir"]) / "render.log")
             keys = sum(len(x["keys"]) for x in run["inventory"]["users"])
+            browser = browser_check(Path(run["dir"]) / "rendered/report.html", run["dir"])
             # The same crawl straight to the endpoint, without the proxy's latency: how fast
             # the local endpoint itself can answer.
             bare = crawl(args, account, "A", [], concurrency, "scale-direct", direct=True)
@@ -565,7 +606,7 @@ def main():
                                "rss_mib": run["rss_mib"], "render_wall": render_wall,
                                "render_rss_mib": render_rss, "render_exit": code,
                                "seed_seconds": getattr(account, "seconds_to_seed", None),
-                               "verdict": verdict(run, None, None)})
+                               "verdict": verdict(run, None, None), **browser})
             say(f"scale U={u}: {run['wall']:.1f} s, render {render_wall:.2f} s")
         if scale_rows:
             print()
@@ -574,13 +615,17 @@ def main():
             print("| users | keys | API calls | crawl wall s | floor s | wall/floor "
                   "| same crawl straight to moto, no latency, s "
                   "| crawl peak RSS MiB | render from saved inventory s | render peak RSS MiB "
+                  "| HTML in Chromium: one filter / one sort of all rows, ms, JS errors "
                   "| coverage |")
-            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in scale_rows:
                 print(f"| {r['users']} | {r['keys']} | {r['calls']} | {r['wall']:.1f} "
                       f"| {r['floor']:.1f} | {r['wall'] / r['floor']:.2f} | {r['direct_wall']:.1f} "
                       f"| {r['rss_mib']:.1f} "
-                      f"| {r['render_wall']:.2f} | {r['render_rss_mib']:.1f} | {r['verdict']} |")
+                      f"| {r['render_wall']:.2f} | {r['render_rss_mib']:.1f} "
+                      f"| {r['filter_ms']:.0f} / {r['sort_ms']:.0f}, "
+                      f"{r['filter_js_errors'] + r['sort_js_errors']} "
+                      f"| {r['verdict']} |")
 
         if args.prowler and main_account:
             a_run = next((r for r in runs if r["scenario"] == "A"), None)

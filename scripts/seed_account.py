@@ -43,6 +43,9 @@ def parse_args():
     p.add_argument("--users", type=int, default=300, help="generated plan: number of users")
     p.add_argument("--seed", type=int, default=7, help="generated plan: random seed")
     p.add_argument("--now", help="generated plan: reference time (RFC 3339); default: now")
+    p.add_argument("--keys-per-user", type=float,
+                   help="generated plan: add keys (at most 2 a user) until the account holds "
+                        "about this many keys per user; default: as the personas give (~1.07)")
     p.add_argument("--manifest", help="write what was seeded here (JSON)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args()
@@ -77,7 +80,37 @@ def used(rng, days_ago):
     return {"days_ago": days_ago, "service": service, "region": region}
 
 
-def generated_plan(n, seed, now):
+def add_keys(users, keys_per_user, seed):
+    """Gives users a second key (or a first one) until the account holds about
+    `keys_per_user` keys per user: an older key left active or inactive, or for a user
+    without keys a recent one. Drawn from its own generator, so the personas stay the same
+    whatever the density."""
+    rng = random.Random(seed + 1_000_003)
+    target = round(min(keys_per_user, 2.0) * len(users))
+    total = sum(len(u["keys"]) for u in users)
+    # Users without keys first get one, then users with one key get a second.
+    for want in (1, 2):
+        open_users = [u for u in users if len(u["keys"]) < want]
+        rng.shuffle(open_users)
+        for user in open_users:
+            if total >= target:
+                return
+            if not user["keys"]:
+                key = {"created_days_ago": rng.randint(1, 80), "status": "Active",
+                       "used": used(rng, rng.randint(0, 10))}
+            else:
+                age = rng.randint(30, 1200)
+                status = "Inactive" if rng.random() < 0.7 else "Active"
+                key = {"created_days_ago": age, "status": status,
+                       "used": used(rng, rng.randint(0, age)) if rng.random() < 0.8 else None}
+            if key["used"]:
+                key["used"]["days_ago"] = min(key["used"]["days_ago"], key["created_days_ago"])
+            user["keys"].append(key)
+            user["created_days_ago"] = max(user["created_days_ago"], key["created_days_ago"])
+            total += 1
+
+
+def generated_plan(n, seed, now, keys_per_user=None):
     rng = random.Random(seed)
     users = []
     names = set()
@@ -174,6 +207,8 @@ def generated_plan(n, seed, now):
                   "keys": [{"created_days_ago": 91, "status": "Active",
                             "used": {"days_ago": 46, "service": "sts", "region": "us-east-1"},
                             "description": "+cmd|' /C calc'!A0"}]})
+    if keys_per_user:
+        add_keys(users, keys_per_user, seed)
     return {"now": iso(now), "users": users}
 
 
@@ -294,7 +329,8 @@ def main():
             plan = json.load(f)
     else:
         now = parse_time(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
-        plan = generated_plan(args.users, args.seed, now.replace(microsecond=0))
+        plan = generated_plan(args.users, args.seed, now.replace(microsecond=0),
+                              args.keys_per_user)
     # Start from an empty account.
     urllib.request.urlopen(urllib.request.Request(args.endpoint + "/moto-api/reset",
                                                   method="POST")).read()

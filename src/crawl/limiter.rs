@@ -257,8 +257,7 @@ mod tests {
         let pace = Arc::new(OperationPace::default());
         let limiter = Limiter::new(1, None, pace.clone());
         pace.record("Slow", true, Instant::now());
-        let _first = limiter.acquire("Slow").await;
-        drop(_first);
+        drop(limiter.acquire("Slow").await);
         // "Slow" now waits ~1 s for its next turn, but another operation gets the one slot.
         let waiting = limiter.acquire("Slow");
         tokio::pin!(waiting);
@@ -267,6 +266,5 @@ mod tests {
             .await
             .expect("another operation is not held up by a paced one");
         drop(other);
-        drop(waiting);
     }
 }

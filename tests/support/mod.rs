@@ -60,11 +60,26 @@ fn faketime_lib() -> PathBuf {
     .expect("libfaketime is missing: run scripts/setup (or `apt-get install faketime`)")
 }
 
+/// A free loopback port for a server this process starts, never the same one twice.
+///
+/// The ports come from a range below the kernel's ephemeral ports (32768 and up), so no
+/// `bind(0)` listener and no outgoing connection can take one between this check and the
+/// server's own bind; each test process starts at its own offset. Asking the kernel for a
+/// port (`bind(0)`) instead can hand two concurrent tests the same port: the second server
+/// then fails to bind while the readiness check connects to the first one.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    const BASE: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    for _ in 0..SPAN {
+        let port = BASE + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {BASE}..{}", BASE + SPAN)
 }
 
 /// A running moto server, stopped when dropped.
