@@ -103,12 +103,13 @@ fn audit(args: AuditArgs) -> u8 {
         fail_on: args.fail_on.threshold(),
         policy_file: args.config.as_deref(),
     };
-    let written = match report::write_reports(&args.out_dir, &formats, &run) {
+    let model = report::ReportModel::build(&run);
+    let written = match report::write_model_reports(&args.out_dir, &formats, &model) {
         Ok(written) => written,
         Err(err) => return fail(&err.to_string()),
     };
     if !args.quiet {
-        print!("{}", report::summary(&run, &written));
+        print!("{}", report::summary_text(&model, &written));
         if let Some(path) = &args.save_inventory {
             println!("inventory saved to {}", path.display());
         }

@@ -5,6 +5,8 @@
 //! formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with
 //! `'`, because IAM user names, tags and descriptions may legally start with those characters.
 
+use std::io::{self, Write};
+
 use chrono::{DateTime, Utc};
 
 use super::model::{FindingView, KeyRow, ReportModel, rfc3339};
@@ -83,16 +85,11 @@ fn boolean(b: Option<bool>) -> String {
     b.map(|b| b.to_string()).unwrap_or_default()
 }
 
-fn writer() -> csv::Writer<Vec<u8>> {
+fn writer<W: Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(Vec::new())
-}
-
-fn finish(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
-    // Writing into a Vec cannot fail.
-    w.into_inner().expect("in-memory CSV writer flushes")
+        .from_writer(out)
 }
 
 fn finding_record(account: &str, f: &FindingView) -> Vec<String> {
@@ -121,16 +118,15 @@ fn finding_record(account: &str, f: &FindingView) -> Vec<String> {
 }
 
 /// `findings.csv`: one row per finding, suppressed ones included, worst first.
-pub fn findings_csv(m: &ReportModel) -> Vec<u8> {
-    let mut w = writer();
+pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = writer(out);
     let account = m.account_id.as_deref().unwrap_or_default();
-    w.write_record(FINDINGS_HEADER).expect("in-memory write");
+    w.write_record(FINDINGS_HEADER)?;
     // Open findings worst first, then the suppressed ones.
     for f in m.open_findings().into_iter().chain(&m.suppressed) {
-        w.write_record(finding_record(account, f))
-            .expect("in-memory write");
+        w.write_record(finding_record(account, f))?;
     }
-    finish(w)
+    w.flush()
 }
 
 fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
@@ -159,15 +155,14 @@ fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
 }
 
 /// `keys.csv`: one row per access key in the account, flagged or not.
-pub fn keys_csv(m: &ReportModel) -> Vec<u8> {
-    let mut w = writer();
+pub fn write_keys_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = writer(out);
     let account = m.account_id.as_deref().unwrap_or_default();
-    w.write_record(KEYS_HEADER).expect("in-memory write");
+    w.write_record(KEYS_HEADER)?;
     for k in &m.keys {
-        w.write_record(key_record(account, k))
-            .expect("in-memory write");
+        w.write_record(key_record(account, k))?;
     }
-    finish(w)
+    w.flush()
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use super::model::ReportModel;
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportPage<'a> {
-    m: &'a ReportModel,
+    m: &'a ReportModel<'a>,
 }
 
-/// Renders `report.html`.
-pub fn report_html(m: &ReportModel) -> askama::Result<String> {
-    ReportPage { m }.render()
+/// Writes `report.html`.
+pub fn write_report_html(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    ReportPage { m }.write_into(out)
 }

@@ -185,7 +185,7 @@ pub struct Notice<'a> {
     pub location: &'a str,
 }
 
-fn finding(f: &FindingView) -> Finding<'_> {
+fn finding<'a>(f: &'a FindingView<'_>) -> Finding<'a> {
     Finding {
         rule_id: &f.rule_id,
         severity: f.severity.as_str(),
@@ -348,9 +348,7 @@ impl<'a> ReportV1<'a> {
 }
 
 /// `report.json`, pretty-printed, with a trailing newline.
-pub fn report_json(m: &ReportModel) -> Vec<u8> {
-    let mut out =
-        serde_json::to_vec_pretty(&ReportV1::from_model(m)).expect("report document serialises");
-    out.push(b'\n');
-    out
+pub fn write_report_json(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &ReportV1::from_model(m))?;
+    out.write_all(b"\n")
 }

@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -93,69 +94,85 @@ pub fn render_model(
     formats: &[Format],
     model: &ReportModel,
 ) -> Result<Vec<RenderedFile>, ReportError> {
-    let mut seen = Vec::new();
-    let mut files = Vec::new();
-    for &format in formats {
-        if seen.contains(&format) {
-            continue;
-        }
-        seen.push(format);
-        match format {
-            Format::Html => files.push(RenderedFile {
-                name: HTML_FILE,
-                bytes: html::report_html(model)
-                    .map_err(|e| ReportError::Render {
-                        path: HTML_FILE.to_string(),
-                        message: e.to_string(),
-                    })?
-                    .into_bytes(),
-            }),
-            Format::Csv => {
-                files.push(RenderedFile {
-                    name: FINDINGS_CSV_FILE,
-                    bytes: csv::findings_csv(model),
-                });
-                files.push(RenderedFile {
-                    name: KEYS_CSV_FILE,
-                    bytes: csv::keys_csv(model),
-                });
+    file_names(formats)
+        .into_iter()
+        .map(|name| {
+            let mut bytes = Vec::new();
+            write_file(name, model, &mut bytes).map_err(|e| ReportError::Render {
+                path: name.to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(RenderedFile { name, bytes })
+        })
+        .collect()
+}
+
+/// The files the chosen formats produce, each format once, in the order given.
+fn file_names(formats: &[Format]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for format in formats {
+        for name in format.file_names() {
+            if !names.contains(name) {
+                names.push(name);
             }
-            Format::Json => files.push(RenderedFile {
-                name: JSON_FILE,
-                bytes: json::report_json(model),
-            }),
         }
     }
-    Ok(files)
+    names
+}
+
+/// Streams one report file into `out`.
+fn write_file(name: &str, model: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
+    match name {
+        HTML_FILE => html::write_report_html(model, out),
+        FINDINGS_CSV_FILE => csv::write_findings_csv(model, out),
+        KEYS_CSV_FILE => csv::write_keys_csv(model, out),
+        JSON_FILE => json::write_report_json(model, out),
+        other => unreachable!("no renderer for {other}"),
+    }
 }
 
 /// Writes the chosen reports into `out_dir` (created if needed) and returns their paths.
 ///
-/// Each file is written to a temporary sibling and renamed, so a reader never sees half a
-/// report.
+/// Each file streams from the model straight to disk, one at a time, so memory does not
+/// grow with the size of the reports. It is written to a temporary sibling and renamed, so
+/// a reader never sees half a report.
 pub fn write_reports(
     out_dir: &Path,
     formats: &[Format],
     run: &RunInfo<'_>,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let files = render(formats, run)?;
+    write_model_reports(out_dir, formats, &ReportModel::build(run))
+}
+
+/// [`write_reports`] from an already built model.
+pub fn write_model_reports(
+    out_dir: &Path,
+    formats: &[Format],
+    model: &ReportModel,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
         path: out_dir.display().to_string(),
         source,
     })?;
-    let mut written = Vec::with_capacity(files.len());
-    for file in files {
-        let path = out_dir.join(file.name);
-        let tmp = out_dir.join(format!(".{}.tmp", file.name));
-        std::fs::write(&tmp, &file.bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| {
-                let _ = std::fs::remove_file(&tmp);
-                ReportError::Write {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?;
+    let mut written = Vec::new();
+    for name in file_names(formats) {
+        let path = out_dir.join(name);
+        let tmp = out_dir.join(format!(".{name}.tmp"));
+        let result = std::fs::File::create(&tmp)
+            .and_then(|file| {
+                let mut out = io::BufWriter::with_capacity(256 * 1024, file);
+                write_file(name, model, &mut out)?;
+                out.into_inner().map_err(io::IntoInnerError::into_error)?;
+                Ok(())
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(source) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ReportError::Write {
+                path: path.display().to_string(),
+                source,
+            });
+        }
         written.push(path);
     }
     Ok(written)

@@ -33,9 +33,11 @@ pub const AGE_BUCKETS: [(&str, Option<i64>); 5] = [
     ("> 365 days", None),
 ];
 
-/// The whole report, ready to render.
+/// The whole report, ready to render. It borrows the findings it shows from the
+/// [`FindingSet`](crate::findings::FindingSet) it was built from, so a large account's
+/// findings are held in memory once.
 #[derive(Clone, Debug)]
-pub struct ReportModel {
+pub struct ReportModel<'a> {
     pub tool_version: &'static str,
     pub account_id: Option<String>,
     /// The account id, or a placeholder when it could not be learned.
@@ -55,9 +57,9 @@ pub struct ReportModel {
     pub stats: StatsView,
     pub summary: SummaryView,
     /// Unsuppressed findings, grouped by rule, worst rule first.
-    pub groups: Vec<RuleGroup>,
+    pub groups: Vec<RuleGroup<'a>>,
     /// Suppressed findings, in finding order.
-    pub suppressed: Vec<FindingView>,
+    pub suppressed: Vec<FindingView<'a>>,
     pub expired_suppressions: Vec<NoticeView>,
     pub unused_suppressions: Vec<NoticeView>,
     /// Every access key in the account, root keys first, then users by name.
@@ -213,7 +215,7 @@ pub struct Verdict {
 }
 
 #[derive(Clone, Debug)]
-pub struct RuleGroup {
+pub struct RuleGroup<'a> {
     pub rule_id: String,
     /// What the rule checks, in one line; empty for a rule this version does not know.
     pub summary: String,
@@ -221,9 +223,9 @@ pub struct RuleGroup {
     pub severity: Severity,
     pub compliance: String,
     /// The first findings, always shown.
-    pub findings: Vec<FindingView>,
+    pub findings: Vec<FindingView<'a>>,
     /// The rest of a long group, folded in the HTML behind a "show more" toggle.
-    pub more: Vec<FindingView>,
+    pub more: Vec<FindingView<'a>>,
     pub total: usize,
 }
 
@@ -233,50 +235,44 @@ pub const KEY_ROWS_SHOWN: usize = 500;
 /// Findings shown per rule before the rest are folded away in the HTML.
 pub const FINDINGS_SHOWN_PER_RULE: usize = 25;
 
-impl RuleGroup {
+impl<'a> RuleGroup<'a> {
     /// Every finding of the group, in order.
-    pub fn all(&self) -> impl Iterator<Item = &FindingView> {
+    pub fn all(&self) -> impl Iterator<Item = &FindingView<'a>> {
         self.findings.iter().chain(&self.more)
     }
 }
 
+/// One finding as the reports show it: the finding itself (its fields read through
+/// `Deref`, e.g. `view.message`) and what the reports derive from it.
 #[derive(Clone, Debug)]
-pub struct FindingView {
-    pub rule_id: String,
-    pub severity: Severity,
-    pub account_id: Option<String>,
-    pub user_name: String,
-    pub user_arn: String,
-    /// The key's id or "access key N"; `None` for user- and account-level findings.
-    pub access_key_id: Option<String>,
-    pub key_status: Option<KeyStatus>,
-    pub key_created: Option<DateTime<Utc>>,
-    pub key_age_days: Option<i64>,
-    pub last_used_date: Option<DateTime<Utc>>,
-    pub last_used_service: Option<String>,
-    pub last_used_region: Option<String>,
-    pub days_since_last_use: Option<i64>,
-    pub description: Option<String>,
-    pub message: String,
-    pub compliance: Vec<String>,
-    pub remediation: Vec<String>,
+pub struct FindingView<'a> {
+    pub finding: &'a Finding,
     pub suppression: Option<SuppressionView>,
     // Display strings.
-    pub key_label: String,
+    /// The key's id or "access key N"; empty for user- and account-level findings.
+    pub key_label: &'a str,
     pub facts: Vec<String>,
     pub compliance_label: String,
     /// Remediation lines that form a shell script (AWS CLI commands and `#` comments), in
     /// order, to copy as one block.
-    pub commands: Vec<CommandLine>,
+    pub commands: Vec<CommandLine<'a>>,
     /// Remediation lines that are instructions (console steps), in order.
-    pub steps: Vec<String>,
+    pub steps: Vec<&'a str>,
     /// The steps carry their own numbers; the HTML lists them without adding any.
     pub steps_numbered: bool,
 }
 
+impl std::ops::Deref for FindingView<'_> {
+    type Target = Finding;
+
+    fn deref(&self) -> &Finding {
+        self.finding
+    }
+}
+
 #[derive(Clone, Debug)]
-pub struct CommandLine {
-    pub text: String,
+pub struct CommandLine<'a> {
+    pub text: &'a str,
     /// A `#` comment explaining the next command.
     pub comment: bool,
 }
@@ -369,8 +365,8 @@ pub struct AgeBucket {
     pub inactive: usize,
 }
 
-impl ReportModel {
-    pub fn build(run: &RunInfo<'_>) -> ReportModel {
+impl<'a> ReportModel<'a> {
+    pub fn build(run: &RunInfo<'a>) -> ReportModel<'a> {
         let inv = run.inventory;
         let as_of = run.as_of;
         let coverage = coverage_view(inv);
@@ -446,10 +442,10 @@ impl ReportModel {
     }
 }
 
-impl ReportModel {
+impl<'a> ReportModel<'a> {
     /// Open findings across all rules, worst first, then by rule, user and key.
-    pub fn open_findings(&self) -> Vec<&FindingView> {
-        let mut list: Vec<&FindingView> = self.groups.iter().flat_map(RuleGroup::all).collect();
+    pub fn open_findings(&self) -> Vec<&FindingView<'a>> {
+        let mut list: Vec<&FindingView<'a>> = self.groups.iter().flat_map(RuleGroup::all).collect();
         list.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -634,7 +630,7 @@ fn stats_view(inv: &Inventory) -> StatsView {
 }
 
 /// Whether instructions carry their own numbers ("1. …"), so the HTML should not add any.
-fn steps_are_numbered(steps: &[String]) -> bool {
+fn steps_are_numbered(steps: &[&str]) -> bool {
     steps.iter().any(|s| {
         let digits = s.chars().take_while(char::is_ascii_digit).count();
         digits > 0 && s[digits..].starts_with(". ")
@@ -644,7 +640,7 @@ fn steps_are_numbered(steps: &[String]) -> bool {
 /// Splits remediation lines into a shell script (AWS CLI commands with their `#` comments)
 /// and instructions for a person (console steps). A list without any AWS CLI command is all
 /// instructions.
-fn split_remediation(lines: &[String]) -> (Vec<CommandLine>, Vec<String>) {
+fn split_remediation(lines: &[String]) -> (Vec<CommandLine<'_>>, Vec<&str>) {
     let is_cli = |l: &str| l.starts_with("aws ");
     if !lines.iter().any(|l| is_cli(l)) {
         // Instructions written as shell comments read better without the `#`.
@@ -652,7 +648,6 @@ fn split_remediation(lines: &[String]) -> (Vec<CommandLine>, Vec<String>) {
             .iter()
             .map(|l| l.strip_prefix('#').map_or(l.as_str(), str::trim_start))
             .filter(|l| !l.is_empty())
-            .map(str::to_string)
             .collect();
         return (Vec::new(), steps);
     }
@@ -661,16 +656,16 @@ fn split_remediation(lines: &[String]) -> (Vec<CommandLine>, Vec<String>) {
     for line in lines {
         if is_cli(line) {
             commands.push(CommandLine {
-                text: line.clone(),
+                text: line,
                 comment: false,
             });
         } else if line.starts_with('#') {
             commands.push(CommandLine {
-                text: line.clone(),
+                text: line,
                 comment: true,
             });
         } else {
-            steps.push(line.clone());
+            steps.push(line.as_str());
         }
     }
     (commands, steps)
@@ -691,7 +686,7 @@ fn expires_label(expires: Option<NaiveDate>) -> String {
     )
 }
 
-fn finding_view(ef: &EvaluatedFinding) -> FindingView {
+fn finding_view(ef: &EvaluatedFinding) -> FindingView<'_> {
     let f: &Finding = &ef.finding;
     let mut facts = Vec::new();
     if let Some(status) = f.key_status {
@@ -724,25 +719,9 @@ fn finding_view(ef: &EvaluatedFinding) -> FindingView {
     }
     let (commands, steps) = split_remediation(&f.remediation);
     FindingView {
-        rule_id: f.rule_id.clone(),
-        severity: f.severity,
-        account_id: f.account_id.clone(),
-        user_name: f.user_name.clone(),
-        user_arn: f.user_arn.clone(),
-        access_key_id: f.access_key_id.clone(),
-        key_status: f.key_status,
-        key_created: f.key_created,
-        key_age_days: f.key_age_days,
-        last_used_date: f.last_used_date,
-        last_used_service: f.last_used_service.clone(),
-        last_used_region: f.last_used_region.clone(),
-        days_since_last_use: f.days_since_last_use,
-        description: f.description.clone(),
-        message: f.message.clone(),
-        compliance: f.compliance.clone(),
-        remediation: f.remediation.clone(),
+        finding: f,
         suppression: ef.suppressed.as_ref().map(suppression_view),
-        key_label: f.access_key_id.clone().unwrap_or_default(),
+        key_label: f.access_key_id.as_deref().unwrap_or_default(),
         facts,
         compliance_label: f.compliance.join(", "),
         commands,
@@ -785,7 +764,7 @@ fn merge_compliance(findings: &[&Finding]) -> String {
     refs.join(", ")
 }
 
-fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup>, Vec<FindingView>) {
+fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<FindingView<'_>>) {
     let mut by_rule: BTreeMap<&str, Vec<&EvaluatedFinding>> = BTreeMap::new();
     for ef in findings.iter().filter(|f| f.suppressed.is_none()) {
         by_rule.entry(&ef.finding.rule_id).or_default().push(ef);
@@ -820,7 +799,7 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup>, Vec<FindingV
 
 /// Findings in a stable order whatever order they arrived in: severity descending, then
 /// rule, user and key.
-fn sorted_views(list: &[&EvaluatedFinding]) -> Vec<FindingView> {
+fn sorted_views<'a>(list: &[&'a EvaluatedFinding]) -> Vec<FindingView<'a>> {
     let mut list = list.to_vec();
     list.sort_by(|a, b| a.finding.report_order(&b.finding));
     list.into_iter().map(finding_view).collect()
@@ -1054,11 +1033,32 @@ fn key_rows(inv: &Inventory, findings: &[EvaluatedFinding], as_of: DateTime<Utc>
         }
     }
     // Flagged keys first, worst first; the inventory's own order (user name) otherwise.
-    rows.sort_by_key(|r| std::cmp::Reverse(r.severity_rank));
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(rows[i].severity_rank));
+    permute(&mut rows, order);
     for row in rows.iter_mut().skip(KEY_ROWS_SHOWN) {
         row.folded = true;
     }
     rows
+}
+
+/// Reorders `items` so that position k holds what was at `order[k]`, in place.
+///
+/// A stable sort of large rows copies them all into a scratch buffer; sorting their
+/// positions and then following each cycle of the permutation moves every row once.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut cur = start;
+        loop {
+            let next = order[cur];
+            order[cur] = cur;
+            if next == start || next == cur {
+                break;
+            }
+            items.swap(cur, next);
+            cur = next;
+        }
+    }
 }
 
 fn summary_view(
@@ -1367,6 +1367,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn permute_moves_each_item_to_its_place() {
+        let orders: [&[usize]; 5] = [
+            &[],
+            &[0],
+            &[2, 0, 1],
+            &[1, 0, 3, 2, 4],
+            &[4, 2, 0, 3, 1, 6, 5],
+        ];
+        for order in orders {
+            let mut items: Vec<usize> = (0..order.len()).map(|i| i * 10).collect();
+            permute(&mut items, order.to_vec());
+            let expected: Vec<usize> = order.iter().map(|&i| i * 10).collect();
+            assert_eq!(items, expected, "{order:?}");
+        }
+    }
+
+    #[test]
     fn nice_ceiling_rounds_up_to_gridline_friendly_numbers() {
         assert_eq!(nice_ceiling(1), 4);
         assert_eq!(nice_ceiling(5), 8);
@@ -1406,7 +1423,7 @@ mod tests {
         assert!(commands.is_empty());
         assert_eq!(steps, vec!["Sign in as root", "1. Open the menu"]);
         assert!(steps_are_numbered(&steps));
-        assert!(!steps_are_numbered(&["Sign in".to_string()]));
+        assert!(!steps_are_numbered(&["Sign in"]));
     }
 
     #[test]

@@ -190,14 +190,7 @@ impl Moto {
 
     /// Runs `keyhygiene audit` against this endpoint with throwaway credentials.
     pub fn audit(&self, args: &[&str]) -> Output {
-        let mut all = vec!["audit", "--endpoint-url", &self.endpoint];
-        all.extend_from_slice(args);
-        keyhygiene()
-            .args(&all)
-            .env("AWS_ACCESS_KEY_ID", AUDIT_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", AUDIT_SECRET)
-            .output()
-            .expect("run keyhygiene")
+        audit_at(&self.endpoint, args)
     }
 }
 
