@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT_KEY_ID = "AKIAKEYHYGIENEBENCH0"  # unknown to the endpoint: crawling marks no key used
 AUDIT_SECRET = "bench-not-a-secret"
+GNU_TIME = "/usr/bin/time"  # Debian package `time`, installed by scripts/bench
 PROWLER_PIN = "prowler==5.46.0"  # the version BENCHMARKS.md reports
 MAIN_OPS = ["ListUsers", "ListUserTags", "ListAccessKeys", "GetAccessKeyLastUsed"]
 PROWLER_CHECKS = ["iam_no_root_access_key", "iam_rotate_access_key_90_days",
@@ -240,15 +241,19 @@ def aws_env(endpoint=None):
 
 
 def measured(cmd, env, log):
-    """Runs a command; returns (exit code, wall seconds, peak RSS in MiB)."""
+    """Runs a command; returns (exit code, wall seconds, peak RSS in MiB).
+
+    The peak RSS comes from GNU time, which forks the command from its own small process:
+    a child forked straight from this Python process would inherit this process's own peak
+    RSS (Linux keeps the high-water mark across exec) and report it as the command's."""
+    rss_file = Path(str(log) + ".maxrss")
     with open(log, "w") as out:
         started = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd], env=env,
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         wall = time.monotonic() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss / 1024.0
+    rss_kib = int(rss_file.read_text().strip().splitlines()[-1])
+    return proc.returncode, wall, rss_kib / 1024.0
 
 
 def browser_check(report_html, log_dir):

@@ -84,12 +84,12 @@ fn audit(args: AuditArgs) -> u8 {
     };
     let as_of = args.as_of.unwrap_or_else(Utc::now);
 
-    let inventory = match collect(&args) {
+    let mut inventory = match collect(&args) {
         Ok(inventory) => inventory,
         Err(message) => return fail(&message),
     };
     if let Some(path) = &args.save_inventory
-        && let Err(message) = write_file(path, inventory.to_json().as_bytes())
+        && let Err(message) = write_file(path, |out| inventory.write_json(out))
     {
         return fail(&message);
     }
@@ -132,7 +132,7 @@ fn collect(args: &AuditArgs) -> Result<Inventory, String> {
     if let Some(path) = &args.from_credential_report {
         return crate::credential_report::load_inventory(path).map_err(|e| e.to_string());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
@@ -209,16 +209,28 @@ fn formats(args: &[FormatArg]) -> Vec<Format> {
 }
 
 /// Writes a file through a temporary sibling and a rename, so a reader never sees half a file.
-pub fn write_file(path: &Path, contents: &[u8]) -> Result<(), String> {
+pub fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    use std::io::Write as _;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("{}: cannot create the directory: {e}", parent.display()))?;
     }
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    std::fs::write(&tmp, contents)
+    std::fs::File::create(&tmp)
+        .and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()
+        })
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: cannot write: {e}", path.display())
+        })
 }
 
 fn init_logging(quiet: bool) {

@@ -317,9 +317,19 @@ impl Inventory {
 
     /// The snapshot written by `--save-inventory`.
     pub fn to_json(&self) -> String {
-        let mut copy = self.clone();
-        copy.coverage = Some(self.compute_coverage());
-        serde_json::to_string_pretty(&copy).expect("inventory serialises")
+        let mut out = Vec::new();
+        self.clone()
+            .write_json(&mut out)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// Streams the snapshot written by `--save-inventory` into `out`, with its coverage
+    /// brought up to date first. Streaming keeps a large account's snapshot out of memory.
+    pub fn write_json(&mut self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.coverage = Some(self.compute_coverage());
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        Ok(())
     }
 
     /// Reads a snapshot written by `--save-inventory`. Errors name the file and the line.

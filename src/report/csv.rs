@@ -130,7 +130,7 @@ pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()
 }
 
 fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
-    let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id.as_str()).collect();
+    let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
     vec![
         text(account),
         text(&k.user_name),

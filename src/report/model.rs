@@ -63,7 +63,7 @@ pub struct ReportModel<'a> {
     pub expired_suppressions: Vec<NoticeView>,
     pub unused_suppressions: Vec<NoticeView>,
     /// Every access key in the account, root keys first, then users by name.
-    pub keys: Vec<KeyRow>,
+    pub keys: Vec<KeyRow<'a>>,
     /// How many inventory rows the HTML shows before "show all" (the rest are rendered
     /// hidden, so a page with thousands of keys stays quick to filter and sort).
     pub key_rows_shown: usize,
@@ -297,11 +297,13 @@ pub struct NoticeView {
 }
 
 /// One access key of the inventory, flagged or not.
+/// One row of the key inventory. It borrows names and rule ids from the inventory and the
+/// findings, so 10,000 keys cost little more than the inventory itself.
 #[derive(Clone, Debug)]
-pub struct KeyRow {
-    pub user_name: String,
-    pub user_path: String,
-    pub user_arn: String,
+pub struct KeyRow<'a> {
+    pub user_name: &'a str,
+    pub user_path: &'a str,
+    pub user_arn: &'a str,
     pub is_root: bool,
     /// The key id, when the source knows it.
     pub access_key_id: Option<String>,
@@ -309,28 +311,25 @@ pub struct KeyRow {
     pub key_label: String,
     pub status: KeyStatus,
     pub created: Option<DateTime<Utc>>,
-    pub created_text: String,
-    pub created_display: String,
     pub age_days: Option<i64>,
     /// `used`, `never` or `unknown`.
     pub last_use_state: &'static str,
     pub last_used: Option<DateTime<Utc>>,
-    pub last_used_text: String,
     pub last_used_display: String,
     pub last_used_service: Option<String>,
     pub last_used_region: Option<String>,
     pub last_used_where: String,
     pub days_since_last_use: Option<i64>,
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     pub password_enabled: Option<bool>,
     pub mfa_active: Option<bool>,
-    pub login_display: String,
+    pub login_display: &'static str,
     /// `risk` for a console password without MFA, otherwise empty; for styling.
     pub login_state: &'static str,
     /// Rules that fired on the key and are not suppressed, worst first.
-    pub rules: Vec<KeyRule>,
+    pub rules: Vec<KeyRule<'a>>,
     /// Rules that fired on the key but are suppressed.
-    pub suppressed_rules: Vec<String>,
+    pub suppressed_rules: Vec<&'a str>,
     pub worst: Option<Severity>,
     /// 0 when nothing fired, 1 (low) to 4 (critical); used by the HTML sort and filter.
     pub severity_rank: u8,
@@ -339,13 +338,12 @@ pub struct KeyRow {
     // Pre-formatted sort values for the HTML table; empty when unknown.
     pub age_sort: String,
     pub idle_sort: String,
-    pub created_sort: String,
     pub last_used_sort: String,
 }
 
 #[derive(Clone, Debug)]
-pub struct KeyRule {
-    pub rule_id: String,
+pub struct KeyRule<'a> {
+    pub rule_id: &'a str,
     pub severity: Severity,
 }
 
@@ -868,21 +866,21 @@ fn last_use_parts(l: &LastUse) -> LastUseParts {
 type FindingIndex<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a EvaluatedFinding>>;
 
 #[allow(clippy::too_many_arguments)]
-fn key_row(
-    index: &FindingIndex<'_>,
+fn key_row<'a>(
+    index: &FindingIndex<'a>,
     as_of: DateTime<Utc>,
-    user_name: &str,
-    user_path: &str,
-    user_arn: &str,
+    user_name: &'a str,
+    user_path: &'a str,
+    user_arn: &'a str,
     is_root: bool,
     access_key_id: Option<String>,
     key_label: String,
     status: KeyStatus,
     created: Option<DateTime<Utc>>,
     last_used: &LastUse,
-    description: Option<String>,
+    description: Option<&'a str>,
     user: Option<&User>,
-) -> KeyRow {
+) -> KeyRow<'a> {
     let lu = last_use_parts(last_used);
     let age_days = created.map(|c| (as_of - c).num_days());
     let days_since_last_use = lu.date.map(|d| (as_of - d).num_days());
@@ -890,19 +888,19 @@ fn key_row(
         .get(&(user_name, key_label.as_str()))
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut rules: Vec<KeyRule> = Vec::new();
-    let mut suppressed_rules: Vec<String> = Vec::new();
+    let mut rules: Vec<KeyRule<'a>> = Vec::new();
+    let mut suppressed_rules: Vec<&'a str> = Vec::new();
     for ef in fired {
         let f = &ef.finding;
         if ef.suppressed.is_some() {
-            if !suppressed_rules.contains(&f.rule_id) {
-                suppressed_rules.push(f.rule_id.clone());
+            if !suppressed_rules.contains(&f.rule_id.as_str()) {
+                suppressed_rules.push(&f.rule_id);
             }
         } else if let Some(existing) = rules.iter_mut().find(|r| r.rule_id == f.rule_id) {
             existing.severity = existing.severity.max(f.severity);
         } else {
             rules.push(KeyRule {
-                rule_id: f.rule_id.clone(),
+                rule_id: &f.rule_id,
                 severity: f.severity,
             });
         }
@@ -912,11 +910,11 @@ fn key_row(
     let worst = rules.iter().map(|r| r.severity).max();
     let login = user.and_then(|u| u.login.as_ref());
     let login_display = match login {
-        None if is_root => "root user".to_string(),
-        None => "unknown".to_string(),
-        Some(l) if !l.password_enabled => "no password".to_string(),
-        Some(l) if l.mfa_active => "password, MFA".to_string(),
-        Some(_) => "password, NO MFA".to_string(),
+        None if is_root => "root user",
+        None => "unknown",
+        Some(l) if !l.password_enabled => "no password",
+        Some(l) if l.mfa_active => "password, MFA",
+        Some(_) => "password, NO MFA",
     };
     let last_used_display = match lu.state {
         "used" => lu.date.map(display_date).unwrap_or_default(),
@@ -929,22 +927,17 @@ fn key_row(
         .collect::<Vec<_>>()
         .join(" · ");
     KeyRow {
-        user_name: user_name.to_string(),
-        user_path: user_path.to_string(),
-        user_arn: user_arn.to_string(),
+        user_name,
+        user_path,
+        user_arn,
         is_root,
         access_key_id,
         key_label,
         status,
         created,
-        created_text: created.map(rfc3339).unwrap_or_default(),
-        created_display: created
-            .map(display_date)
-            .unwrap_or_else(|| "unknown".into()),
         age_days,
         last_use_state: lu.state,
         last_used: lu.date,
-        last_used_text: lu.date.map(rfc3339).unwrap_or_default(),
         last_used_display,
         last_used_service: lu.service,
         last_used_region: lu.region,
@@ -968,9 +961,6 @@ fn key_row(
         idle_sort: days_since_last_use
             .map(|d| d.to_string())
             .unwrap_or_default(),
-        created_sort: created
-            .map(|c| c.timestamp().to_string())
-            .unwrap_or_default(),
         last_used_sort: lu
             .date
             .map(|c| c.timestamp().to_string())
@@ -978,7 +968,11 @@ fn key_row(
     }
 }
 
-fn key_rows(inv: &Inventory, findings: &[EvaluatedFinding], as_of: DateTime<Utc>) -> Vec<KeyRow> {
+fn key_rows<'a>(
+    inv: &'a Inventory,
+    findings: &'a [EvaluatedFinding],
+    as_of: DateTime<Utc>,
+) -> Vec<KeyRow<'a>> {
     let mut index: FindingIndex<'_> = BTreeMap::new();
     for ef in findings {
         if let Some(key) = ef.finding.access_key_id.as_deref() {
@@ -990,14 +984,14 @@ fn key_rows(inv: &Inventory, findings: &[EvaluatedFinding], as_of: DateTime<Utc>
     }
     let mut rows = Vec::with_capacity(inv.key_count() + 2);
     if let RootKeys::CredentialReport { arn, keys } = &inv.root {
-        let arn = arn.clone().unwrap_or_default();
+        let arn = arn.as_deref().unwrap_or_default();
         for k in keys {
             rows.push(key_row(
                 &index,
                 as_of,
                 ROOT_USER_NAME,
                 "",
-                &arn,
+                arn,
                 true,
                 None,
                 format!("access key {}", k.slot),
@@ -1027,7 +1021,7 @@ fn key_rows(inv: &Inventory, findings: &[EvaluatedFinding], as_of: DateTime<Utc>
                 key.status,
                 Some(key.created),
                 &key.last_used,
-                key.description.clone(),
+                key.description.as_deref(),
                 Some(user),
             ));
         }
