@@ -272,7 +272,8 @@ def browser_check(report_html, log_dir):
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update",
              "--disable-dev-shm-usage", "--virtual-time-budget=10000",
-             f"--user-data-dir={profile}", "--dump-dom", f"file://{report_html}#{fragment}"],
+             f"--user-data-dir={profile.resolve()}", "--dump-dom",
+             f"file://{Path(report_html).resolve()}#{fragment}"],
             capture_output=True, text=True, timeout=300).stdout
         out[f"{name}_load_s"] = time.monotonic() - started
         body = re.search(r"<body[^>]*>", dom)

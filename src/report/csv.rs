@@ -133,9 +133,9 @@ fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
     let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
     vec![
         text(account),
-        text(&k.user_name),
-        text(&k.user_path),
-        text(&k.user_arn),
+        text(k.user_name),
+        text(k.user_path),
+        text(k.user_arn),
         text(&k.key_label),
         k.status.as_str().to_string(),
         date(k.created),
@@ -145,7 +145,7 @@ fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
         opt_text(k.last_used_service.as_deref()),
         opt_text(k.last_used_region.as_deref()),
         number(k.days_since_last_use),
-        opt_text(k.description.as_deref()),
+        opt_text(k.description),
         boolean(k.password_enabled),
         boolean(k.mfa_active),
         k.worst.map(|s| s.as_str().to_string()).unwrap_or_default(),

@@ -905,7 +905,7 @@ fn key_row<'a>(
             });
         }
     }
-    rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    rules.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(b.rule_id)));
     suppressed_rules.sort();
     let worst = rules.iter().map(|r| r.severity).max();
     let login = user.and_then(|u| u.login.as_ref());
