@@ -160,8 +160,9 @@ class Account:
         self.endpoint = f"http://127.0.0.1:{port}"
         env = dict(os.environ, TZ="UTC", LD_PRELOAD=faketime_lib(),
                    FAKETIME_TIMESTAMP_FILE=str(clock), FAKETIME_NO_CACHE="1")
-        moto = Path(sys.executable).parent / "moto_server"
-        self.proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        # moto's server with IAM's ListUsers paging (at most 1,000 users a page).
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "scripts/moto_server.py"),
+                                      "-H", "127.0.0.1", "-p", str(port)],
                                      env=env, stdin=subprocess.DEVNULL,
                                      stdout=open(self.dir / "moto.log", "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True)

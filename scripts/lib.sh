@@ -22,7 +22,8 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_moto DIR: starts moto's server under libfaketime on a free loopback port.
+# start_moto DIR: starts moto's server (with IAM's ListUsers paging, scripts/moto_server.py)
+# under libfaketime on a free loopback port.
 # Sets MOTO_PID, MOTO_ENDPOINT and MOTO_CLOCK (the FAKETIME_TIMESTAMP_FILE).
 start_moto() {
   local dir=$1 lib port
@@ -33,7 +34,7 @@ start_moto() {
   date -u '+%Y-%m-%d %H:%M:%S' > "$MOTO_CLOCK"
   port=$(free_port)
   TZ=UTC LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$MOTO_CLOCK FAKETIME_NO_CACHE=1 \
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+    "$VENV/bin/python" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
   MOTO_PID=$!
   MOTO_ENDPOINT=http://127.0.0.1:$port
   local i

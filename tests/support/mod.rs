@@ -36,7 +36,13 @@ pub fn venv_python() -> PathBuf {
     python
 }
 
-fn moto_server() -> PathBuf {
+/// Users per ListUsers page the test endpoint answers at most, so a few hundred users span
+/// several pages (IAM, too, may answer fewer users than MaxItems asks for).
+pub const LIST_USERS_PAGE_CAP: usize = 100;
+
+/// The command that starts moto's server with IAM's ListUsers paging
+/// (`scripts/moto_server.py`).
+fn moto_server() -> Command {
     let server = venv().join("bin/moto_server");
     assert!(
         server.exists(),
@@ -44,7 +50,10 @@ fn moto_server() -> PathBuf {
          moto[server] from scripts/requirements.txt into .venv",
         server.display()
     );
-    server
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(Path::new(ROOT).join("scripts/moto_server.py"))
+        .env("KEYHYGIENE_MOTO_PAGE_CAP", LIST_USERS_PAGE_CAP.to_string());
+    cmd
 }
 
 fn faketime_lib() -> PathBuf {
@@ -109,7 +118,7 @@ impl Moto {
         for _attempt in 0..3 {
             let port = free_port();
             let log = std::fs::File::create(dir.path().join("moto.log")).expect("log file");
-            let mut cmd = Command::new(moto_server());
+            let mut cmd = moto_server();
             cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("TZ", "UTC")
                 .env("LD_PRELOAD", faketime_lib())
