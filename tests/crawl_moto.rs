@@ -22,18 +22,9 @@ fn crawl(moto: &Moto, extra: &[&str]) -> (Inventory, std::process::Output) {
     let dir = moto.dir.path();
     let inventory = dir.join("inventory.json");
     let out_dir = dir.join("report");
-    let mut args = vec![
-        "--as-of",
-        NOW,
-        "--save-inventory",
-        inventory.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-        "--fail-on",
-        "none",
-    ];
+    let mut args = vec!["--fail-on", "none"];
     args.extend_from_slice(extra);
-    let output = moto.audit(&args);
+    let output = support::audit_saving(&moto.endpoint, NOW, &inventory, &out_dir, &args);
     assert_eq!(
         output.status.code(),
         Some(0),

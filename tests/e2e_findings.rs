@@ -93,15 +93,7 @@ fn findings_on_an_aged_account_equal_the_hand_computed_set() {
     let out_dir = moto.dir.path().join("report");
     let inventory = moto.dir.path().join("inventory.json");
 
-    let output = moto.audit(&[
-        "--as-of",
-        NOW,
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-        "--save-inventory",
-        inventory.to_str().unwrap(),
-        "--quiet",
-    ]);
+    let output = support::audit_saving(&moto.endpoint, NOW, &inventory, &out_dir, &["--quiet"]);
     assert_eq!(
         output.status.code(),
         Some(1),

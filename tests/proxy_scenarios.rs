@@ -11,7 +11,7 @@ use std::process::Output;
 use chrono::{DateTime, Utc};
 use keyhygiene::inventory::{CrawlStats, Inventory, SourceInfo};
 use serde_json::Value;
-use support::{FaultProxy, Moto, audit_at, stderr};
+use support::{FaultProxy, Moto, audit_saving, stderr};
 
 const NOW: &str = "2026-06-01T12:00:00Z";
 const USERS: usize = 100;
@@ -27,19 +27,12 @@ struct Crawl {
 fn crawl(endpoint: &str, dir: &Path, name: &str) -> Crawl {
     let inventory = dir.join(format!("{name}.inventory.json"));
     let out_dir = dir.join(format!("{name}-report"));
-    let output = audit_at(
+    let output = audit_saving(
         endpoint,
-        &[
-            "--as-of",
-            NOW,
-            "--save-inventory",
-            inventory.to_str().unwrap(),
-            "--out-dir",
-            out_dir.to_str().unwrap(),
-            "--fail-on",
-            "none",
-            "--quiet",
-        ],
+        NOW,
+        &inventory,
+        &out_dir,
+        &["--fail-on", "none", "--quiet"],
     );
     let inventory = Inventory::from_json_file(&inventory).unwrap_or_else(|e| {
         panic!(

@@ -304,6 +304,27 @@ impl Drop for FaultProxy {
     }
 }
 
+/// Runs `keyhygiene audit` against `endpoint` as of `as_of`, saving the inventory to
+/// `inventory` and the reports to `out_dir`, with `extra` flags.
+pub fn audit_saving(
+    endpoint: &str,
+    as_of: &str,
+    inventory: &Path,
+    out_dir: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "--as-of",
+        as_of,
+        "--save-inventory",
+        inventory.to_str().expect("a UTF-8 path"),
+        "--out-dir",
+        out_dir.to_str().expect("a UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    audit_at(endpoint, &args)
+}
+
 /// Runs `keyhygiene audit` against any endpoint (for example a [`FaultProxy`]) with
 /// throwaway credentials.
 pub fn audit_at(endpoint: &str, args: &[&str]) -> Output {
