@@ -886,7 +886,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         3,
         "no temporary files left"
     );
-    let summary = report::summary(&run, &written);
+    let summary = report::summary_text(&report::ReportModel::build(&run), &written);
     assert!(
         summary.contains("4 open (1 critical, 1 high, 1 medium, 1 low), 1 suppressed"),
         "{summary}"

@@ -179,11 +179,6 @@ pub fn write_model_reports(
 }
 
 /// The compact summary printed on stdout after every run.
-pub fn summary(run: &RunInfo<'_>, written: &[PathBuf]) -> String {
-    summary_text(&ReportModel::build(run), written)
-}
-
-/// [`summary`] from an already built model.
 pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     use std::fmt::Write;
     let s = &m.summary;

@@ -284,83 +284,57 @@ async fn handle(proxy: &Proxy, request: Request, arrived: Instant) -> (Option<Re
         .iter()
         .any(|(k, v)| k == "Version" && v == "2011-06-15");
     let release = arrived + decision.delay;
-    match decision.outcome {
+    // IAM's error for the outcome: HTTP status, fault type, code and message.
+    let (status, kind, code, message) = match decision.outcome {
         Outcome::Forward => {
             let response = forward(proxy, &request).await;
             tokio::time::sleep_until(release).await;
-            (Some(response), After::KeepOpen)
-        }
-        Outcome::Throttle => {
-            tokio::time::sleep_until(release).await;
-            let body = error_xml(
-                sts,
-                "Sender",
-                "Throttling",
-                "Rate exceeded",
-                &decision.request_id,
-            );
-            (
-                Some(error_response(400, body, &decision.request_id)),
-                After::KeepOpen,
-            )
-        }
-        Outcome::Deny => {
-            tokio::time::sleep_until(release).await;
-            let subject = form
-                .iter()
-                .find(|(k, _)| k == "UserName" || k == "AccessKeyId")
-                .map(|(k, v)| {
-                    format!(
-                        " on resource: {} {v}",
-                        if k == "UserName" {
-                            "user"
-                        } else {
-                            "access key"
-                        }
-                    )
-                })
-                .unwrap_or_default();
-            let message = format!(
-                "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: iam:{action}{subject} with an explicit deny in an identity-based policy"
-            );
-            let body = error_xml(
-                sts,
-                "Sender",
-                "AccessDenied",
-                &message,
-                &decision.request_id,
-            );
-            (
-                Some(error_response(403, body, &decision.request_id)),
-                After::KeepOpen,
-            )
-        }
-        Outcome::Fault(FaultKind::ServiceFailure) => {
-            tokio::time::sleep_until(release).await;
-            let body = error_xml(
-                sts,
-                "Receiver",
-                "ServiceFailure",
-                "The request processing has failed because of an unknown error, exception or failure.",
-                &decision.request_id,
-            );
-            (
-                Some(error_response(500, body, &decision.request_id)),
-                After::KeepOpen,
-            )
+            return (Some(response), After::KeepOpen);
         }
         Outcome::Fault(FaultKind::Reset) => {
             tokio::time::sleep_until(release).await;
-            (None, After::Reset)
+            return (None, After::Reset);
         }
         Outcome::Fault(FaultKind::Slow) => {
             let response = forward(proxy, &request).await;
             let slow = arrived + proxy.planner.settings().slow.max(decision.delay);
             tokio::time::sleep_until(slow).await;
             // The client has most likely given up by now; close after answering anyway.
-            (Some(response), After::Close)
+            return (Some(response), After::Close);
         }
-    }
+        Outcome::Throttle => (400, "Sender", "Throttling", "Rate exceeded".to_string()),
+        Outcome::Deny => {
+            let subject = form
+                .iter()
+                .find(|(k, _)| k == "UserName" || k == "AccessKeyId")
+                .map(|(k, v)| {
+                    let what = if k == "UserName" {
+                        "user"
+                    } else {
+                        "access key"
+                    };
+                    format!(" on resource: {what} {v}")
+                })
+                .unwrap_or_default();
+            let message = format!(
+                "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: iam:{action}{subject} with an explicit deny in an identity-based policy"
+            );
+            (403, "Sender", "AccessDenied", message)
+        }
+        Outcome::Fault(FaultKind::ServiceFailure) => (
+            500,
+            "Receiver",
+            "ServiceFailure",
+            "The request processing has failed because of an unknown error, exception or failure."
+                .to_string(),
+        ),
+    };
+    tokio::time::sleep_until(release).await;
+    let body = error_xml(sts, kind, code, &message, &decision.request_id);
+    (
+        Some(error_response(status, body, &decision.request_id)),
+        After::KeepOpen,
+    )
 }
 
 fn error_xml(sts: bool, kind: &str, code: &str, message: &str, request_id: &str) -> String {
