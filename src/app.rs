@@ -1,15 +1,17 @@
 //! One run of the command line: load and validate inputs, collect the inventory, evaluate,
 //! write the reports and choose the exit code.
 //!
-//! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or config error, or
-//! incomplete coverage. Coverage gaps beat findings.
+//! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage, configuration or input
+//! error (nothing written), 3 incomplete coverage (reports written, marked incomplete).
+//! Coverage gaps beat findings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 
 use crate::aws::AwsOptions;
-use crate::cli::{AuditArgs, Cli, Command, FormatArg, InitConfigArgs};
+use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
+use crate::fsio::FileSet;
 use crate::crawl::{CrawlOptions, ProgressMode};
 use crate::findings::{FindingSet, Severity};
 use crate::inventory::Inventory;
@@ -18,7 +20,10 @@ use crate::report::{self, Format, RunInfo};
 
 pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
-pub const EXIT_ERROR_OR_INCOMPLETE: u8 = 2;
+/// Usage, configuration or input error: clap's own code for usage errors. Nothing was written.
+pub const EXIT_INPUT_ERROR: u8 = 2;
+/// Coverage is incomplete: the reports were written and say what is missing.
+pub const EXIT_INCOMPLETE: u8 = 3;
 
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
@@ -36,22 +41,22 @@ pub fn run(cli: Cli) -> u8 {
 
 fn fail(message: &str) -> u8 {
     eprintln!("keyhygiene: error: {message}");
-    EXIT_ERROR_OR_INCOMPLETE
+    EXIT_INPUT_ERROR
 }
 
 fn init_config(args: &InitConfigArgs) -> Result<(), String> {
-    if args.output.exists() && !args.force {
+    let text = policy::init_config_text();
+    let write = |out: &mut dyn std::io::Write| out.write_all(text.as_bytes());
+    if args.force {
+        crate::fsio::write_atomic(&args.output, write).map_err(|e| e.to_string())?;
+    } else if args.output.exists() {
         return Err(format!(
             "{}: already exists (pass --force to replace it)",
             args.output.display()
         ));
+    } else {
+        crate::fsio::write_new(&args.output, write).map_err(|e| e.to_string())?;
     }
-    std::fs::write(&args.output, policy::init_config_text()).map_err(|e| {
-        format!(
-            "{}: cannot write the policy file: {e}",
-            args.output.display()
-        )
-    })?;
     eprintln!("keyhygiene: wrote {}", args.output.display());
     Ok(())
 }
@@ -59,7 +64,7 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
 /// The exit code for a finished audit: coverage gaps beat findings.
 pub fn exit_code(complete: bool, findings: &FindingSet, fail_on: Option<Severity>) -> u8 {
     if !complete {
-        EXIT_ERROR_OR_INCOMPLETE
+        EXIT_INCOMPLETE
     } else if fail_on.is_some_and(|threshold| findings.worst().is_some_and(|w| w >= threshold)) {
         EXIT_FINDINGS
     } else {
@@ -77,22 +82,40 @@ fn audit(args: AuditArgs) -> u8 {
                 for problem in &err.problems {
                     eprintln!("keyhygiene: error: {problem}");
                 }
-                return EXIT_ERROR_OR_INCOMPLETE;
+                return EXIT_INPUT_ERROR;
             }
         },
         None => Policy::default(),
     };
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
-
-    let mut inventory = match collect(&args) {
-        Ok(inventory) => inventory,
+    let endpoint = match args.endpoint_url.as_deref().map(Endpoint::parse).transpose() {
+        Ok(endpoint) => endpoint,
         Err(message) => return fail(&message),
     };
-    if let Some(path) = &args.save_inventory
-        && let Err(message) = write_file(path, |out| inventory.write_json(out))
-    {
-        return fail(&message);
+
+    let (mut inventory, origin) = match collect(&args, endpoint.as_ref()) {
+        Ok(collected) => collected,
+        Err(message) => return fail(&message),
+    };
+    // The default as-of of a live run is taken when the crawl has ended, so no record of
+    // the crawl can be newer than it.
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    if let Err(err) = inventory.check_as_of(as_of, &origin) {
+        return fail(&err.to_string());
     }
+    // Every file is written before any is swapped in: a failure leaves the previous
+    // inventory and report set as they were.
+    let saved = match &args.save_inventory {
+        Some(path) => {
+            match FileSet::new(path.parent().unwrap_or(Path::new(""))).and_then(|mut set| {
+                set.stage(&file_name(path), |out| inventory.write_json(out))
+                    .map(|()| set)
+            }) {
+                Ok(set) => Some(set),
+                Err(err) => return fail(&err.to_string()),
+            }
+        }
+        None => None,
+    };
 
     let findings = crate::rules::audit(&inventory, &policy, as_of);
     let formats = formats(&args.format);
@@ -108,6 +131,11 @@ fn audit(args: AuditArgs) -> u8 {
         Ok(written) => written,
         Err(err) => return fail(&err.to_string()),
     };
+    if let Some(set) = saved
+        && let Err(err) = set.commit()
+    {
+        return fail(&err.to_string());
+    }
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
         if let Some(path) = &args.save_inventory {
@@ -115,7 +143,7 @@ fn audit(args: AuditArgs) -> u8 {
         }
     }
     let code = exit_code(inventory.is_complete(), &findings, args.fail_on.threshold());
-    if code == EXIT_ERROR_OR_INCOMPLETE {
+    if code == EXIT_INCOMPLETE {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} gap(s); the reports list what could not be collected",
             inventory.gaps.len()
@@ -124,14 +152,24 @@ fn audit(args: AuditArgs) -> u8 {
     code
 }
 
-/// The inventory from the chosen source: a saved snapshot, a credential report, or a live crawl.
-fn collect(args: &AuditArgs) -> Result<Inventory, String> {
+/// The inventory from the chosen source (a saved snapshot, a credential report, or a live
+/// crawl), checked for contradictions and impossible dates, and the name of its origin for
+/// messages: the file, or the endpoint.
+fn collect(args: &AuditArgs, endpoint: Option<&Endpoint>) -> Result<(Inventory, String), String> {
     if let Some(path) = &args.from_inventory {
-        return Inventory::from_json_file(path).map_err(|e| e.to_string());
+        let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
+        return Ok((inventory, path.display().to_string()));
     }
     if let Some(path) = &args.from_credential_report {
-        return crate::credential_report::load_inventory(path).map_err(|e| e.to_string());
+        let inventory =
+            crate::credential_report::load_inventory(path, args.report_generated_at)
+                .map_err(|e| e.to_string())?;
+        return Ok((inventory, path.display().to_string()));
     }
+    let origin = match endpoint {
+        Some(endpoint) => format!("the IAM API at {endpoint}"),
+        None => "the IAM API".to_string(),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -140,11 +178,12 @@ fn collect(args: &AuditArgs) -> Result<Inventory, String> {
         let (clients, account_id) = crate::aws::connect(&AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
-            endpoint_url: args.endpoint_url.clone(),
+            endpoint_url: endpoint.map(|e| e.url().to_string()),
             ..AwsOptions::default()
         })
         .await
-        .map_err(|e| e.to_string())?;
+        // The endpoint's user:password never appears in a message.
+        .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
         Ok::<_, String>(
             crate::crawl::crawl(
                 &clients,
@@ -152,7 +191,7 @@ fn collect(args: &AuditArgs) -> Result<Inventory, String> {
                     concurrency: args.concurrency,
                     max_rps: args.max_rps,
                     progress: ProgressMode::detect(args.quiet),
-                    endpoint: args.endpoint_url.clone(),
+                    endpoint: endpoint.map(Endpoint::to_string),
                     account_id: Some(account_id).filter(|id| !id.is_empty()),
                     ..CrawlOptions::default()
                 },
@@ -163,7 +202,14 @@ fn collect(args: &AuditArgs) -> Result<Inventory, String> {
     if !args.quiet {
         eprintln!("{}", stats_line(&inventory));
     }
-    Ok(inventory)
+    inventory.validate(&origin).map_err(|e| e.to_string())?;
+    Ok((inventory, origin))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The one-line crawl summary on stderr.
@@ -208,39 +254,30 @@ fn formats(args: &[FormatArg]) -> Vec<Format> {
     out
 }
 
-/// Writes a file through a temporary sibling and a rename, so a reader never sees half a file.
-pub fn write_file(
-    path: &Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> Result<(), String> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("{}: cannot create the directory: {e}", parent.display()))?;
-    }
-    let mut tmp = PathBuf::from(path);
-    tmp.as_mut_os_string().push(".tmp");
-    std::fs::File::create(&tmp)
-        .and_then(|file| {
-            let mut out = std::io::BufWriter::new(file);
-            write(&mut out)?;
-            out.flush()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("{}: cannot write: {e}", path.display())
-        })
-}
-
+/// Logs go to stderr, without colour unless stderr is a terminal (cron and CI logs stay
+/// plain). `KEYHYGIENE_LOG` sets the level (`warn` by default).
+///
+/// Whatever the level asked for, the AWS SDK's and the HTTP stack's own logs never pass
+/// `info`: at `debug` and `trace` they print signed request headers, session tokens and the
+/// caller's access key id. keyhygiene's own logs never contain a credential.
 fn init_logging(quiet: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
+
     let default = if quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYHYGIENE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("keyhygiene={default}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
-        .try_init();
+        .with_filter(tracing_subscriber::filter::filter_fn(may_log))
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// Only keyhygiene's own code logs below `info`.
+fn may_log(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("keyhygiene") || *meta.level() <= tracing::Level::INFO
 }

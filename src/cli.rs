@@ -13,8 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Audit the hygiene of long-term AWS access keys across an account.\n\n\
         keyhygiene only reads: it lists users, their access keys and each key's last use, \
         and the IAM credential report, then applies policy rules and writes HTML, CSV and \
-        JSON reports.\n\nExit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or \
-        config error, or incomplete coverage."
+        JSON reports.\n\nExit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, \
+        configuration or input error (nothing written), 3 incomplete coverage (reports \
+        written, marked incomplete)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,16 +44,18 @@ pub struct AuditArgs {
     pub region: Option<String>,
 
     /// Send IAM and STS calls to this endpoint instead of AWS (any IAM-compatible endpoint).
-    #[arg(long, value_name = "URL", value_parser = parse_endpoint, conflicts_with_all = ["from_inventory", "from_credential_report"])]
+    // Checked by `Endpoint::parse` rather than by clap, so that a rejected value's
+    // `user:password@` is never echoed.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["from_inventory", "from_credential_report"])]
     pub endpoint_url: Option<String>,
 
     /// At most this many API calls in flight at once.
-    #[arg(long, value_name = "N", default_value_t = crate::crawl::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    #[arg(long, value_name = "N", default_value_t = crate::crawl::DEFAULT_CONCURRENCY, value_parser = parse_concurrency, conflicts_with_all = ["from_inventory", "from_credential_report"])]
     pub concurrency: usize,
 
     /// At most this many API calls started per second (for accounts whose IAM rate is
     /// shared with production automation).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["from_inventory", "from_credential_report"])]
     pub max_rps: Option<u32>,
 
     /// Evaluate as of this instant (RFC 3339, e.g. 2026-01-31T00:00:00Z) instead of now.
@@ -86,6 +89,12 @@ pub struct AuditArgs {
     /// Audit a credential report CSV downloaded from the IAM console (no network call).
     #[arg(long, value_name = "FILE")]
     pub from_credential_report: Option<PathBuf>,
+
+    /// When the credential report given to --from-credential-report was generated (RFC 3339;
+    /// the `GeneratedTime` of `aws iam get-credential-report`). Without it the report's age
+    /// is unknown: a file's modification time says nothing about it.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_as_of, requires = "from_credential_report")]
+    pub report_generated_at: Option<DateTime<Utc>>,
 
     /// No progress, no summary: only errors, on stderr.
     #[arg(long, short)]
@@ -145,10 +154,80 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_endpoint(text: &str) -> Result<String, String> {
-    if text.starts_with("http://") || text.starts_with("https://") {
-        Ok(text.trim_end_matches('/').to_string())
-    } else {
-        Err("expected a URL starting with http:// or https://, e.g. http://127.0.0.1:5000".into())
+/// An endpoint URL from `--endpoint-url`. It displays without its `user:password@`
+/// userinfo, which is never printed, logged or stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    url: String,
+}
+
+impl Endpoint {
+    /// Accepts an `http://` or `https://` URL; the error never repeats the userinfo.
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            Ok(Endpoint {
+                url: text.trim_end_matches('/').to_string(),
+            })
+        } else {
+            Err(format!(
+                "--endpoint-url {}: expected a URL starting with http:// or https://, e.g. http://127.0.0.1:5000",
+                redact_userinfo(text)
+            ))
+        }
+    }
+
+    /// The URL itself, for the SDK.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `text` with every occurrence of the URL replaced by its redacted form.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.url, &redact_userinfo(&self.url))
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_userinfo(&self.url))
+    }
+}
+
+/// `https://***@host/` for `https://user:pass@host/`; text without userinfo unchanged.
+pub fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_is_never_shown() {
+        for (url, shown) in [
+            ("https://user:pass@iam.example.com/", "https://***@iam.example.com/"),
+            ("http://u:p@127.0.0.1:5000", "http://***@127.0.0.1:5000"),
+            ("user:pass@host", "***@host"),
+            ("http://127.0.0.1:5000/a@b", "http://127.0.0.1:5000/a@b"),
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ] {
+            assert_eq!(redact_userinfo(url), shown);
+        }
+        let endpoint = Endpoint::parse("http://admin:s3cret@127.0.0.1:1").unwrap();
+        assert_eq!(endpoint.to_string(), "http://***@127.0.0.1:1");
+        assert_eq!(
+            endpoint.redact("cannot reach http://admin:s3cret@127.0.0.1:1: refused"),
+            "cannot reach http://***@127.0.0.1:1: refused"
+        );
+        let err = Endpoint::parse("admin:s3cret@127.0.0.1:1").unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

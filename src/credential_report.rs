@@ -115,14 +115,10 @@ impl CredentialReport {
 /// A credential report that could not be read. Displays as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialReportError {
-    #[error(
-        "{file}: cannot read the credential report: {source} (check the path and that the file is readable)"
-    )]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::fsio::ReadError),
+    #[error(transparent)]
+    Data(#[from] crate::inventory::DataError),
     #[error("{file}:{line}: {problem} ({hint})")]
     Invalid {
         file: String,
@@ -192,11 +188,19 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
         .headers()
         .map_err(|e| csv_error(e, &mut lines))?
         .clone();
-    let columns: HashMap<&str, usize> = header
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (name.trim(), i))
-        .collect();
+    let mut columns: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        if columns.insert(name.trim(), i).is_some() {
+            return Err(invalid(
+                1,
+                format!(
+                    "the header has the column {} twice, so its value is ambiguous",
+                    name.trim()
+                ),
+                HINT_DOWNLOAD,
+            ));
+        }
+    }
     if !columns.contains_key("user") && !columns.contains_key("arn") {
         return Err(invalid(
             1,
@@ -225,6 +229,10 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
         users: Vec::new(),
         root: None,
     };
+    // Each user once (IAM user names are unique regardless of letter case), and every row
+    // from the same account.
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut account: Option<(String, u64)> = None;
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(e, &mut lines))?;
         let line = record.position().map_or(0, |p| lines.line_of(p));
@@ -246,6 +254,29 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
             file,
         };
         let row = cells.row()?;
+        if let Some(first) = seen.insert(row.user.to_lowercase(), line) {
+            return Err(invalid(
+                line,
+                format!("user {} is listed twice (also on line {first})", row.user),
+                HINT_DOWNLOAD,
+            ));
+        }
+        if let Some(id) = account_from_arn(&row.arn) {
+            match &account {
+                Some((first, first_line)) if *first != id => {
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "user {}'s arn is in account {id}, but line {first_line}'s is in account {first}: the file mixes two accounts' reports",
+                            row.user
+                        ),
+                        HINT_DOWNLOAD,
+                    ));
+                }
+                Some(_) => {}
+                None => account = Some((id, line)),
+            }
+        }
         if row.user == ROOT_ROW_USER {
             report.root = Some(row);
         } else {
@@ -392,7 +423,11 @@ impl Cells<'_> {
 /// report lists, the report's generated time, and the root user's keys when the report
 /// has a `<root_account>` row. Without that row `inv.root` is left as it is, so the caller
 /// can fall back to the account summary.
-pub fn merge_into(inv: &mut Inventory, report: &CredentialReport, generated_at: DateTime<Utc>) {
+pub fn merge_into(
+    inv: &mut Inventory,
+    report: &CredentialReport,
+    generated_at: Option<DateTime<Utc>>,
+) {
     let rows: HashMap<&str, &ReportRow> = report
         .users
         .iter()
@@ -414,29 +449,30 @@ pub fn merge_into(inv: &mut Inventory, report: &CredentialReport, generated_at: 
 
 /// Reads a credential report CSV file into an inventory (`--from-credential-report`).
 ///
-/// The file does not say when IAM generated it, so its modification time (in UTC) stands
-/// for both the collection time and the report's generated time: a report downloaded and
-/// left untouched carries the download time, which is within hours of its generation.
-pub fn load_inventory(path: &Path) -> Result<Inventory, CredentialReportError> {
+/// The file does not say when IAM generated it (a copy or a checkout changes its
+/// modification time), so the generation time is `generated_at` when the user states it
+/// (`--report-generated-at`) and unknown otherwise; the data then counts as collected when
+/// the file is read. Only a regular file of at most [`crate::fsio::MAX_DATA_FILE_BYTES`] is
+/// read, and a report that contradicts itself or holds impossible dates is refused.
+pub fn load_inventory(
+    path: &Path,
+    generated_at: Option<DateTime<Utc>>,
+) -> Result<Inventory, CredentialReportError> {
     let file = path.display().to_string();
-    let read_error = |source| CredentialReportError::Read {
-        file: file.clone(),
-        source,
-    };
-    let bytes = std::fs::read(path).map_err(read_error)?;
-    let modified: DateTime<Utc> = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(read_error)?
-        .into();
+    let bytes =
+        crate::fsio::read_limited(path, "credential report", crate::fsio::MAX_DATA_FILE_BYTES)?;
     let report = parse(&bytes, &file)?;
-    inventory_from_report(&report, &file, modified)
+    drop(bytes);
+    let inv = inventory_from_report(&report, &file, generated_at)?;
+    inv.validate(&file)?;
+    Ok(inv)
 }
 
-/// Builds an inventory from a parsed report; `as_of` is when the report was taken.
+/// Builds an inventory from a parsed report, generated at `generated_at` when known.
 fn inventory_from_report(
     report: &CredentialReport,
     file: &str,
-    as_of: DateTime<Utc>,
+    generated_at: Option<DateTime<Utc>>,
 ) -> Result<Inventory, CredentialReportError> {
     let invalid = |line: u64, problem: String| CredentialReportError::Invalid {
         file: file.to_string(),
@@ -448,7 +484,7 @@ fn inventory_from_report(
         SourceInfo::CredentialReport {
             file: file.to_string(),
         },
-        as_of,
+        generated_at.unwrap_or_else(Utc::now),
     );
     for row in &report.users {
         let Some(path) = path_from_user_arn(&row.arn) else {
@@ -500,7 +536,7 @@ fn inventory_from_report(
         .iter()
         .chain(&report.users)
         .find_map(|row| account_from_arn(&row.arn));
-    merge_into(&mut inv, report, as_of);
+    merge_into(&mut inv, report, generated_at);
     inv.normalize();
     Ok(inv)
 }
@@ -815,7 +851,7 @@ mod tests {
             crawled_user("bob"),
             crawled_user("zed"),
         ];
-        merge_into(&mut inv, &report, generated);
+        merge_into(&mut inv, &report, Some(generated));
 
         assert_eq!(
             inv.users[0].login,
@@ -838,7 +874,7 @@ mod tests {
         assert_eq!(
             inv.credential_report,
             Some(CredentialReportInfo {
-                generated_at: generated,
+                generated_at: Some(generated),
                 has_root_row: true,
             })
         );
@@ -852,12 +888,12 @@ mod tests {
         let generated = at("2026-01-16T00:00:00+00:00");
         let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, generated);
         inv.root = RootKeys::AccountSummary { keys_present: true };
-        merge_into(&mut inv, &report, generated);
+        merge_into(&mut inv, &report, Some(generated));
         assert_eq!(inv.root, RootKeys::AccountSummary { keys_present: true });
         assert_eq!(
             inv.credential_report,
             Some(CredentialReportInfo {
-                generated_at: generated,
+                generated_at: Some(generated),
                 has_root_row: false,
             })
         );
@@ -879,20 +915,16 @@ mod tests {
     fn load_inventory_builds_users_and_slot_named_keys() {
         let file = write_temp(REPORT);
         let name = file.path().display().to_string();
-        let modified: DateTime<Utc> = std::fs::metadata(file.path())
-            .unwrap()
-            .modified()
-            .unwrap()
-            .into();
-        let inv = load_inventory(file.path()).unwrap();
+        let generated = at("2026-01-16T00:00:00+00:00");
+        let inv = load_inventory(file.path(), Some(generated)).unwrap();
 
         assert_eq!(inv.source, SourceInfo::CredentialReport { file: name });
-        assert_eq!(inv.collected_at, modified);
+        assert_eq!(inv.collected_at, generated);
         assert_eq!(inv.account_id.as_deref(), Some("123456789012"));
         assert_eq!(
             inv.credential_report,
             Some(CredentialReportInfo {
-                generated_at: modified,
+                generated_at: Some(generated),
                 has_root_row: true,
             })
         );
@@ -963,15 +995,97 @@ mod tests {
     }
 
     #[test]
-    fn load_inventory_without_root_row_leaves_root_unknown() {
+    fn load_inventory_without_root_row_leaves_root_unknown_as_a_gap() {
         let file = write_temp(NO_ROOT);
-        let inv = load_inventory(file.path()).unwrap();
+        let inv = load_inventory(file.path(), None).unwrap();
         assert_eq!(inv.root, RootKeys::Unknown);
         assert_eq!(inv.account_id.as_deref(), Some("210987654321"));
         assert_eq!(
             inv.credential_report.as_ref().map(|c| c.has_root_row),
             Some(false)
         );
+        assert!(!inv.is_complete(), "an unknown root user is a coverage gap");
+        assert_eq!(inv.gaps.len(), 1);
+        assert_eq!(inv.gaps[0].error_code, "NoRootRow");
+    }
+
+    #[test]
+    fn a_header_only_report_is_not_complete() {
+        let header = REPORT.lines().next().unwrap();
+        let file = write_temp(&format!("{header}\n"));
+        let inv = load_inventory(file.path(), None).unwrap();
+        assert!(inv.users.is_empty());
+        assert!(!inv.is_complete());
+        assert_eq!(inv.compute_coverage().gaps, 1);
+    }
+
+    #[test]
+    fn without_a_stated_time_the_generation_time_is_unknown() {
+        let file = write_temp(REPORT);
+        // A checkout or a copy gives the file any modification time: it is not used.
+        let inv = load_inventory(file.path(), None).unwrap();
+        assert_eq!(
+            inv.credential_report.as_ref().map(|c| c.generated_at),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn duplicated_columns_users_and_accounts_are_refused() {
+        let mut lines: Vec<String> = REPORT.lines().map(str::to_string).collect();
+        // A duplicated column (whatever its values) makes a row ambiguous.
+        let dup_column = {
+            let mut l = lines.clone();
+            for line in &mut l {
+                let last = line.rsplit(',').next().unwrap().to_string();
+                line.push(',');
+                line.push_str(&last);
+            }
+            l[0] = l[0].replace(",cert_2_last_rotated,cert_2_last_rotated", ",cert_2_last_rotated,mfa_active");
+            l.join("\n")
+        };
+        assert_eq!(
+            err(&dup_column),
+            "report.csv:1: the header has the column mfa_active twice, so its value is ambiguous \
+             (download the credential report again from the IAM console or with `aws iam get-credential-report`)"
+        );
+        let twice = format!("{}\n{}", lines.join("\n"), lines[2].replace("alice,", "Alice,"));
+        assert!(
+            err(&twice).starts_with("report.csv:8: user Alice is listed twice (also on line 3)"),
+            "{}",
+            err(&twice)
+        );
+        lines[3] = lines[3].replace("123456789012", "999999999999");
+        let mixed = lines.join("\n");
+        assert!(
+            err(&mixed).starts_with(
+                "report.csv:4: user bob's arn is in account 999999999999, but line 2's is in account 123456789012"
+            ),
+            "{}",
+            err(&mixed)
+        );
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        let file = write_temp(&REPORT.replace("2026-01-15T10:00:00+00:00", "9999-01-15T10:00:00+00:00"));
+        let message = load_inventory(file.path(), None).unwrap_err().to_string();
+        assert!(
+            message.contains("user alice's access key 1 last use is 9999-01-15T10:00:00Z, after the data was collected"),
+            "{message}"
+        );
+        let file = write_temp(&REPORT.replace("2021-02-03T04:05:06+00:00", "0000-02-03T04:05:06+00:00"));
+        let message = load_inventory(file.path(), None).unwrap_err().to_string();
+        assert!(
+            message.contains("user alice's creation date is 0000-02-03T04:05:06Z, before AWS existed"),
+            "{message}"
+        );
+        // The stated generation time is the collection time: a row after it is refused.
+        let file = write_temp(REPORT);
+        let message = load_inventory(file.path(), Some(at("2025-01-01T00:00:00Z")))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("after the data was collected (2025-01-01T00:00:00Z)"), "{message}");
     }
 
     #[test]
@@ -979,7 +1093,7 @@ mod tests {
         let file = write_temp(NO_ROTATION);
         let name = file.path().display().to_string();
         assert_eq!(
-            load_inventory(file.path()).unwrap_err().to_string(),
+            load_inventory(file.path(), None).unwrap_err().to_string(),
             format!(
                 "{name}:3: user frank's access key 1 is active but access_key_1_last_rotated has no date \
                  (download the credential report again from the IAM console or with `aws iam get-credential-report`)"
@@ -991,7 +1105,7 @@ mod tests {
     fn load_inventory_names_a_missing_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing.csv");
-        let message = load_inventory(&path).unwrap_err().to_string();
+        let message = load_inventory(&path, None).unwrap_err().to_string();
         assert!(
             message.starts_with(&format!(
                 "{}: cannot read the credential report: ",

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod crawl;
 pub mod credential_report;
 pub mod findings;
+pub mod fsio;
 pub mod inventory;
 pub mod policy;
 pub mod report;

@@ -534,7 +534,7 @@ fn root_from_report() -> RootKeys {
 
 fn report_info(has_root_row: bool) -> Option<CredentialReportInfo> {
     Some(CredentialReportInfo {
-        generated_at: at(REPORT_GENERATED),
+        generated_at: Some(at(REPORT_GENERATED)),
         has_root_row,
     })
 }

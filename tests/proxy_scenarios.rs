@@ -199,8 +199,8 @@ fn scenario_d_access_denied_for_one_user_is_a_coverage_gap_in_every_output() {
 
     assert_eq!(
         d.output.status.code(),
-        Some(2),
-        "incomplete coverage exits 2; stderr:\n{}",
+        Some(3),
+        "incomplete coverage exits 3; stderr:\n{}",
         stderr(&d.output)
     );
     // The saved inventory: exactly one gap, for that user's keys.

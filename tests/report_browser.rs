@@ -229,7 +229,7 @@ fn inventory() -> Inventory {
         }],
     };
     inv.credential_report = Some(CredentialReportInfo {
-        generated_at: as_of() - Duration::minutes(25),
+        generated_at: Some(as_of() - Duration::minutes(25)),
         has_root_row: true,
     });
     inv.normalize();

@@ -163,7 +163,7 @@ fn inventory() -> Inventory {
         }],
     };
     inv.credential_report = Some(CredentialReportInfo {
-        generated_at: as_of() - Duration::hours(6),
+        generated_at: Some(as_of() - Duration::hours(6)),
         has_root_row: true,
     });
     inv.gaps = vec![CoverageGap {
@@ -761,7 +761,7 @@ fn html_shows_coverage_gaps_and_a_stale_credential_report() {
     let mut clean = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
     clean.account_id = Some(ACCOUNT.to_string());
     clean.credential_report = Some(CredentialReportInfo {
-        generated_at: as_of() - Duration::hours(3),
+        generated_at: Some(as_of() - Duration::hours(3)),
         has_root_row: true,
     });
     clean.normalize();

@@ -108,7 +108,11 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
 
     match report {
         Ok(fetched) => {
-            crate::credential_report::merge_into(&mut inv, &fetched.report, fetched.generated_at);
+            crate::credential_report::merge_into(
+                &mut inv,
+                &fetched.report,
+                Some(fetched.generated_at),
+            );
         }
         Err(gap) => inv.gaps.push(gap),
     }

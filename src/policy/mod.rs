@@ -210,12 +210,15 @@ pub struct PolicyError {
     pub problems: Vec<String>,
 }
 
-/// Reads and validates a policy file, reporting every problem at once.
+/// Reads and validates a policy file, reporting every problem at once. Only a regular file
+/// of at most [`crate::fsio::MAX_POLICY_FILE_BYTES`] is read.
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
-        problems: vec![format!("{file}: cannot read the policy file: {e}")],
-    })?;
+    let text =
+        crate::fsio::read_limited_text(path, "policy file", crate::fsio::MAX_POLICY_FILE_BYTES)
+            .map_err(|e| PolicyError {
+                problems: vec![e.to_string()],
+            })?;
     parse::parse(&text, &file)
 }
 

@@ -612,7 +612,7 @@ fn same_input_gives_identical_output() {
 
 #[test]
 fn exit_code_matrix() {
-    use crate::app::{EXIT_CLEAN, EXIT_ERROR_OR_INCOMPLETE, EXIT_FINDINGS, exit_code};
+    use crate::app::{EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_FINDINGS, exit_code};
     let inv = sample();
     // Worst unsuppressed finding: critical (root key).
     let all = audit_at(&inv, &Policy::default(), as_of());
@@ -643,9 +643,9 @@ fn exit_code_matrix() {
         (true, &medium, high, EXIT_CLEAN),
         (true, &none, low, EXIT_CLEAN),
         (true, &empty, low, EXIT_CLEAN),
-        (false, &empty, low, EXIT_ERROR_OR_INCOMPLETE),
-        (false, &all, low, EXIT_ERROR_OR_INCOMPLETE),
-        (false, &all, None, EXIT_ERROR_OR_INCOMPLETE),
+        (false, &empty, low, EXIT_INCOMPLETE),
+        (false, &all, low, EXIT_INCOMPLETE),
+        (false, &all, None, EXIT_INCOMPLETE),
     ];
     for (i, (complete, set, fail_on, expected)) in cases.into_iter().enumerate() {
         assert_eq!(exit_code(complete, set, fail_on), expected, "case {i}");

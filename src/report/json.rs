@@ -16,7 +16,7 @@ use super::model::{
 };
 
 /// The version of the `report.json` document.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 pub struct ReportV1<'a> {
@@ -55,8 +55,8 @@ pub struct Source<'a> {
 
 #[derive(Serialize)]
 pub struct CredentialReport<'a> {
-    pub generated_at: &'a str,
-    pub age_minutes: i64,
+    pub generated_at: Option<&'a str>,
+    pub age_minutes: Option<i64>,
     pub stale: bool,
     pub has_root_row: bool,
 }
@@ -291,7 +291,7 @@ impl<'a> ReportV1<'a> {
             },
             collected_at: &m.collected_at_text,
             credential_report: m.credential_report.as_ref().map(|c| CredentialReport {
-                generated_at: &c.generated_at_text,
+                generated_at: c.generated_at_text.as_deref(),
                 age_minutes: c.age_minutes,
                 stale: c.stale,
                 has_root_row: c.has_root_row,

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::findings::{FindingSet, Severity};
+use crate::fsio::{FileSet, WriteError};
 use crate::inventory::Inventory;
 
 pub use model::ReportModel;
@@ -57,18 +58,8 @@ pub struct RunInfo<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: cannot create the report directory: {source}")]
-    CreateDir {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: cannot write the report: {source}")]
-    Write {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
     #[error("{path}: cannot render the report: {message}")]
     Render { path: String, message: String },
 }
@@ -134,8 +125,10 @@ fn write_file(name: &str, model: &ReportModel, out: &mut dyn Write) -> io::Resul
 /// Writes the chosen reports into `out_dir` (created if needed) and returns their paths.
 ///
 /// Each file streams from the model straight to disk, one at a time, so memory does not
-/// grow with the size of the reports. It is written to a temporary sibling and renamed, so
-/// a reader never sees half a report.
+/// grow with the size of the reports. Every file is written first, each to an exclusive
+/// temporary file; only then are they swapped in together ([`crate::fsio::FileSet`]), so a
+/// failed run leaves the previous report set as it was and a reader never sees half a
+/// report. Files of formats not requested are left alone.
 pub fn write_reports(
     out_dir: &Path,
     formats: &[Format],
@@ -150,32 +143,12 @@ pub fn write_model_reports(
     formats: &[Format],
     model: &ReportModel,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(out_dir).map_err(|source| ReportError::CreateDir {
-        path: out_dir.display().to_string(),
-        source,
-    })?;
-    let mut written = Vec::new();
+    let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
     for name in file_names(formats) {
-        let path = out_dir.join(name);
-        let tmp = out_dir.join(format!(".{name}.tmp"));
-        let result = std::fs::File::create(&tmp)
-            .and_then(|file| {
-                let mut out = io::BufWriter::with_capacity(256 * 1024, file);
-                write_file(name, model, &mut out)?;
-                out.into_inner().map_err(io::IntoInnerError::into_error)?;
-                Ok(())
-            })
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(source) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(ReportError::Write {
-                path: path.display().to_string(),
-                source,
-            });
-        }
-        written.push(path);
+        set.stage(name, |out| write_file(name, model, out))
+            .map_err(ReportError::Write)?;
     }
-    Ok(written)
+    set.commit().map_err(ReportError::Write)
 }
 
 /// The compact summary printed on stdout after every run.
@@ -246,7 +219,7 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
         let _ = writeln!(
             out,
             "credential report: generated {} ({}){}",
-            cr.generated_at_text,
+            cr.generated_at_text.as_deref().unwrap_or("at an unknown time"),
             cr.relation_label,
             if cr.stale {
                 format!(

@@ -125,10 +125,12 @@ pub struct RemovedView {
 
 #[derive(Clone, Debug)]
 pub struct CredentialReportView {
-    pub generated_at_text: String,
+    /// RFC 3339; `None` when the generation time is unknown.
+    pub generated_at_text: Option<String>,
     pub generated_at_display: String,
-    /// Minutes between generation and the as-of time (negative if generated later).
-    pub age_minutes: i64,
+    /// Minutes between generation and the as-of time (negative if generated later);
+    /// `None` when the generation time is unknown.
+    pub age_minutes: Option<i64>,
     /// The age in words, e.g. "2 h 15 min" (the absolute value when negative).
     pub age_label: String,
     /// The age relative to the as-of time, e.g. "2 h 15 min before as-of".
@@ -369,18 +371,21 @@ impl<'a> ReportModel<'a> {
         let as_of = run.as_of;
         let coverage = coverage_view(inv);
         let credential_report = inv.credential_report.as_ref().map(|cr| {
-            let age_minutes = (as_of - cr.generated_at).num_minutes();
+            let age_minutes = cr.generated_at.map(|t| (as_of - t).num_minutes());
             CredentialReportView {
-                generated_at_text: rfc3339(cr.generated_at),
-                generated_at_display: display_time(cr.generated_at),
+                generated_at_text: cr.generated_at.map(rfc3339),
+                generated_at_display: cr.generated_at.map_or_else(
+                    || "at an unknown time (state it with --report-generated-at)".to_string(),
+                    display_time,
+                ),
                 age_minutes,
-                age_label: age_label(age_minutes),
-                relation_label: if age_minutes < 0 {
-                    format!("{} after as-of", age_label(age_minutes))
-                } else {
-                    format!("{} before as-of", age_label(age_minutes))
+                age_label: age_minutes.map_or_else(|| "unknown".to_string(), age_label),
+                relation_label: match age_minutes {
+                    None => "age unknown".to_string(),
+                    Some(m) if m < 0 => format!("{} after as-of", age_label(m)),
+                    Some(m) => format!("{} before as-of", age_label(m)),
                 },
-                stale: age_minutes > STALE_CREDENTIAL_REPORT_HOURS * 60,
+                stale: age_minutes.is_some_and(|m| m > STALE_CREDENTIAL_REPORT_HOURS * 60),
                 has_root_row: cr.has_root_row,
                 stale_impact: match run.inventory.source {
                     SourceInfo::CredentialReport { .. } => {

@@ -270,7 +270,11 @@ impl FaultProxy {
     /// (see `keyhygiene-iam-proxy --help`).
     pub fn start(upstream: &str, flags: &[&str]) -> FaultProxy {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhygiene-iam-proxy"))
+        let proxy = option_env!("CARGO_BIN_EXE_keyhygiene-iam-proxy").expect(
+            "keyhygiene-iam-proxy was not built: run the tests with `cargo test --features \
+             iam-proxy` (scripts/test does)",
+        );
+        let mut child = Command::new(proxy)
             .args(["--upstream", upstream, "--listen", "127.0.0.1:0"])
             .args(flags)
             .stdin(Stdio::null())
