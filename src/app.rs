@@ -11,9 +11,9 @@ use chrono::Utc;
 
 use crate::aws::AwsOptions;
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
-use crate::fsio::FileSet;
 use crate::crawl::{CrawlOptions, ProgressMode};
 use crate::findings::{FindingSet, Severity};
+use crate::fsio::FileSet;
 use crate::inventory::Inventory;
 use crate::policy::{self, Policy};
 use crate::report::{self, Format, RunInfo};
@@ -87,7 +87,12 @@ fn audit(args: AuditArgs) -> u8 {
         },
         None => Policy::default(),
     };
-    let endpoint = match args.endpoint_url.as_deref().map(Endpoint::parse).transpose() {
+    let endpoint = match args
+        .endpoint_url
+        .as_deref()
+        .map(Endpoint::parse)
+        .transpose()
+    {
         Ok(endpoint) => endpoint,
         Err(message) => return fail(&message),
     };
@@ -161,9 +166,8 @@ fn collect(args: &AuditArgs, endpoint: Option<&Endpoint>) -> Result<(Inventory, 
         return Ok((inventory, path.display().to_string()));
     }
     if let Some(path) = &args.from_credential_report {
-        let inventory =
-            crate::credential_report::load_inventory(path, args.report_generated_at)
-                .map_err(|e| e.to_string())?;
+        let inventory = crate::credential_report::load_inventory(path, args.report_generated_at)
+            .map_err(|e| e.to_string())?;
         return Ok((inventory, path.display().to_string()));
     }
     let origin = match endpoint {

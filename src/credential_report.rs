@@ -1041,7 +1041,10 @@ mod tests {
                 line.push(',');
                 line.push_str(&last);
             }
-            l[0] = l[0].replace(",cert_2_last_rotated,cert_2_last_rotated", ",cert_2_last_rotated,mfa_active");
+            l[0] = l[0].replace(
+                ",cert_2_last_rotated,cert_2_last_rotated",
+                ",cert_2_last_rotated,mfa_active",
+            );
             l.join("\n")
         };
         assert_eq!(
@@ -1049,7 +1052,11 @@ mod tests {
             "report.csv:1: the header has the column mfa_active twice, so its value is ambiguous \
              (download the credential report again from the IAM console or with `aws iam get-credential-report`)"
         );
-        let twice = format!("{}\n{}", lines.join("\n"), lines[2].replace("alice,", "Alice,"));
+        let twice = format!(
+            "{}\n{}",
+            lines.join("\n"),
+            lines[2].replace("alice,", "Alice,")
+        );
         assert!(
             err(&twice).starts_with("report.csv:8: user Alice is listed twice (also on line 3)"),
             "{}",
@@ -1068,16 +1075,19 @@ mod tests {
 
     #[test]
     fn impossible_dates_are_refused() {
-        let file = write_temp(&REPORT.replace("2026-01-15T10:00:00+00:00", "9999-01-15T10:00:00+00:00"));
+        let file =
+            write_temp(&REPORT.replace("2026-01-15T10:00:00+00:00", "9999-01-15T10:00:00+00:00"));
         let message = load_inventory(file.path(), None).unwrap_err().to_string();
         assert!(
             message.contains("user alice's access key 1 last use is 9999-01-15T10:00:00Z, after the data was collected"),
             "{message}"
         );
-        let file = write_temp(&REPORT.replace("2021-02-03T04:05:06+00:00", "0000-02-03T04:05:06+00:00"));
+        let file =
+            write_temp(&REPORT.replace("2021-02-03T04:05:06+00:00", "0000-02-03T04:05:06+00:00"));
         let message = load_inventory(file.path(), None).unwrap_err().to_string();
         assert!(
-            message.contains("user alice's creation date is 0000-02-03T04:05:06Z, before AWS existed"),
+            message
+                .contains("user alice's creation date is 0000-02-03T04:05:06Z, before AWS existed"),
             "{message}"
         );
         // The stated generation time is the collection time: a row after it is refused.
@@ -1085,7 +1095,10 @@ mod tests {
         let message = load_inventory(file.path(), Some(at("2025-01-01T00:00:00Z")))
             .unwrap_err()
             .to_string();
-        assert!(message.contains("after the data was collected (2025-01-01T00:00:00Z)"), "{message}");
+        assert!(
+            message.contains("after the data was collected (2025-01-01T00:00:00Z)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub const MAX_POLICY_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// An input file that could not be read. Displays as one line naming the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{file}: cannot read the {what}: {source} (check the path and that the file is readable)")]
+    #[error(
+        "{file}: cannot read the {what}: {source} (check the path and that the file is readable)"
+    )]
     Io {
         file: String,
         what: &'static str,
@@ -98,11 +100,7 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
 }
 
 /// [`read_limited`] for text: invalid UTF-8 is an error naming the file.
-pub fn read_limited_text(
-    path: &Path,
-    what: &'static str,
-    limit: u64,
-) -> Result<String, ReadError> {
+pub fn read_limited_text(path: &Path, what: &'static str, limit: u64) -> Result<String, ReadError> {
     let bytes = read_limited(path, what, limit)?;
     String::from_utf8(bytes).map_err(|e| ReadError::Io {
         file: path.display().to_string(),
@@ -206,11 +204,8 @@ impl FileSet {
         let dir = self.dir;
         let mut done: Vec<(PathBuf, Option<tempfile::TempPath>)> = Vec::new();
         for (target, tmp) in self.staged {
-            let swapped = backup(&dir, &target).and_then(|saved| {
-                tmp.persist(&target)
-                    .map(|_| saved)
-                    .map_err(|e| e.error)
-            });
+            let swapped = backup(&dir, &target)
+                .and_then(|saved| tmp.persist(&target).map(|_| saved).map_err(|e| e.error));
             match swapped {
                 Ok(saved) => done.push((target, saved)),
                 Err(source) => {
@@ -255,7 +250,10 @@ fn restore(done: Vec<(PathBuf, Option<tempfile::TempPath>)>) {
             None => std::fs::remove_file(&target),
         };
         if let Err(e) = restored {
-            tracing::warn!("{}: could not restore the previous file: {e}", target.display());
+            tracing::warn!(
+                "{}: could not restore the previous file: {e}",
+                target.display()
+            );
         }
     }
 }
@@ -289,10 +287,13 @@ pub fn write_new(
 }
 
 fn split(path: &Path) -> Result<(&Path, &str), WriteError> {
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| WriteError {
-        path: path.display().to_string(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-    })?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| WriteError {
+            path: path.display().to_string(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        })?;
     Ok((path.parent().unwrap_or(Path::new("")), name))
 }
 

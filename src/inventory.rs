@@ -328,6 +328,13 @@ impl Inventory {
     /// Puts users, keys and gaps in a canonical order so that two crawls of the same
     /// account produce identical documents, whatever order the responses arrived in.
     pub fn normalize(&mut self) {
+        // An endpoint's user:password is never stored, even if an older file holds one.
+        if let SourceInfo::Live {
+            endpoint: Some(endpoint),
+        } = &mut self.source
+        {
+            *endpoint = crate::redact::redact_userinfo(endpoint);
+        }
         self.users.sort_by(|a, b| a.name.cmp(&b.name));
         for user in &mut self.users {
             user.keys
@@ -431,7 +438,10 @@ impl Inventory {
                 {
                     return Err(bad(
                         format!("access key {id}"),
-                        format!("is listed under user {first} and again under user {}", user.name),
+                        format!(
+                            "is listed under user {first} and again under user {}",
+                            user.name
+                        ),
                         FIX_DUPLICATE,
                     ));
                 }
@@ -495,7 +505,10 @@ impl Inventory {
                 .and_then(|l| l.password_last_used)
                 .map(|d| (format!("user {}'s last console sign-in", u.name), d));
             let keys = u.keys.iter().flat_map(move |k| {
-                let what = format!("user {}'s {}", u.name, k.label());
+                let what = match &k.id {
+                    Some(id) => format!("user {}'s access key {id}", u.name),
+                    None => format!("user {}'s {}", u.name, k.label()),
+                };
                 [
                     Some((format!("{what} creation date"), k.created)),
                     k.last_used.date().map(|d| (format!("{what} last use"), d)),
@@ -569,8 +582,7 @@ impl Inventory {
             })?;
         match version.schema_version {
             Some(serde_json::Value::Number(n))
-                if n
-                    .as_u64()
+                if n.as_u64()
                     .is_some_and(|v| READABLE_SCHEMA_VERSIONS.iter().any(|r| *r as u64 == v)) => {}
             Some(other) => {
                 return Err(InventoryFileError::Version {
@@ -602,8 +614,7 @@ impl Inventory {
 
 const FIX_DUPLICATE: &str =
     "the data contradicts itself; collect it again rather than editing it by hand";
-const FIX_DATE: &str =
-    "the record is damaged or a clock was wrong; collect the data again rather than editing it by hand";
+const FIX_DATE: &str = "the record is damaged or a clock was wrong; collect the data again rather than editing it by hand";
 
 fn earliest_plausible() -> DateTime<Utc> {
     chrono::NaiveDate::from_ymd_opt(EARLIEST_PLAUSIBLE_YEAR, 1, 1)

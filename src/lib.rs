@@ -12,5 +12,6 @@ pub mod findings;
 pub mod fsio;
 pub mod inventory;
 pub mod policy;
+pub mod redact;
 pub mod report;
 pub mod rules;

@@ -612,7 +612,7 @@ fn same_input_gives_identical_output() {
 
 #[test]
 fn exit_code_matrix() {
-    use crate::app::{EXIT_CLEAN, EXIT_INCOMPLETE, EXIT_FINDINGS, exit_code};
+    use crate::app::{EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE, exit_code};
     let inv = sample();
     // Worst unsuppressed finding: critical (root key).
     let all = audit_at(&inv, &Policy::default(), as_of());
