@@ -122,7 +122,8 @@ fn audit(args: AuditArgs) -> u8 {
         None => None,
     };
 
-    let findings = crate::rules::audit(&inventory, &policy, as_of);
+    let raw = crate::rules::evaluate(&inventory, &policy.rules, as_of);
+    let findings = policy::apply(&inventory, &policy, raw, as_of);
     let formats = formats(&args.format);
     let run = RunInfo {
         inventory: &inventory,

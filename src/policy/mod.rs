@@ -4,15 +4,14 @@
 //! each as `file:line:column: problem (fix)`. [`apply`] is the one place the policy takes
 //! effect on findings: scope filters, then suppressions, then the stable order.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::findings::Severity;
 use crate::inventory::User;
-use crate::rules::RULES;
+pub use crate::rules::RuleConfig;
+use crate::rules::{RuleSettings, default_settings, find};
 
 mod apply;
 mod parse;
@@ -25,7 +24,7 @@ pub use apply::apply;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     /// The effective settings of every registered rule, by rule id.
-    pub rules: BTreeMap<String, RuleConfig>,
+    pub rules: RuleSettings,
     pub scope: Scope,
     /// `[[suppress]]` entries, in file order (the first matching entry is the one shown).
     pub suppressions: Vec<Suppression>,
@@ -34,24 +33,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            rules: RULES
-                .iter()
-                .map(|r| {
-                    let info = r.info();
-                    (
-                        info.id.to_string(),
-                        RuleConfig {
-                            enabled: true,
-                            severity: info.default_severity,
-                            thresholds: info
-                                .thresholds
-                                .iter()
-                                .map(|t| (t.name.to_string(), t.default))
-                                .collect(),
-                        },
-                    )
-                })
-                .collect(),
+            rules: default_settings(),
             scope: Scope::default(),
             suppressions: Vec::new(),
         }
@@ -59,35 +41,12 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// The effective settings of rule `id` (the defaults for a rule the policy does not know).
-    pub fn rule(&self, id: &str) -> RuleConfig {
+    /// The effective settings of rule `id` (its defaults when the policy does not set it).
+    pub fn rule(&self, id: &str) -> Option<RuleConfig> {
         match self.rules.get(id) {
-            Some(config) => config.clone(),
-            None => Policy::default()
-                .rules
-                .remove(id)
-                .unwrap_or_else(|| panic!("unknown rule id {id}")),
+            Some(config) => Some(config.clone()),
+            None => find(id).map(|rule| RuleConfig::defaults(rule.info())),
         }
-    }
-}
-
-/// One rule's effective settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleConfig {
-    pub enabled: bool,
-    /// The severity of the rule's findings (a rule may lower it for a reason it explains).
-    pub severity: Severity,
-    /// Every threshold of the rule, by its name in the policy file.
-    pub thresholds: BTreeMap<String, i64>,
-}
-
-impl RuleConfig {
-    /// The value of threshold `name`. Rules only ask for thresholds they declare.
-    pub fn threshold(&self, name: &str) -> i64 {
-        *self
-            .thresholds
-            .get(name)
-            .unwrap_or_else(|| panic!("rule asked for undeclared threshold {name}"))
     }
 }
 

@@ -95,11 +95,11 @@ reason = "CI keys are used monthly"
 expires = "2026-06-30"
 "#,
     );
-    let r = p.rule("key-not-rotated");
+    let r = p.rule("key-not-rotated").unwrap();
     assert_eq!(r.severity, Severity::High);
-    assert_eq!(r.threshold("max-age-days"), 180);
+    assert_eq!(r.thresholds["max-age-days"], 180);
     assert!(r.enabled);
-    assert!(!p.rule("key-never-used").enabled);
+    assert!(!p.rule("key-never-used").unwrap().enabled);
     assert_eq!(p.rule("key-unused"), Policy::default().rule("key-unused"));
     assert_eq!(p.scope.include.tags[0].key, "team");
     assert_eq!(p.scope.exclude.paths, vec!["/service-accounts/"]);
@@ -123,7 +123,10 @@ fn inline_tables_work_too() {
         "rules = { key-unused = { max-unused-days = 10 } }\n\
          suppress = [{ rule = \"key-unused\", user = \"bob\", reason = \"r\" }]\n",
     );
-    assert_eq!(p.rule("key-unused").threshold("max-unused-days"), 10);
+    assert_eq!(
+        p.rule("key-unused").unwrap().thresholds["max-unused-days"],
+        10
+    );
     assert_eq!(p.suppressions.len(), 1);
 }
 
@@ -381,7 +384,8 @@ fn sample() -> Inventory {
 }
 
 fn audit_at(inv: &Inventory, p: &Policy, as_of: DateTime<Utc>) -> FindingSet {
-    crate::rules::audit(inv, p, as_of)
+    let raw = crate::rules::evaluate(inv, &p.rules, as_of);
+    super::apply(inv, p, raw, as_of)
 }
 
 fn keys(set: &FindingSet) -> Vec<String> {

@@ -3,9 +3,8 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{AccessKey, LastUse, RootKey, User};
-use crate::policy::RuleConfig;
 
-use super::{Context, RuleInfo};
+use super::{Context, RuleConfig, RuleInfo};
 
 /// The user name findings about the root user carry (as in the credential report).
 pub const ROOT_USER_NAME: &str = "<root_account>";

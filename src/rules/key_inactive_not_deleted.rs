@@ -2,21 +2,25 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{KeyStatus, LastUse};
-use crate::policy::RuleConfig;
 
-use super::{Context, FindingBuilder, Rule, RuleInfo, Threshold, days, key_phrase, remediation};
+use super::{
+    Context, FindingBuilder, Rule, RuleConfig, RuleInfo, Threshold, days, key_phrase, remediation,
+};
 
 pub struct KeyInactiveNotDeleted;
+
+/// The rule's one threshold.
+const MIN_DAYS_INACTIVE: Threshold = Threshold {
+    name: "min-days-inactive",
+    default: 0,
+    meaning: "an inactive key is reported once its last activity is more than this many whole days ago",
+};
 
 static INFO: RuleInfo = RuleInfo {
     id: "key-inactive-not-deleted",
     default_severity: Severity::Low,
     summary: "Inactive access key still present, once its last activity (last use, else creation) is more than min-days-inactive ago. Keys whose last use could not be read are not judged.",
-    thresholds: &[Threshold {
-        name: "min-days-inactive",
-        default: 0,
-        meaning: "an inactive key is reported once its last activity is more than this many whole days ago",
-    }],
+    thresholds: &[MIN_DAYS_INACTIVE],
     compliance: &[],
 };
 
@@ -26,7 +30,7 @@ impl Rule for KeyInactiveNotDeleted {
     }
 
     fn evaluate(&self, ctx: &Context<'_>, config: &RuleConfig) -> Vec<Finding> {
-        let min = config.threshold("min-days-inactive");
+        let min = config.value(&MIN_DAYS_INACTIVE);
         let mut out = Vec::new();
         for user in &ctx.inventory.users {
             for key in user.keys.iter().filter(|k| k.status == KeyStatus::Inactive) {

@@ -2,21 +2,25 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{KeyStatus, LastUse};
-use crate::policy::RuleConfig;
 
-use super::{Context, FindingBuilder, Rule, RuleInfo, Threshold, days, key_phrase, remediation};
+use super::{
+    Context, FindingBuilder, Rule, RuleConfig, RuleInfo, Threshold, days, key_phrase, remediation,
+};
 
 pub struct KeyNeverUsed;
+
+/// The rule's one threshold.
+const GRACE_DAYS: Threshold = Threshold {
+    name: "grace-days",
+    default: 7,
+    meaning: "a new key may stay unused for this many whole days before it is reported",
+};
 
 static INFO: RuleInfo = RuleInfo {
     id: "key-never-used",
     default_severity: Severity::Low,
     summary: "Active access key that was never used and is older than grace-days.",
-    thresholds: &[Threshold {
-        name: "grace-days",
-        default: 7,
-        meaning: "a new key may stay unused for this many whole days before it is reported",
-    }],
+    thresholds: &[GRACE_DAYS],
     compliance: &["CIS 1.11 (when the user has a console password)"],
 };
 
@@ -26,7 +30,7 @@ impl Rule for KeyNeverUsed {
     }
 
     fn evaluate(&self, ctx: &Context<'_>, config: &RuleConfig) -> Vec<Finding> {
-        let grace = config.threshold("grace-days");
+        let grace = config.value(&GRACE_DAYS);
         let mut out = Vec::new();
         for user in &ctx.inventory.users {
             let console = user.login.as_ref().is_some_and(|l| l.password_enabled);

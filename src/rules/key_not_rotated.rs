@@ -2,21 +2,25 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{KeyStatus, LastUse};
-use crate::policy::RuleConfig;
 
-use super::{Context, FindingBuilder, Rule, RuleInfo, Threshold, days, key_phrase, remediation};
+use super::{
+    Context, FindingBuilder, Rule, RuleConfig, RuleInfo, Threshold, days, key_phrase, remediation,
+};
 
 pub struct KeyNotRotated;
+
+/// The rule's one threshold.
+const MAX_AGE_DAYS: Threshold = Threshold {
+    name: "max-age-days",
+    default: 90,
+    meaning: "an active key older than this many whole days must be rotated",
+};
 
 static INFO: RuleInfo = RuleInfo {
     id: "key-not-rotated",
     default_severity: Severity::Medium,
     summary: "Active access key whose age in whole days is more than max-age-days.",
-    thresholds: &[Threshold {
-        name: "max-age-days",
-        default: 90,
-        meaning: "an active key older than this many whole days must be rotated",
-    }],
+    thresholds: &[MAX_AGE_DAYS],
     compliance: &["CIS 1.14", "AWS Security Hub IAM.3"],
 };
 
@@ -26,7 +30,7 @@ impl Rule for KeyNotRotated {
     }
 
     fn evaluate(&self, ctx: &Context<'_>, config: &RuleConfig) -> Vec<Finding> {
-        let max = config.threshold("max-age-days");
+        let max = config.value(&MAX_AGE_DAYS);
         let mut out = Vec::new();
         for user in &ctx.inventory.users {
             for key in user.keys.iter().filter(|k| k.status == KeyStatus::Active) {

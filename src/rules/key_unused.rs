@@ -6,21 +6,25 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{KeyStatus, LastUse};
-use crate::policy::RuleConfig;
 
-use super::{Context, FindingBuilder, Rule, RuleInfo, Threshold, days, key_phrase, remediation};
+use super::{
+    Context, FindingBuilder, Rule, RuleConfig, RuleInfo, Threshold, days, key_phrase, remediation,
+};
 
 pub struct KeyUnused;
+
+/// The rule's one threshold.
+const MAX_UNUSED_DAYS: Threshold = Threshold {
+    name: "max-unused-days",
+    default: 45,
+    meaning: "an active key idle for more than this many whole days should be removed",
+};
 
 static INFO: RuleInfo = RuleInfo {
     id: "key-unused",
     default_severity: Severity::Medium,
     summary: "Active access key whose last use, or its creation if it was never used, is more than max-unused-days ago. Never-used keys count; keys whose last use could not be read are not judged.",
-    thresholds: &[Threshold {
-        name: "max-unused-days",
-        default: 45,
-        meaning: "an active key idle for more than this many whole days should be removed",
-    }],
+    thresholds: &[MAX_UNUSED_DAYS],
     compliance: &["CIS 1.12", "AWS Security Hub IAM.22"],
 };
 
@@ -30,7 +34,7 @@ impl Rule for KeyUnused {
     }
 
     fn evaluate(&self, ctx: &Context<'_>, config: &RuleConfig) -> Vec<Finding> {
-        let max = config.threshold("max-unused-days");
+        let max = config.value(&MAX_UNUSED_DAYS);
         let mut out = Vec::new();
         for user in &ctx.inventory.users {
             for key in user.keys.iter().filter(|k| k.status == KeyStatus::Active) {

@@ -3,15 +3,16 @@
 //! Each rule lives in its own file, named after its id (`key-not-rotated` is
 //! `key_not_rotated.rs`, struct `KeyNotRotated`), and is listed once in [`RULES`]. A rule is
 //! a pure function of the inventory, its settings and the as-of instant: it reads no clock,
-//! does no I/O and never looks at suppressions or scope. [`audit`] runs the enabled rules
-//! and hands their findings to [`crate::policy::apply`], the one place the policy file's
-//! scope and suppressions take effect.
+//! does no I/O and never looks at suppressions or scope. [`evaluate`] runs the enabled
+//! rules with their settings ([`RuleConfig`]); the policy (scope, suppressions) is applied
+//! afterwards, by the caller, in one place.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::findings::{Finding, FindingSet, Severity};
+use crate::findings::{Finding, Severity};
 use crate::inventory::Inventory;
-use crate::policy::{Policy, RuleConfig};
 
 mod builder;
 pub mod remediation;
@@ -56,6 +57,51 @@ pub struct RuleInfo {
     pub thresholds: &'static [Threshold],
     /// The compliance controls the rule maps to, as printed by `keyhygiene rules`.
     pub compliance: &'static [&'static str],
+}
+
+/// One rule's effective settings: its defaults, changed by the policy file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub enabled: bool,
+    /// The severity of the rule's findings (a rule may lower it for a reason it explains).
+    pub severity: Severity,
+    /// Threshold values that differ from, or restate, the rule's defaults, by the
+    /// threshold's name in the policy file.
+    pub thresholds: BTreeMap<String, i64>,
+}
+
+impl RuleConfig {
+    /// The rule's own defaults: enabled, its default severity and thresholds.
+    pub fn defaults(info: &RuleInfo) -> RuleConfig {
+        RuleConfig {
+            enabled: true,
+            severity: info.default_severity,
+            thresholds: info
+                .thresholds
+                .iter()
+                .map(|t| (t.name.to_string(), t.default))
+                .collect(),
+        }
+    }
+
+    /// The value of one of the rule's own thresholds (its default unless set).
+    pub fn value(&self, threshold: &Threshold) -> i64 {
+        self.thresholds
+            .get(threshold.name)
+            .copied()
+            .unwrap_or(threshold.default)
+    }
+}
+
+/// The settings of every rule, by rule id; a rule not listed runs with its defaults.
+pub type RuleSettings = BTreeMap<String, RuleConfig>;
+
+/// The defaults of every registered rule.
+pub fn default_settings() -> RuleSettings {
+    RULES
+        .iter()
+        .map(|r| (r.info().id.to_string(), RuleConfig::defaults(r.info())))
+        .collect()
 }
 
 /// One check over the inventory.
@@ -122,18 +168,29 @@ pub(crate) fn days(n: i64) -> String {
     }
 }
 
-/// Runs every enabled rule, then applies the policy (scope, suppressions) and sorts the
-/// findings: severity descending, then rule id, user name, key.
-pub fn audit(inventory: &Inventory, policy: &Policy, as_of: DateTime<Utc>) -> FindingSet {
+/// Runs every enabled rule with its settings, in registry order.
+pub fn evaluate(
+    inventory: &Inventory,
+    settings: &RuleSettings,
+    as_of: DateTime<Utc>,
+) -> Vec<Finding> {
     let ctx = Context { inventory, as_of };
     let mut findings = Vec::new();
     for rule in RULES {
-        let config = policy.rule(rule.info().id);
+        let info = rule.info();
+        let defaults;
+        let config = match settings.get(info.id) {
+            Some(config) => config,
+            None => {
+                defaults = RuleConfig::defaults(info);
+                &defaults
+            }
+        };
         if config.enabled {
-            findings.extend(rule.evaluate(&ctx, &config));
+            findings.extend(rule.evaluate(&ctx, config));
         }
     }
-    crate::policy::apply(inventory, policy, findings, as_of)
+    findings
 }
 
 /// The text `keyhygiene rules` prints.

@@ -2,9 +2,8 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{LastUse, RootKeys};
-use crate::policy::RuleConfig;
 
-use super::{Context, FindingBuilder, Rule, RuleInfo, days, remediation};
+use super::{Context, FindingBuilder, Rule, RuleConfig, RuleInfo, days, remediation};
 
 pub struct RootAccessKeyPresent;
 

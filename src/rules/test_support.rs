@@ -4,9 +4,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::findings::Finding;
 use crate::inventory::{AccessKey, Inventory, KeyStatus, LastUse, SourceInfo, User};
-use crate::policy::{Policy, RuleConfig};
 
-use super::{Context, Rule};
+use super::{Context, Rule, RuleConfig};
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -64,7 +63,7 @@ pub fn used(date: DateTime<Utc>) -> LastUse {
 }
 
 pub fn config(id: &str) -> RuleConfig {
-    Policy::default().rule(id)
+    RuleConfig::defaults(super::find(id).expect("a registered rule").info())
 }
 
 /// Runs one rule with its default settings.

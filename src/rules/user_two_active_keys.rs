@@ -6,22 +6,24 @@
 
 use crate::findings::{Finding, Severity};
 use crate::inventory::{AccessKey, KeyStatus, LastUse};
-use crate::policy::RuleConfig;
 
 use super::remediation::shell_quote;
-use super::{Context, FindingBuilder, Rule, RuleInfo, Threshold, days};
+use super::{Context, FindingBuilder, Rule, RuleConfig, RuleInfo, Threshold, days};
 
 pub struct UserTwoActiveKeys;
+
+/// The rule's one threshold.
+const ROTATION_GRACE_DAYS: Threshold = Threshold {
+    name: "rotation-grace-days",
+    default: 7,
+    meaning: "while the newer key is at most this many whole days old, the finding is low (rotation under way)",
+};
 
 static INFO: RuleInfo = RuleInfo {
     id: "user-two-active-keys",
     default_severity: Severity::Medium,
     summary: "User with two active access keys. When the newer key is at most rotation-grace-days old, a rotation appears under way and the finding is low.",
-    thresholds: &[Threshold {
-        name: "rotation-grace-days",
-        default: 7,
-        meaning: "while the newer key is at most this many whole days old, the finding is low (rotation under way)",
-    }],
+    thresholds: &[ROTATION_GRACE_DAYS],
     compliance: &["CIS 1.13"],
 };
 
@@ -31,7 +33,7 @@ impl Rule for UserTwoActiveKeys {
     }
 
     fn evaluate(&self, ctx: &Context<'_>, config: &RuleConfig) -> Vec<Finding> {
-        let grace = config.threshold("rotation-grace-days");
+        let grace = config.value(&ROTATION_GRACE_DAYS);
         let mut out = Vec::new();
         for user in &ctx.inventory.users {
             let mut keys: Vec<&AccessKey> = user
