@@ -1,0 +1,102 @@
+//! The saved-inventory snapshot (`--save-inventory`, `--from-inventory`): JSON, versioned
+//! by [`SCHEMA_VERSION`].
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{DataError, Inventory, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
+
+impl Inventory {
+    /// Streams the snapshot written by `--save-inventory` into `out`, with its coverage
+    /// brought up to date first. Streaming keeps a large account's snapshot out of memory.
+    pub fn write_json(&mut self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.coverage = Some(self.compute_coverage());
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        Ok(())
+    }
+
+    /// Reads a snapshot written by `--save-inventory`. Errors name the file and the line.
+    /// Only a regular file of at most [`crate::fsio::MAX_DATA_FILE_BYTES`] is read.
+    pub fn from_json_file(path: &Path) -> Result<Self, InventoryFileError> {
+        let text = crate::fsio::read_limited_text(
+            path,
+            "saved inventory",
+            crate::fsio::MAX_DATA_FILE_BYTES,
+        )?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_json_str(text: &str, file: &str) -> Result<Self, InventoryFileError> {
+        // Look at the version first, so that a newer document gets a clear message
+        // instead of a complaint about some field it added.
+        #[derive(Deserialize)]
+        struct Version {
+            schema_version: Option<serde_json::Value>,
+        }
+        let version: Version =
+            serde_json::from_str(text).map_err(|e| InventoryFileError::Syntax {
+                file: file.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            })?;
+        match version.schema_version {
+            Some(serde_json::Value::Number(n))
+                if n.as_u64()
+                    .is_some_and(|v| READABLE_SCHEMA_VERSIONS.iter().any(|r| *r as u64 == v)) => {}
+            Some(other) => {
+                return Err(InventoryFileError::Version {
+                    file: file.to_string(),
+                    found: other.to_string(),
+                });
+            }
+            None => {
+                return Err(InventoryFileError::Version {
+                    file: file.to_string(),
+                    found: "none".to_string(),
+                });
+            }
+        }
+        let mut inv: Inventory =
+            serde_json::from_str(text).map_err(|e| InventoryFileError::Syntax {
+                file: file.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: strip_position(&e.to_string()),
+            })?;
+        // Migration: a version-1 document is a valid version-2 document.
+        inv.schema_version = SCHEMA_VERSION;
+        inv.normalize();
+        inv.validate(file)?;
+        Ok(inv)
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryFileError {
+    #[error(transparent)]
+    Read(#[from] crate::fsio::ReadError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(
+        "{file}:{line}:{column}: not a valid keyhygiene inventory: {message} (write a fresh one with `keyhygiene audit --save-inventory FILE`)"
+    )]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{file}:1: unsupported inventory schema_version {found}; this keyhygiene reads versions 1 and {SCHEMA_VERSION} (re-save the inventory with this version)"
+    )]
+    Version { file: String, found: String },
+}
