@@ -21,7 +21,7 @@ use crate::inventory::{
 };
 
 /// The user name IAM gives the root user's row.
-pub const ROOT_ROW_USER: &str = "<root_account>";
+pub use crate::inventory::ROOT_USER_NAME as ROOT_ROW_USER;
 
 /// A parsed credential report.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -51,7 +51,7 @@ impl std::fmt::Display for Severity {
 
 /// One problem a rule found. Built by rules through [`crate::rules::FindingBuilder`], so a
 /// finding always has the fields every output needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     pub rule_id: String,
     pub severity: Severity,
@@ -94,14 +94,14 @@ impl Finding {
 }
 
 /// A suppression that matched a finding, as shown next to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedSuppression {
     pub reason: String,
     pub expires: Option<NaiveDate>,
 }
 
 /// A finding after the policy was applied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvaluatedFinding {
     pub finding: Finding,
     /// `Some` when an unexpired suppression matched: the finding stays in every output
@@ -110,7 +110,7 @@ pub struct EvaluatedFinding {
 }
 
 /// A `[[suppress]]` entry that did not do its job, listed so stale exceptions get noticed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SuppressionNotice {
     pub rule: String,
     pub user: String,
@@ -123,7 +123,7 @@ pub struct SuppressionNotice {
 
 /// All findings of one run, with the policy applied, in a stable order
 /// (severity descending, then rule id, user, key).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FindingSet {
     pub findings: Vec<EvaluatedFinding>,
     /// Suppressions whose expiry date has passed; they suppressed nothing.

@@ -310,6 +310,50 @@ mod tests {
         }
     }
 
+    /// README's rule table is checked against the registry, so it cannot drift: one row per
+    /// rule, in registry order, with its default severity and every threshold's default.
+    #[test]
+    fn readme_rule_table_matches_the_registry() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("\n## Rules\n").expect("a Rules section")..];
+        let rows: Vec<Vec<&str>> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| id "))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+            .collect();
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r[0].trim_matches('`').to_string())
+            .collect();
+        let registry: Vec<&str> = RULES.iter().map(|r| r.info().id).collect();
+        assert_eq!(
+            ids, registry,
+            "README's rule table lists exactly the registered rules"
+        );
+        for (row, rule) in rows.iter().zip(RULES) {
+            let info = rule.info();
+            assert!(
+                row[1].starts_with(info.default_severity.as_str()),
+                "README gives {} the severity {:?}",
+                info.id,
+                row[1]
+            );
+            let defaults: Vec<String> = info
+                .thresholds
+                .iter()
+                .map(|t| t.default.to_string())
+                .collect();
+            let shown = if defaults.is_empty() {
+                "—".to_string()
+            } else {
+                defaults.join(", ")
+            };
+            assert_eq!(row[3], shown, "README's default threshold of {}", info.id);
+        }
+    }
+
     #[test]
     fn find_by_id() {
         assert!(find("key-unused").is_some());
