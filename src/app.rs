@@ -122,8 +122,10 @@ fn audit(args: AuditArgs) -> u8 {
         None => None,
     };
 
+    // The scope is decided once: users out of scope leave the inventory before the rules.
+    let scope = policy.scope.restrict(&mut inventory);
     let raw = crate::rules::evaluate(&inventory, &policy.rules, as_of);
-    let findings = policy::apply(&inventory, &policy, raw, as_of);
+    let findings = policy::apply(&policy, raw, as_of);
     let formats = formats(&args.format);
     let run = RunInfo {
         inventory: &inventory,
@@ -144,6 +146,12 @@ fn audit(args: AuditArgs) -> u8 {
     }
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
+        if scope.users_excluded > 0 {
+            println!(
+                "scope: {} users and their {} keys left out ({})",
+                scope.users_excluded, scope.keys_excluded, scope.description
+            );
+        }
         if let Some(path) = &args.save_inventory {
             println!("inventory saved to {}", path.display());
         }

@@ -1,33 +1,20 @@
 //! The one place the policy takes effect on findings: scope, suppressions, order.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::{Policy, Suppression};
 use crate::findings::{
     AppliedSuppression, EvaluatedFinding, Finding, FindingSet, SuppressionNotice,
 };
-use crate::inventory::{Inventory, User};
 
-/// Turns the rules' findings into the run's [`FindingSet`]:
-/// 1. findings about users out of scope are dropped (the root user is always in scope);
-/// 2. the first unexpired `[[suppress]]` entry that matches a finding marks it suppressed;
+/// Turns the rules' findings into the run's [`FindingSet`] (the scope was applied to the
+/// inventory before the rules ran, by [`super::Scope::restrict`]):
+/// 1. the first unexpired `[[suppress]]` entry that matches a finding marks it suppressed;
 ///    it stays in the set, with the reason;
-/// 3. expired entries are listed as expired and suppress nothing; unexpired entries that
+/// 2. expired entries are listed as expired and suppress nothing; unexpired entries that
 ///    matched nothing are listed as unused;
-/// 4. findings are sorted by severity (highest first), rule id, user name, key.
-pub fn apply(
-    inventory: &Inventory,
-    policy: &Policy,
-    findings: Vec<Finding>,
-    as_of: DateTime<Utc>,
-) -> FindingSet {
-    let users: BTreeMap<&str, &User> = inventory
-        .users
-        .iter()
-        .map(|u| (u.name.as_str(), u))
-        .collect();
+/// 3. findings are sorted by severity (highest first), rule id, user name, key.
+pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> FindingSet {
     let today = as_of.date_naive();
     let (expired, live): (Vec<&Suppression>, Vec<&Suppression>) = policy
         .suppressions
@@ -37,11 +24,6 @@ pub fn apply(
 
     let mut out: Vec<EvaluatedFinding> = findings
         .into_iter()
-        .filter(|f| {
-            users
-                .get(f.user_name.as_str())
-                .is_none_or(|u| policy.scope.includes(u))
-        })
         .map(|finding| {
             let hit = live.iter().position(|s| matches(s, &finding));
             let suppressed = hit.map(|i| {

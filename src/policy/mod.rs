@@ -15,9 +15,11 @@ use crate::rules::{RuleSettings, default_settings, find};
 
 mod apply;
 mod parse;
+mod scope;
 mod template;
 
 pub use apply::apply;
+pub use scope::ScopeOutcome;
 
 /// A validated policy. `Policy::default()` behaves exactly like no file at all: every rule
 /// enabled with its default severity and thresholds, everyone in scope, no suppressions.

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::findings::{FindingSet, Severity};
-use crate::inventory::{Inventory, KeyStatus, LastUse, RootKeys, Tag};
+use crate::inventory::{CoverageGap, Inventory, KeyStatus, LastUse, RootKeys, Tag};
 use crate::rules::test_support::*;
 
 fn problems(text: &str) -> Vec<String> {
@@ -384,8 +384,10 @@ fn sample() -> Inventory {
 }
 
 fn audit_at(inv: &Inventory, p: &Policy, as_of: DateTime<Utc>) -> FindingSet {
-    let raw = crate::rules::evaluate(inv, &p.rules, as_of);
-    super::apply(inv, p, raw, as_of)
+    let mut inv = inv.clone();
+    p.scope.restrict(&mut inv);
+    let raw = crate::rules::evaluate(&inv, &p.rules, as_of);
+    super::apply(p, raw, as_of)
 }
 
 fn keys(set: &FindingSet) -> Vec<String> {
@@ -587,6 +589,63 @@ fn suppressing_an_out_of_scope_finding_counts_as_unused() {
     let set = audit_at(&sample(), &p, as_of());
     assert_eq!(set.suppressed().count(), 0);
     assert_eq!(set.unused_suppressions.len(), 1);
+}
+
+fn gap(user: &str, operation: &str) -> CoverageGap {
+    CoverageGap {
+        user: Some(user.to_string()),
+        access_key_id: None,
+        operation: operation.to_string(),
+        error_code: "AccessDenied".to_string(),
+        impact: "unknown".to_string(),
+    }
+}
+
+#[test]
+fn the_scope_leaves_users_out_of_the_inventory_with_their_gaps() {
+    let p = policy("[scope.exclude]\npaths = [\"/service-accounts/\"]\n");
+    let mut inv = sample();
+    inv.gaps.push(gap("svc-deploy", "GetAccessKeyLastUsed"));
+    inv.gaps.push(gap("alice", "ListUserTags"));
+    let outcome = p.scope.restrict(&mut inv);
+    assert_eq!(outcome.users_excluded, 1);
+    assert_eq!(outcome.keys_excluded, 1);
+    assert_eq!(outcome.gaps_excluded, 1);
+    assert_eq!(outcome.description, "exclude paths /service-accounts/");
+    assert!(inv.users.iter().all(|u| u.name != "svc-deploy"));
+    assert_eq!(inv.gaps.len(), 1, "the in-scope user's gap stays");
+    assert_eq!(inv.compute_coverage().keys, 3);
+}
+
+#[test]
+fn a_user_whose_tags_are_unknown_stays_in_a_tag_scope() {
+    let p = policy("[scope.include]\ntags = [\"team=payments\"]\n");
+    let mut inv = sample();
+    inv.gaps.push(gap("alice", "ListUserTags"));
+    let outcome = p.scope.restrict(&mut inv);
+    let names: Vec<&str> = inv.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Pay-Bot", "alice"],
+        "alice's exclusion cannot be proven"
+    );
+    assert_eq!(outcome.users_excluded, 1);
+    assert!(!inv.is_complete(), "alice's gap still counts");
+}
+
+#[test]
+fn names_and_paths_decide_before_the_keys_are_crawled() {
+    let p = policy("[scope.exclude]\nusers = [\"pay-*\"]\npaths = [\"/service-accounts/\"]\n");
+    assert!(p.scope.decided_by_name_and_path());
+    assert!(!p.scope.may_include("Pay-Bot", "/"));
+    assert!(!p.scope.may_include("x", "/service-accounts/ci/"));
+    assert!(p.scope.may_include("alice", "/"));
+    let tags = policy("[scope.include]\ntags = [\"team=payments\"]\n");
+    assert!(!tags.scope.decided_by_name_and_path());
+    assert!(
+        tags.scope.may_include("alice", "/"),
+        "tags are not known yet"
+    );
 }
 
 #[test]

@@ -1,0 +1,127 @@
+//! The scope, decided once per run: users out of scope leave the inventory before the rules
+//! run, so they are absent from findings, keys.csv, every count and the exit decision, and
+//! their coverage gaps do not fail the run. The reports say how many users were left out
+//! and why.
+
+use crate::inventory::{Inventory, User};
+
+use super::{Scope, UserFilter};
+
+/// What the scope left out of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeOutcome {
+    /// The scope in words, e.g. "include tags team=payments; exclude users break-glass-*";
+    /// empty when everyone is in scope.
+    pub description: String,
+    pub users_excluded: usize,
+    pub keys_excluded: usize,
+    /// Coverage gaps about excluded users, which no longer count.
+    pub gaps_excluded: usize,
+}
+
+impl Scope {
+    /// Whether everyone is in scope.
+    pub fn is_everyone(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    /// Whether the scope depends only on user names and paths, which ListUsers gives: then
+    /// an excluded user's keys need not be crawled at all.
+    pub fn decided_by_name_and_path(&self) -> bool {
+        self.include.tags.is_empty() && self.exclude.tags.is_empty()
+    }
+
+    /// Whether a user with this name and path can be in scope, before its tags are known:
+    /// false only when the name or the path alone excludes it.
+    pub fn may_include(&self, name: &str, path: &str) -> bool {
+        let user = User {
+            name: name.to_string(),
+            arn: String::new(),
+            path: path.to_string(),
+            user_id: String::new(),
+            created: None,
+            tags: Vec::new(),
+            keys: Vec::new(),
+            login: None,
+        };
+        let inc = &self.include;
+        (inc.users.is_empty() || inc.user_matches(&user))
+            && (inc.paths.is_empty() || inc.path_matches(&user))
+            && !(self.exclude.user_matches(&user) || self.exclude.path_matches(&user))
+    }
+
+    /// The scope in words.
+    pub fn describe(&self) -> String {
+        let part = |verb: &str, f: &UserFilter| {
+            let mut lists = Vec::new();
+            if !f.users.is_empty() {
+                let names: Vec<&str> = f.users.iter().map(|p| p.as_str()).collect();
+                lists.push(format!("users {}", names.join(", ")));
+            }
+            if !f.paths.is_empty() {
+                lists.push(format!("paths {}", f.paths.join(", ")));
+            }
+            if !f.tags.is_empty() {
+                let tags: Vec<String> = f
+                    .tags
+                    .iter()
+                    .map(|t| format!("{}={}", t.key, t.value.as_str()))
+                    .collect();
+                lists.push(format!("tags {}", tags.join(", ")));
+            }
+            (!lists.is_empty()).then(|| format!("{verb} {}", lists.join(" and ")))
+        };
+        [
+            part("include", &self.include),
+            part("exclude", &self.exclude),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+
+    /// Removes the users out of scope, their keys and their coverage gaps from `inventory`.
+    ///
+    /// A user whose tags could not be read (a ListUserTags gap) stays in scope when the
+    /// scope looks at tags: its exclusion cannot be proven, and its gap must not vanish.
+    pub fn restrict(&self, inventory: &mut Inventory) -> ScopeOutcome {
+        let mut outcome = ScopeOutcome {
+            description: self.describe(),
+            ..ScopeOutcome::default()
+        };
+        if self.is_everyone() {
+            return outcome;
+        }
+        let tags_unknown: std::collections::BTreeSet<String> = inventory
+            .gaps
+            .iter()
+            .filter(|g| g.operation == "ListUserTags")
+            .filter_map(|g| g.user.clone())
+            .collect();
+        let uses_tags = !self.decided_by_name_and_path();
+        let mut excluded = std::collections::BTreeSet::new();
+        inventory.users.retain(|user| {
+            let keep = self.includes(user)
+                || (uses_tags
+                    && tags_unknown.contains(&user.name)
+                    && self.may_include(&user.name, &user.path));
+            if !keep {
+                outcome.users_excluded += 1;
+                outcome.keys_excluded += user.keys.len();
+                excluded.insert(user.name.clone());
+            }
+            keep
+        });
+        let before = inventory.gaps.len();
+        inventory
+            .gaps
+            .retain(|g| g.user.as_ref().is_none_or(|u| !excluded.contains(u)));
+        outcome.gaps_excluded = before - inventory.gaps.len();
+        inventory
+            .removed_during_crawl
+            .retain(|r| !excluded.contains(&r.user));
+        inventory.coverage = Some(inventory.compute_coverage());
+        outcome
+    }
+}
