@@ -626,7 +626,7 @@ fn a_user_whose_tags_are_unknown_stays_in_a_tag_scope() {
     let names: Vec<&str> = inv.users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Pay-Bot", "alice"],
+        ["alice", "Pay-Bot"],
         "alice's exclusion cannot be proven"
     );
     assert_eq!(outcome.users_excluded, 1);
