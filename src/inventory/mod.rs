@@ -30,6 +30,10 @@ pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
 /// reports use for the root user.
 pub const ROOT_USER_NAME: &str = "<root_account>";
 
+/// IAM regenerates a credential report older than this when asked; an older report's
+/// facts may be out of date.
+pub const CREDENTIAL_REPORT_MAX_AGE_HOURS: i64 = 4;
+
 /// How far a record may be dated after its own collection time before it is refused as
 /// damaged: clocks of the machine and of AWS differ by a little.
 pub const CLOCK_SKEW_MINUTES: i64 = 15;

@@ -2,12 +2,9 @@
 //! reports need.
 
 use crate::findings::{Finding, Severity};
-use crate::inventory::{AccessKey, LastUse, RootKey, User};
+use crate::inventory::{AccessKey, LastUse, ROOT_USER_NAME, RootKey, User};
 
 use super::{Context, RuleConfig, RuleInfo};
-
-/// The user name findings about the root user carry (as in the credential report).
-pub const ROOT_USER_NAME: &str = "<root_account>";
 
 /// Builds one [`Finding`]. Start from the subject (a key, a user, the root user), adjust
 /// what the rule needs, and finish with the message and the remediation.
