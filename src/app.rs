@@ -133,6 +133,7 @@ fn audit(args: AuditArgs) -> u8 {
         as_of,
         fail_on: args.fail_on.threshold(),
         policy_file: args.config.as_deref(),
+        saved_inventory: args.from_inventory.as_deref(),
     };
     let model = report::ReportModel::build(&run);
     let written = match report::write_model_reports(&args.out_dir, &formats, &model) {

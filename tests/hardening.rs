@@ -571,3 +571,35 @@ fn an_incomplete_live_run_exits_3_with_plain_warnings() {
     assert!(!err.contains('\u{1b}'), "no ANSI escape codes: {err:?}");
     assert_eq!(report_json(dir.path())["coverage"]["complete"], false);
 }
+
+// Item 13: a report audited from a saved file says so: the file, when and where it was
+// originally collected.
+#[test]
+fn a_report_from_a_saved_inventory_names_the_file_and_the_original_crawl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = audit_inventory(Path::new(SAMPLE), &out, &["--as-of", SAMPLE_AS_OF]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let label = format!(
+        "saved inventory {SAMPLE}, collected 2026-11-23 08:22 UTC by a live crawl of the IAM API at http://127.0.0.1:36907"
+    );
+    assert!(
+        stdout(&output).contains(&format!("source: {label}")),
+        "{}",
+        stdout(&output)
+    );
+    let json = report_json(&out);
+    assert_eq!(json["source"]["inventory_file"], SAMPLE);
+    assert_eq!(json["source"]["kind"], "live");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = scraper::Html::parse_document(&html);
+    let text: String = doc.root_element().text().collect();
+    assert!(
+        text.contains(&label),
+        "the HTML header names the saved file and the crawl"
+    );
+    assert!(
+        text.contains("not of this run"),
+        "the crawl figures are labelled"
+    );
+}

@@ -504,6 +504,7 @@ fn write_page() -> Page {
         as_of: as_of(),
         fail_on: Some(Severity::High),
         policy_file: Some(Path::new("keyhygiene.toml")),
+        saved_inventory: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     Page {
@@ -698,6 +699,7 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
         as_of: as_of(),
         fail_on: None,
         policy_file: None,
+        saved_inventory: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {

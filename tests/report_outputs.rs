@@ -332,6 +332,7 @@ fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> 
         as_of: as_of(),
         fail_on: Some(Severity::High),
         policy_file: Some(Path::new("keyhygiene.toml")),
+        saved_inventory: None,
     };
     report::render(&[Format::Html, Format::Csv, Format::Json], &run)
         .expect("reports render")
@@ -870,6 +871,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         as_of: as_of(),
         fail_on: Some(Severity::High),
         policy_file: None,
+        saved_inventory: None,
     };
     let written =
         report::write_reports(&out, &[Format::Json, Format::Csv, Format::Json], &run).unwrap();
@@ -913,6 +915,7 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
         as_of: as_of(),
         fail_on: None,
         policy_file: None,
+        saved_inventory: None,
     };
     let err = report::write_reports(&blocker.join("out"), &[Format::Json], &run).unwrap_err();
     let text = err.to_string();

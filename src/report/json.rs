@@ -48,6 +48,8 @@ pub struct Tool<'a> {
 pub struct Source<'a> {
     pub kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<&'a str>,
@@ -286,6 +288,7 @@ impl<'a> ReportV1<'a> {
             account_id: m.account_id.as_deref(),
             source: Source {
                 kind: m.source.kind,
+                inventory_file: m.source.saved_inventory.as_deref(),
                 endpoint: m.source.endpoint.as_deref(),
                 file: m.source.file.as_deref(),
             },

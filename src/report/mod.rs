@@ -54,6 +54,8 @@ pub struct RunInfo<'a> {
     pub fail_on: Option<Severity>,
     /// The policy file, when one was given.
     pub policy_file: Option<&'a Path>,
+    /// The saved inventory this run audited (`--from-inventory`), when it read one.
+    pub saved_inventory: Option<&'a Path>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +163,9 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
         "keyhygiene {}: account {}, as of {}",
         m.tool_version, m.account_label, m.as_of_text
     );
+    if m.source.saved_inventory.is_some() {
+        let _ = writeln!(out, "source: {}", m.source.label);
+    }
     let counts: Vec<String> = s
         .by_severity
         .iter()

@@ -72,10 +72,12 @@ pub struct ReportModel<'a> {
 
 #[derive(Clone, Debug)]
 pub struct SourceView {
-    /// `live` or `credential-report`.
+    /// `live` or `credential-report`: where the data was collected.
     pub kind: &'static str,
     pub endpoint: Option<String>,
     pub file: Option<String>,
+    /// The saved inventory this run read, when the data was collected by an earlier run.
+    pub saved_inventory: Option<String>,
     /// In words, for the header.
     pub label: String,
 }
@@ -413,7 +415,7 @@ impl<'a> ReportModel<'a> {
             as_of_display: display_time(as_of),
             collected_at_text: rfc3339(inv.collected_at),
             collected_at_display: display_time(inv.collected_at),
-            source: source_view(&inv.source),
+            source: source_view(&inv.source, run.saved_inventory, inv.collected_at),
             policy_file: run.policy_file.map(|p| p.display().to_string()),
             fail_on: run.fail_on,
             fail_on_label: run
@@ -421,7 +423,7 @@ impl<'a> ReportModel<'a> {
                 .map_or_else(|| "none".to_string(), |s| s.as_str().to_string()),
             coverage,
             credential_report,
-            root: root_view(&inv.root),
+            root: root_view(&inv.root, &inv.source),
             stats: stats_view(inv),
             summary,
             groups,
@@ -495,23 +497,44 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn source_view(source: &SourceInfo) -> SourceView {
-    match source {
-        SourceInfo::Live { endpoint } => SourceView {
-            kind: "live",
-            endpoint: endpoint.clone(),
-            file: None,
-            label: match endpoint {
+/// Where the data came from. A saved inventory says so, with when and how it was collected:
+/// its crawl statistics are those of that earlier run.
+fn source_view(
+    source: &SourceInfo,
+    saved_inventory: Option<&std::path::Path>,
+    collected_at: DateTime<Utc>,
+) -> SourceView {
+    let (kind, endpoint, file, origin) = match source {
+        SourceInfo::Live { endpoint } => (
+            "live",
+            endpoint.clone(),
+            None,
+            match endpoint {
                 Some(e) => format!("live crawl of the IAM API at {e}"),
                 None => "live crawl of the IAM API".to_string(),
             },
-        },
-        SourceInfo::CredentialReport { file } => SourceView {
-            kind: "credential-report",
-            endpoint: None,
-            file: Some(file.clone()),
-            label: format!("credential report file {file}"),
-        },
+        ),
+        SourceInfo::CredentialReport { file } => (
+            "credential-report",
+            None,
+            Some(file.clone()),
+            format!("credential report file {file}"),
+        ),
+    };
+    let saved_inventory = saved_inventory.map(|p| p.display().to_string());
+    let label = match &saved_inventory {
+        Some(saved) => format!(
+            "saved inventory {saved}, collected {} by a {origin}",
+            display_time(collected_at)
+        ),
+        None => origin,
+    };
+    SourceView {
+        kind,
+        endpoint,
+        file,
+        saved_inventory,
+        label,
     }
 }
 
@@ -571,7 +594,7 @@ fn removed_view(r: &Removed) -> RemovedView {
     }
 }
 
-fn root_view(root: &RootKeys) -> RootView {
+fn root_view(root: &RootKeys, source: &SourceInfo) -> RootView {
     match root {
         RootKeys::CredentialReport { keys, .. } => {
             let active = keys.iter().filter(|k| k.active).count();
@@ -605,8 +628,15 @@ fn root_view(root: &RootKeys) -> RootView {
             source: "unknown",
             keys_present: None,
             active_keys: 0,
-            label: "unknown: neither the credential report nor the account summary could be read"
-                .to_string(),
+            label: match source {
+                SourceInfo::CredentialReport { .. } => {
+                    "unknown: the credential report has no <root_account> row"
+                }
+                SourceInfo::Live { .. } => {
+                    "unknown: neither the credential report nor the account summary could be read"
+                }
+            }
+            .to_string(),
             state: "unknown",
         },
     }
