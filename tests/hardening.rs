@@ -508,6 +508,12 @@ fn endpoint_userinfo_is_never_shown_or_stored() {
         &out,
         &["--fail-on", "none"],
     );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let inventory: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(
+        inventory["source"]["endpoint"],
+        moto.endpoint.replace("http://", "http://***@")
+    );
     let mut texts = vec![stdout(&output), stderr(&output)];
     for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
         let path = entry.path();
