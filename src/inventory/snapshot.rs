@@ -34,37 +34,25 @@ impl Inventory {
         struct Version {
             schema_version: Option<serde_json::Value>,
         }
-        let version: Version =
-            serde_json::from_str(text).map_err(|e| InventoryFileError::Syntax {
-                file: file.to_string(),
-                line: e.line(),
-                column: e.column(),
-                message: strip_position(&e.to_string()),
-            })?;
+        let syntax = |e: serde_json::Error| InventoryFileError::Syntax {
+            file: file.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        };
+        let version: Version = serde_json::from_str(text).map_err(syntax)?;
         match version.schema_version {
             Some(serde_json::Value::Number(n))
                 if n.as_u64()
                     .is_some_and(|v| READABLE_SCHEMA_VERSIONS.iter().any(|r| *r as u64 == v)) => {}
-            Some(other) => {
+            other => {
                 return Err(InventoryFileError::Version {
                     file: file.to_string(),
-                    found: other.to_string(),
-                });
-            }
-            None => {
-                return Err(InventoryFileError::Version {
-                    file: file.to_string(),
-                    found: "none".to_string(),
+                    found: other.map_or_else(|| "none".to_string(), |v| v.to_string()),
                 });
             }
         }
-        let mut inv: Inventory =
-            serde_json::from_str(text).map_err(|e| InventoryFileError::Syntax {
-                file: file.to_string(),
-                line: e.line(),
-                column: e.column(),
-                message: strip_position(&e.to_string()),
-            })?;
+        let mut inv: Inventory = serde_json::from_str(text).map_err(syntax)?;
         // Migration: a version-1 document is a valid version-2 document.
         inv.schema_version = SCHEMA_VERSION;
         inv.normalize();
