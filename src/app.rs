@@ -11,11 +11,11 @@ use chrono::Utc;
 
 use crate::aws::AwsOptions;
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
-use crate::crawl::{CrawlOptions, ProgressMode};
+use crate::crawl::{CrawlOptions, CrawlScope, ProgressMode};
 use crate::findings::{FindingSet, Severity};
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
-use crate::policy::{self, Policy};
+use crate::policy::{self, Policy, Scope};
 use crate::report::{self, Format, RunInfo};
 
 pub const EXIT_CLEAN: u8 = 0;
@@ -97,7 +97,7 @@ fn audit(args: AuditArgs) -> u8 {
         Err(message) => return fail(&message),
     };
 
-    let (mut inventory, origin) = match collect(&args, endpoint.as_ref()) {
+    let (mut inventory, origin) = match collect(&args, endpoint.as_ref(), &policy.scope) {
         Ok(collected) => collected,
         Err(message) => return fail(&message),
     };
@@ -149,8 +149,8 @@ fn audit(args: AuditArgs) -> u8 {
         print!("{}", report::summary_text(&model, &written));
         if scope.users_excluded > 0 {
             println!(
-                "scope: {} users and their {} keys left out ({})",
-                scope.users_excluded, scope.keys_excluded, scope.description
+                "scope: {} users left out ({})",
+                scope.users_excluded, scope.description
             );
         }
         if let Some(path) = &args.save_inventory {
@@ -170,7 +170,11 @@ fn audit(args: AuditArgs) -> u8 {
 /// The inventory from the chosen source (a saved snapshot, a credential report, or a live
 /// crawl), checked for contradictions and impossible dates, and the name of its origin for
 /// messages: the file, or the endpoint.
-fn collect(args: &AuditArgs, endpoint: Option<&Endpoint>) -> Result<(Inventory, String), String> {
+fn collect(
+    args: &AuditArgs,
+    endpoint: Option<&Endpoint>,
+    scope: &Scope,
+) -> Result<(Inventory, String), String> {
     if let Some(path) = &args.from_inventory {
         let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
         return Ok((inventory, path.display().to_string()));
@@ -207,6 +211,11 @@ fn collect(args: &AuditArgs, endpoint: Option<&Endpoint>) -> Result<(Inventory, 
                     progress: ProgressMode::detect(args.quiet),
                     endpoint: endpoint.map(Endpoint::to_string),
                     account_id: Some(account_id).filter(|id| !id.is_empty()),
+                    // When names and paths decide the scope, excluded users are not crawled.
+                    scope: (!scope.is_everyone() && scope.decided_by_name_and_path()).then(|| {
+                        let scope = scope.clone();
+                        CrawlScope::new(move |name, path| scope.may_include(name, path))
+                    }),
                     ..CrawlOptions::default()
                 },
             )

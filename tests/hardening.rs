@@ -609,3 +609,54 @@ fn a_report_from_a_saved_inventory_names_the_file_and_the_original_crawl() {
         "the crawl figures are labelled"
     );
 }
+
+// Scope by name: excluded users' keys are never crawled, and a later audit of the saved
+// inventory with everyone in scope shows them as gaps instead of as clean users.
+#[test]
+fn users_out_of_a_name_scope_are_not_crawled() {
+    let moto = Moto::start();
+    let manifest = moto.seed_generated(6, 1, "2026-06-01T12:00:00Z");
+    let excluded = manifest["users"][0]["name"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("policy.toml");
+    std::fs::write(
+        &config,
+        format!("[scope.exclude]\nusers = [\"{excluded}\"]\n"),
+    )
+    .unwrap();
+    let saved = dir.path().join("inventory.json");
+    let out = dir.path().join("out");
+    let output = support::audit_saving(
+        &moto.endpoint,
+        "2026-06-01T12:00:00Z",
+        &saved,
+        &out,
+        &["--fail-on", "none", "--config", path_str(&config)],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!(
+            "scope: 1 users left out (exclude users {excluded})"
+        )),
+        "{}",
+        stdout(&output)
+    );
+    let inv = keyhygiene::inventory::Inventory::from_json_file(&saved).unwrap();
+    assert_eq!(inv.not_crawled.len(), 1);
+    assert_eq!(inv.not_crawled[0].name, excluded);
+    assert!(inv.users.iter().all(|u| u.name != excluded));
+    assert_eq!(
+        inv.stats.calls.get("ListAccessKeys").copied(),
+        Some(inv.users.len() as u64),
+        "one ListAccessKeys per crawled user, none for the excluded one"
+    );
+    let keys = std::fs::read_to_string(out.join("keys.csv")).unwrap();
+    assert!(!keys.contains(&excluded));
+
+    let again = dir.path().join("again");
+    let output = audit_inventory(&saved, &again, &["--as-of", "2026-06-01T12:00:00Z"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let gaps = report_json(&again)["coverage"]["gaps"].clone();
+    assert_eq!(gaps[0]["user"], excluded.as_str());
+    assert_eq!(gaps[0]["error_code"], "NotCrawled");
+}

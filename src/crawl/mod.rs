@@ -40,6 +40,29 @@ pub struct CrawlOptions {
     /// The account id, when already known (from [`crate::aws::connect`]): the crawl then
     /// does not ask STS again.
     pub account_id: Option<String>,
+    /// Which users to crawl, when the scope is decided by name and path alone: the keys of
+    /// the others are never read.
+    pub scope: Option<CrawlScope>,
+}
+
+/// Decides from a user's name and path (both given by ListUsers) whether to crawl it.
+#[derive(Clone)]
+pub struct CrawlScope(std::sync::Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+
+impl CrawlScope {
+    pub fn new(includes: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> Self {
+        CrawlScope(std::sync::Arc::new(includes))
+    }
+
+    pub fn includes(&self, name: &str, path: &str) -> bool {
+        (self.0)(name, path)
+    }
+}
+
+impl std::fmt::Debug for CrawlScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrawlScope")
+    }
 }
 
 impl Default for CrawlOptions {
@@ -51,6 +74,7 @@ impl Default for CrawlOptions {
             progress: ProgressMode::Quiet,
             endpoint: None,
             account_id: None,
+            scope: None,
         }
     }
 }
@@ -58,6 +82,7 @@ impl Default for CrawlOptions {
 /// Shared by every task of one crawl.
 pub(crate) struct Ctx<'a> {
     pub iam: &'a aws_sdk_iam::Client,
+    pub scope: Option<&'a CrawlScope>,
     pub limiter: Limiter,
     pub progress: progress::Progress,
 }
@@ -68,6 +93,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     let started = Instant::now();
     let ctx = Ctx {
         iam: &clients.iam,
+        scope: opts.scope.as_ref(),
         limiter: Limiter::new(opts.concurrency, opts.max_rps, clients.stats.pace.clone()),
         progress: progress::Progress::new(opts.progress),
     };
@@ -94,6 +120,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     inv.users = users.users;
     inv.gaps = users.gaps;
     inv.removed_during_crawl = users.removed;
+    inv.not_crawled = users.not_crawled;
 
     inv.account_id = match account {
         Ok(id) => Some(id),

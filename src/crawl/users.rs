@@ -4,7 +4,7 @@ use futures::stream::{self, StreamExt};
 
 use super::errors::{CallFailure, classify, describe};
 use super::{Ctx, to_utc};
-use crate::inventory::{AccessKey, CoverageGap, KeyStatus, LastUse, Removed, Tag, User};
+use crate::inventory::{AccessKey, CoverageGap, KeyStatus, LastUse, Removed, Tag, User, UserRef};
 
 /// What the user crawl produced.
 #[derive(Default)]
@@ -12,6 +12,8 @@ pub(crate) struct UsersOutcome {
     pub users: Vec<User>,
     pub gaps: Vec<CoverageGap>,
     pub removed: Vec<Removed>,
+    /// Users the crawl's scope left out by name or path.
+    pub not_crawled: Vec<UserRef>,
 }
 
 impl UsersOutcome {
@@ -19,6 +21,7 @@ impl UsersOutcome {
         self.users.extend(other.users);
         self.gaps.extend(other.gaps);
         self.removed.extend(other.removed);
+        self.not_crawled.extend(other.not_crawled);
     }
 }
 
@@ -71,6 +74,16 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
 
     work.map(|item| async move {
         match item {
+            Ok(user) if !in_scope(ctx, &user) => {
+                ctx.progress.user_done();
+                UsersOutcome {
+                    not_crawled: vec![UserRef {
+                        name: user.user_name().to_string(),
+                        path: user.path().to_string(),
+                    }],
+                    ..UsersOutcome::default()
+                }
+            }
             Ok(user) => {
                 let outcome = audit_user(ctx, user).await;
                 ctx.progress.user_done();
@@ -88,6 +101,12 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
         all
     })
     .await
+}
+
+/// Whether the crawl's scope keeps this user.
+fn in_scope(ctx: &Ctx<'_>, user: &aws_sdk_iam::types::User) -> bool {
+    ctx.scope
+        .is_none_or(|scope| scope.includes(user.user_name(), user.path()))
 }
 
 /// Tags and keys of one user, then the last use of each key.

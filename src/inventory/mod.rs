@@ -63,6 +63,10 @@ pub struct Inventory {
     pub gaps: Vec<CoverageGap>,
     /// Users and keys that disappeared while the crawl ran (NoSuchEntity).
     pub removed_during_crawl: Vec<Removed>,
+    /// Users that were listed but not crawled: the scope of the run that collected the
+    /// inventory left them out by name or path, so their keys were never read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_crawled: Vec<UserRef>,
     /// How the crawl went: calls, retries, throttling, wall time.
     pub stats: CrawlStats,
     /// Derived from the fields above when written; recomputed, never trusted, when read.
@@ -253,6 +257,14 @@ pub struct Removed {
     pub operation: String,
 }
 
+/// A user named by ListUsers, without anything else about it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRef {
+    pub name: String,
+    pub path: String,
+}
+
 /// Figures about the crawl itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,6 +312,7 @@ impl Inventory {
             credential_report: None,
             gaps: Vec::new(),
             removed_during_crawl: Vec::new(),
+            not_crawled: Vec::new(),
             stats: CrawlStats::default(),
             coverage: None,
         }
@@ -346,6 +359,7 @@ impl Inventory {
         self.gaps.sort();
         self.gaps.dedup();
         self.removed_during_crawl.sort();
+        self.not_crawled.sort();
         self.coverage = Some(self.compute_coverage());
     }
 

@@ -3,7 +3,7 @@
 //! their coverage gaps do not fail the run. The reports say how many users were left out
 //! and why.
 
-use crate::inventory::{Inventory, User};
+use crate::inventory::{CoverageGap, Inventory, User};
 
 use super::{Scope, UserFilter};
 
@@ -13,7 +13,9 @@ pub struct ScopeOutcome {
     /// The scope in words, e.g. "include tags team=payments; exclude users break-glass-*";
     /// empty when everyone is in scope.
     pub description: String,
+    /// Users left out, those whose keys were never crawled included.
     pub users_excluded: usize,
+    /// Keys of excluded users that were crawled (the others were never read).
     pub keys_excluded: usize,
     /// Coverage gaps about excluded users, which no longer count.
     pub gaps_excluded: usize,
@@ -85,12 +87,29 @@ impl Scope {
     ///
     /// A user whose tags could not be read (a ListUserTags gap) stays in scope when the
     /// scope looks at tags: its exclusion cannot be proven, and its gap must not vanish.
+    /// A user the collecting run did not crawl (its scope left it out) but this scope
+    /// includes is a coverage gap: its keys are unknown.
     pub fn restrict(&self, inventory: &mut Inventory) -> ScopeOutcome {
         let mut outcome = ScopeOutcome {
             description: self.describe(),
             ..ScopeOutcome::default()
         };
+        for user in std::mem::take(&mut inventory.not_crawled) {
+            if self.may_include(&user.name, &user.path) {
+                inventory.gaps.push(CoverageGap {
+                    user: Some(user.name.clone()),
+                    access_key_id: None,
+                    operation: "ListAccessKeys".into(),
+                    error_code: "NotCrawled".into(),
+                    impact: "the run that collected this inventory left the user out of its scope; its keys were not listed".into(),
+                });
+            } else {
+                outcome.users_excluded += 1;
+            }
+        }
         if self.is_everyone() {
+            inventory.gaps.sort();
+            inventory.coverage = Some(inventory.compute_coverage());
             return outcome;
         }
         let tags_unknown: std::collections::BTreeSet<String> = inventory

@@ -634,6 +634,29 @@ fn a_user_whose_tags_are_unknown_stays_in_a_tag_scope() {
 }
 
 #[test]
+fn users_the_collecting_run_did_not_crawl_are_excluded_or_gaps() {
+    let not_crawled = |name: &str| crate::inventory::UserRef {
+        name: name.to_string(),
+        path: "/".to_string(),
+    };
+    let p = policy("[scope.exclude]\nusers = [\"pay-*\"]\n");
+    let mut inv = sample();
+    inv.not_crawled = vec![not_crawled("pay-2"), not_crawled("bob")];
+    let outcome = p.scope.restrict(&mut inv);
+    // pay-2 is out of this scope too; bob is in it, but his keys were never read.
+    assert_eq!(outcome.users_excluded, 2, "Pay-Bot and pay-2");
+    assert_eq!(inv.gaps.len(), 1);
+    assert_eq!(inv.gaps[0].user.as_deref(), Some("bob"));
+    assert_eq!(inv.gaps[0].error_code, "NotCrawled");
+    assert!(inv.not_crawled.is_empty());
+
+    let mut inv = sample();
+    inv.not_crawled = vec![not_crawled("bob")];
+    Policy::default().scope.restrict(&mut inv);
+    assert!(!inv.is_complete(), "everyone is in scope now: bob is a gap");
+}
+
+#[test]
 fn names_and_paths_decide_before_the_keys_are_crawled() {
     let p = policy("[scope.exclude]\nusers = [\"pay-*\"]\npaths = [\"/service-accounts/\"]\n");
     assert!(p.scope.decided_by_name_and_path());
