@@ -219,7 +219,9 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
         let _ = writeln!(
             out,
             "credential report: generated {} ({}){}",
-            cr.generated_at_text.as_deref().unwrap_or("at an unknown time"),
+            cr.generated_at_text
+                .as_deref()
+                .unwrap_or("at an unknown time"),
             cr.relation_label,
             if cr.stale {
                 format!(
