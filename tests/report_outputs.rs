@@ -576,7 +576,7 @@ fn report_json_validates_against_the_committed_schema() {
     let files = fixture();
     let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
     assert_valid(&validator, &doc);
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     assert_eq!(doc["findings"].as_array().unwrap().len(), 4);
     assert_eq!(doc["suppressed_findings"].as_array().unwrap().len(), 1);
     assert_eq!(doc["summary"]["by_severity"]["critical"]["open"], 1);
@@ -699,8 +699,8 @@ fn html_has_one_row_per_finding_and_per_key() {
     );
     assert_eq!(
         doc.select(&sel("#rule-summary tbody tr")).count(),
-        4,
-        "every rule in the summary"
+        5,
+        "every rule and severity in the summary: key-age has a high and a medium row"
     );
     assert_eq!(
         doc.select(&sel("#expired-suppressions tbody tr")).count(),
@@ -765,6 +765,10 @@ fn html_shows_coverage_gaps_and_a_stale_credential_report() {
         generated_at: Some(as_of() - Duration::hours(3)),
         has_root_row: true,
     });
+    clean.root = RootKeys::CredentialReport {
+        arn: Some(format!("arn:aws:iam::{ACCOUNT}:root")),
+        keys: Vec::new(),
+    };
     clean.normalize();
     let html =
         String::from_utf8(render(&clean, &FindingSet::default())["report.html"].clone()).unwrap();
@@ -926,6 +930,169 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
     assert!(!text.contains('\n'));
 }
 
+// ---------------------------------------------------------------- by-rule summary
+
+/// `user-two-active-keys` is medium, or low while a rotation is under way: one rule at two
+/// severities. Two medium and one low open finding, and one suppressed low one.
+fn two_severity_findings(inv: &Inventory) -> FindingSet {
+    let two_keys = |user: &str, severity: Severity| {
+        finding(
+            inv,
+            "user-two-active-keys",
+            severity,
+            user,
+            None,
+            &format!("User {user} has two active access keys."),
+            &["aws iam list-access-keys --user-name someone"],
+        )
+    };
+    let mut set = findings(inv);
+    set.findings.push(open(two_keys("alice", Severity::Medium)));
+    set.findings.push(open(two_keys("bob", Severity::Medium)));
+    set.findings.push(open(two_keys("mallory", Severity::Low)));
+    set.findings.push(EvaluatedFinding {
+        finding: two_keys("carol", Severity::Low),
+        suppressed: Some(AppliedSuppression {
+            reason: "rotation ticket SEC-9".to_string(),
+            expires: None,
+        }),
+    });
+    set
+}
+
+/// Sums (open, suppressed) per severity over by-rule rows given as (rule, severity, open,
+/// suppressed).
+fn sums_by_severity(rows: &[(String, String, usize, usize)]) -> BTreeMap<String, (usize, usize)> {
+    let mut sums: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (_, severity, open, suppressed) in rows {
+        let entry = sums.entry(severity.clone()).or_default();
+        entry.0 += open;
+        entry.1 += suppressed;
+    }
+    sums
+}
+
+#[test]
+fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
+    let inv = inventory();
+    let set = two_severity_findings(&inv);
+    let run = RunInfo {
+        inventory: &inv,
+        findings: &set,
+        as_of: as_of(),
+        fail_on: Some(Severity::High),
+        policy_file: None,
+    };
+    let files: BTreeMap<&str, Vec<u8>> = report::render(&[Format::Html, Format::Json], &run)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.bytes))
+        .collect();
+    // What each severity holds, counted from the finding set itself.
+    let mut expected: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for f in &set.findings {
+        let entry = expected
+            .entry(f.finding.severity.as_str().to_string())
+            .or_default();
+        if f.suppressed.is_some() {
+            entry.1 += 1;
+        } else {
+            entry.0 += 1;
+        }
+    }
+
+    // report.json
+    let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    assert_valid(&schema_validator(), &doc);
+    let rows: Vec<(String, String, usize, usize)> = doc["summary"]["by_rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_id"].as_str().unwrap().to_string(),
+                r["severity"].as_str().unwrap().to_string(),
+                r["open"].as_u64().unwrap() as usize,
+                r["suppressed"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    assert_eq!(sums_by_severity(&rows), expected, "report.json: {rows:?}");
+    for (severity, (open, suppressed)) in &expected {
+        assert_eq!(doc["summary"]["by_severity"][severity]["open"], *open);
+        assert_eq!(
+            doc["summary"]["by_severity"][severity]["suppressed"],
+            *suppressed
+        );
+    }
+    let two: Vec<&(String, String, usize, usize)> = rows
+        .iter()
+        .filter(|r| r.0 == "user-two-active-keys")
+        .collect();
+    assert_eq!(
+        two,
+        vec![
+            &(
+                "user-two-active-keys".to_string(),
+                "medium".to_string(),
+                2,
+                0
+            ),
+            &("user-two-active-keys".to_string(), "low".to_string(), 1, 1),
+        ]
+    );
+
+    // report.html: the by-rule table against the severity tiles.
+    let doc = Html::parse_document(&String::from_utf8(files["report.html"].clone()).unwrap());
+    let rows: Vec<(String, String, usize, usize)> = doc
+        .select(&sel("#rule-summary tbody tr"))
+        .map(|tr| {
+            let cells: Vec<String> = tr
+                .select(&sel("td"))
+                .map(|td| td.text().collect::<String>().trim().to_string())
+                .collect();
+            (
+                cells[0].clone(),
+                cells[1].clone(),
+                cells[2].parse().unwrap(),
+                cells[3].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sums_by_severity(&rows), expected, "report.html: {rows:?}");
+    let tiles: BTreeMap<String, usize> = doc
+        .select(&sel(".tile"))
+        .map(|t| {
+            let text = |s: &str| t.select(&sel(s)).next().unwrap().text().collect::<String>();
+            (text(".tile-label"), text(".tile-count").parse().unwrap())
+        })
+        .collect();
+    for (severity, (open, _)) in &expected {
+        assert_eq!(tiles[severity], *open, "the {severity} tile");
+    }
+
+    // The stdout summary: one line per rule and severity under the totals line.
+    let summary = report::summary_text(&report::ReportModel::build(&run), &[]);
+    let rows: Vec<(String, String, usize, usize)> = summary
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with("gap:"))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let suppressed = l
+                .split("(+")
+                .nth(1)
+                .map_or(0, |s| s.split(' ').next().unwrap().parse().unwrap());
+            (
+                words[0].to_string(),
+                words[1].to_string(),
+                words[2].parse().unwrap(),
+                suppressed,
+            )
+        })
+        .collect();
+    assert_eq!(sums_by_severity(&rows), expected, "stdout:\n{summary}");
+}
+
 // ---------------------------------------------------------------- scale
 
 /// 5,000 users with 10,000 keys: every report renders, with one inventory row per key.
@@ -1029,15 +1196,14 @@ fn a_large_account_renders_all_reports() {
 #[test]
 fn a_long_list_of_gaps_is_summarised_in_the_banner_and_listed_in_full() {
     let mut inv = inventory();
-    inv.gaps = (0..25)
-        .map(|i| CoverageGap {
-            user: Some(format!("user-{i:02}")),
-            access_key_id: None,
-            operation: "ListAccessKeys".to_string(),
-            error_code: "Throttling".to_string(),
-            impact: "the user's keys are unknown".to_string(),
-        })
-        .collect();
+    // Mallory's gap stays: it explains her key's unknown last use.
+    inv.gaps.extend((0..25).map(|i| CoverageGap {
+        user: Some(format!("user-{i:02}")),
+        access_key_id: None,
+        operation: "ListAccessKeys".to_string(),
+        error_code: "Throttling".to_string(),
+        impact: "the user's keys are unknown".to_string(),
+    }));
     inv.normalize();
     let set = findings(&inv);
     let html = String::from_utf8(render(&inv, &set)["report.html"].clone()).unwrap();
@@ -1049,6 +1215,6 @@ fn a_long_list_of_gaps_is_summarised_in_the_banner_and_listed_in_full() {
         .unwrap()
         .text()
         .collect();
-    assert!(banner.contains("and 15 more"), "{banner}");
-    assert_eq!(doc.select(&sel("#gaps tbody tr")).count(), 25);
+    assert!(banner.contains("and 16 more"), "{banner}");
+    assert_eq!(doc.select(&sel("#gaps tbody tr")).count(), 26);
 }

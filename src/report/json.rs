@@ -1,6 +1,6 @@
 //! `report.json`: the document scheduled jobs read.
 //!
-//! These are the output's own types, version 1 (`schema_version`), described by
+//! These are the output's own types, version 2 (`schema_version`), described by
 //! `schema/report.schema.json`. They are filled from the view model, never from the internal
 //! structs, so a refactor inside keyhygiene cannot change what a parser sees. Add optional
 //! fields freely; anything else needs a new schema version.
@@ -19,7 +19,7 @@ use super::model::{
 pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
-pub struct ReportV1<'a> {
+pub struct ReportV2<'a> {
     pub schema_version: u32,
     pub tool: Tool<'a>,
     pub as_of: &'a str,
@@ -140,6 +140,8 @@ pub struct Counts {
     pub suppressed: usize,
 }
 
+/// The findings of one rule at one severity. A rule whose findings differ in severity has
+/// one entry per severity, so the entries add up to [`BySeverity`].
 #[derive(Serialize)]
 pub struct RuleCounts<'a> {
     pub rule_id: &'a str,
@@ -275,10 +277,10 @@ fn rule_counts(r: &RuleSummary) -> RuleCounts<'_> {
     }
 }
 
-impl<'a> ReportV1<'a> {
+impl<'a> ReportV2<'a> {
     pub fn from_model(m: &'a ReportModel) -> Self {
         let s = &m.summary;
-        ReportV1 {
+        ReportV2 {
             schema_version: REPORT_SCHEMA_VERSION,
             tool: Tool {
                 name: "keyhygiene",
@@ -352,6 +354,6 @@ impl<'a> ReportV1<'a> {
 
 /// `report.json`, pretty-printed, with a trailing newline.
 pub fn write_report_json(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportV1::from_model(m))?;
+    serde_json::to_writer_pretty(&mut *out, &ReportV2::from_model(m))?;
     out.write_all(b"\n")
 }

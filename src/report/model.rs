@@ -172,8 +172,12 @@ pub struct StatsView {
 pub struct SummaryView {
     /// Critical first; every severity is present, with zero counts.
     pub by_severity: Vec<SeverityCount>,
-    /// Rules that produced at least one finding, worst first, then by id.
+    /// One row per rule and severity with at least one finding, suppressed or not; the
+    /// rows add up to `by_severity`. Rules by their worst severity, then by id; a rule's
+    /// rows worst first.
     pub by_rule: Vec<RuleSummary>,
+    /// Some rule has rows at more than one severity.
+    pub by_rule_split: bool,
     pub total_active: usize,
     pub total_suppressed: usize,
     pub worst: Option<Severity>,
@@ -196,7 +200,8 @@ pub struct RuleSummary {
     pub rule_id: String,
     /// What the rule checks, in one line; empty for a rule this version does not know.
     pub summary: String,
-    /// The worst severity among the rule's findings, suppressed ones included.
+    /// The severity this row counts: the rule's findings of other severities have rows
+    /// of their own.
     pub severity: Severity,
     pub active: usize,
     pub suppressed: usize,
@@ -231,6 +236,9 @@ pub struct RuleGroup<'a> {
     /// The rest of a long group, folded in the HTML behind a "show more" toggle.
     pub more: Vec<FindingView<'a>>,
     pub total: usize,
+    /// The count in words, per severity when the rule's findings differ in severity:
+    /// "3 findings", or "27 findings: 20 medium, 7 low".
+    pub count_label: String,
 }
 
 /// Inventory rows the HTML shows at once; the page offers to show the rest.
@@ -806,6 +814,7 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<Find
         .into_iter()
         .map(|(rule_id, list)| {
             let plain: Vec<&Finding> = list.iter().map(|f| &f.finding).collect();
+            let count_label = group_count_label(&plain);
             let mut shown = sorted_views(&list);
             let more = shown.split_off(shown.len().min(FINDINGS_SHOWN_PER_RULE));
             RuleGroup {
@@ -819,6 +828,7 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<Find
                     .unwrap_or(Severity::Low),
                 compliance: merge_compliance(&plain),
                 total: list.len(),
+                count_label,
                 findings: shown,
                 more,
             }
@@ -828,6 +838,22 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<Find
     let suppressed: Vec<&EvaluatedFinding> =
         findings.iter().filter(|f| f.suppressed.is_some()).collect();
     (groups, sorted_views(&suppressed))
+}
+
+/// "3 findings", or "27 findings: 20 medium, 7 low" when the findings differ in severity.
+fn group_count_label(findings: &[&Finding]) -> String {
+    let total = plural(findings.len(), "finding", "findings");
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .map(|&s| (s, findings.iter().filter(|f| f.severity == s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    if counts.len() > 1 {
+        format!("{total}: {}", counts.join(", "))
+    } else {
+        total
+    }
 }
 
 /// Findings in a stable order whatever order they arrived in: severity descending, then
@@ -1111,39 +1137,7 @@ fn summary_view(
                 .count(),
         })
         .collect();
-    let mut rules: BTreeMap<&str, (Severity, usize, usize, Vec<&Finding>)> = BTreeMap::new();
-    for ef in findings {
-        let f = &ef.finding;
-        let entry = rules
-            .entry(&f.rule_id)
-            .or_insert((f.severity, 0, 0, Vec::new()));
-        entry.0 = entry.0.max(f.severity);
-        if ef.suppressed.is_some() {
-            entry.2 += 1;
-        } else {
-            entry.1 += 1;
-        }
-        entry.3.push(f);
-    }
-    let mut by_rule: Vec<RuleSummary> = rules
-        .into_iter()
-        .map(
-            |(rule_id, (severity, active, suppressed, list))| RuleSummary {
-                rule_id: rule_id.to_string(),
-                summary: rule_summary(rule_id),
-                severity,
-                active,
-                suppressed,
-                anchor: if groups.iter().any(|g| g.rule_id == rule_id) {
-                    anchor(rule_id)
-                } else {
-                    String::new()
-                },
-                compliance: merge_compliance(&list),
-            },
-        )
-        .collect();
-    by_rule.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    let by_rule = rule_summaries(findings, groups);
     let total_active = by_severity.iter().map(|s| s.active).sum();
     let total_suppressed = by_severity.iter().map(|s| s.suppressed).sum();
     let worst = run.findings.worst();
@@ -1177,8 +1171,10 @@ fn summary_view(
             }
         );
     }
+    let by_rule_split = by_rule.windows(2).any(|w| w[0].rule_id == w[1].rule_id);
     SummaryView {
         by_severity,
+        by_rule_split,
         by_rule,
         total_active,
         total_suppressed,
@@ -1188,6 +1184,67 @@ fn summary_view(
         users_flagged,
         verdict,
     }
+}
+
+/// One row per rule and severity that has findings, so the rows add up to the severity
+/// totals: a rule whose findings differ in severity (`user-two-active-keys` is low while a
+/// rotation is under way) has a row for each. A rule's rows stay together: rules by their
+/// worst severity, then by id; a rule's rows worst first.
+fn rule_summaries(findings: &[EvaluatedFinding], groups: &[RuleGroup]) -> Vec<RuleSummary> {
+    struct Pair<'f> {
+        active: usize,
+        suppressed: usize,
+        compliance: Vec<&'f str>,
+    }
+    let mut pairs: BTreeMap<(&str, Severity), Pair<'_>> = BTreeMap::new();
+    let mut worst: BTreeMap<&str, Severity> = BTreeMap::new();
+    for ef in findings {
+        let f = &ef.finding;
+        let pair = pairs.entry((&f.rule_id, f.severity)).or_insert(Pair {
+            active: 0,
+            suppressed: 0,
+            compliance: Vec::new(),
+        });
+        if ef.suppressed.is_some() {
+            pair.suppressed += 1;
+        } else {
+            pair.active += 1;
+        }
+        for c in &f.compliance {
+            if !pair.compliance.contains(&c.as_str()) {
+                pair.compliance.push(c);
+            }
+        }
+        let w = worst.entry(&f.rule_id).or_insert(f.severity);
+        *w = (*w).max(f.severity);
+    }
+    let mut rows: Vec<(Severity, RuleSummary)> = pairs
+        .into_iter()
+        .map(|((rule_id, severity), pair)| {
+            (
+                worst[rule_id],
+                RuleSummary {
+                    rule_id: rule_id.to_string(),
+                    summary: rule_summary(rule_id),
+                    severity,
+                    active: pair.active,
+                    suppressed: pair.suppressed,
+                    anchor: if groups.iter().any(|g| g.rule_id == rule_id) {
+                        anchor(rule_id)
+                    } else {
+                        String::new()
+                    },
+                    compliance: pair.compliance.join(", "),
+                },
+            )
+        })
+        .collect();
+    rows.sort_by(|(wa, a), (wb, b)| {
+        wb.cmp(wa)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| b.severity.cmp(&a.severity))
+    });
+    rows.into_iter().map(|(_, row)| row).collect()
 }
 
 fn verdict(
