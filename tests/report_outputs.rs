@@ -982,6 +982,7 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
         as_of: as_of(),
         fail_on: Some(Severity::High),
         policy_file: None,
+        saved_inventory: None,
     };
     let files: BTreeMap<&str, Vec<u8>> = report::render(&[Format::Html, Format::Json], &run)
         .unwrap()
