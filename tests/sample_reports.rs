@@ -13,9 +13,11 @@ const AS_OF: &str = "2026-11-23T08:00:00Z";
 fn sample_reports_match_what_the_code_renders() {
     let samples = Path::new(support::ROOT).join("sample-reports");
     let out = tempfile::tempdir().unwrap();
+    // Run from the project root with a relative path, as scripts/sample-reports does: the
+    // reports name the saved inventory they read.
     let output = support::keyhygiene()
-        .args(["audit", "--from-inventory"])
-        .arg(samples.join("inventory.json"))
+        .current_dir(support::ROOT)
+        .args(["audit", "--from-inventory", "sample-reports/inventory.json"])
         .args([
             "--as-of",
             AS_OF,
