@@ -8,7 +8,9 @@
 //!
 //! The SDK's own adaptive retry mode is not used: it keeps one rate for the whole client,
 //! while IAM throttles each action separately, so throttling on one action would slow all
-//! of them. The crawl's limiter paces each operation instead (`crawl/limiter.rs`).
+//! of them. The crawl's limiter paces each operation instead (`crawl/limiter.rs`), and the
+//! retry of a throttled call waits for its turn in that pace. No client-wide retry quota
+//! applies ([`retry_partition`]): every call gets all of its attempts.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,12 +20,13 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, Error,
-    FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -170,9 +173,11 @@ impl Clients {
     pub fn from_config(config: &SdkConfig) -> Self {
         let stats = Arc::new(CallStats::default());
         let iam = aws_sdk_iam::config::Builder::from(config)
+            .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))
             .build();
         let sts = aws_sdk_sts::config::Builder::from(config)
+            .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))
             .build();
         Clients {
@@ -181,6 +186,21 @@ impl Clients {
             stats,
         }
     }
+}
+
+/// A retry partition whose retries are never refused for lack of quota, so every call gets
+/// all of its attempts.
+///
+/// The SDK's default partition shares one retry quota among every call of a client (500
+/// tokens, 5 per retry, 10 per retried timeout): under sustained throttling or faults it
+/// runs dry within about a hundred retries, and from then on a failed attempt is not retried
+/// at all. Most calls of a large crawl would then get one or two attempts instead of
+/// `max_attempts`. The crawl bounds its load itself (calls in flight, the pace per operation,
+/// `--max-rps`), so the quota only took attempts away.
+pub fn retry_partition() -> RetryPartition {
+    RetryPartition::custom("keyhygiene")
+        .token_bucket(TokenBucket::unlimited())
+        .build()
 }
 
 /// Counts of what the clients sent and received, shared by every client of one crawl.
@@ -253,6 +273,7 @@ impl Intercept for StatsInterceptor {
             .load::<Metadata>()
             .map(|m| m.name().to_string())
             .unwrap_or_else(|| "Unknown".to_string());
+        self.0.pace.sent(&operation, tokio::time::Instant::now());
         *self
             .0
             .inner
@@ -264,9 +285,16 @@ impl Intercept for StatsInterceptor {
         Ok(())
     }
 
-    fn read_after_attempt(
+    /// Counts throttled answers and reports every answer to the operation's pace. A
+    /// throttled call's retry then waits for its turn in that pace: the delay goes to the
+    /// SDK's retry strategy as the answer's `x-amz-retry-after` hint (milliseconds), which
+    /// the SDK honours for throttling errors in place of its own backoff, up to the maximum
+    /// backoff. Without it, every throttled call would retry on its own exponential
+    /// schedule, unpaced, and at a high `--concurrency` the retries alone would keep the
+    /// operation over IAM's rate until some calls ran out of attempts.
+    fn modify_before_attempt_completion(
         &self,
-        context: &FinalizerInterceptorContextRef<'_>,
+        context: &mut FinalizerInterceptorContextMut<'_>,
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -282,16 +310,26 @@ impl Intercept for StatsInterceptor {
         }
         // Only an answer from the service says anything about its rate; a timeout or a
         // reset connection does not.
-        if status.is_some()
-            && let Some(operation) = cfg.load::<Metadata>()
+        let Some(operation) = cfg.load::<Metadata>().filter(|_| status.is_some()) else {
+            return Ok(());
+        };
+        let now = tokio::time::Instant::now();
+        self.0.pace.record(operation.name(), throttled, now);
+        if throttled
+            && let Some(delay) = self.0.pace.retry_delay(operation.name(), now)
+            && let Some(response) = context.response_mut()
         {
-            self.0
-                .pace
-                .record(operation.name(), throttled, tokio::time::Instant::now());
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER_HEADER, delay.as_millis().max(1).to_string());
         }
         Ok(())
     }
 }
+
+/// The header through which an answer tells the SDK's retry strategy how long to wait
+/// before retrying a throttled call (milliseconds).
+const RETRY_AFTER_HEADER: &str = "x-amz-retry-after";
 
 /// The AWS error code of a type-erased operation error from one of the calls we make.
 fn error_code(err: &Error) -> Option<&str> {
