@@ -69,7 +69,9 @@ def parse_args():
     p.add_argument("--rate", type=float, default=20.0, help="scenario B: req/s per action")
     p.add_argument("--burst", type=float, default=20.0, help="scenario B: bucket size")
     p.add_argument("--fault-rate", type=float, default=0.05, help="scenario C")
-    p.add_argument("--concurrency", type=int, help="keyhygiene --concurrency (default: its own)")
+    p.add_argument("--concurrency",
+                   help="keyhygiene --concurrency (default: its own); a list such as 16,32,64 "
+                        "runs the scenarios once per value (the scale series uses the first)")
     p.add_argument("--seed", type=int, default=1, help="seed of the proxy and the account plan")
     p.add_argument("--work-dir", default=str(ROOT / "target/bench"))
     p.add_argument("--keep-accounts", action="store_true",
@@ -393,15 +395,17 @@ def scenario_table(runs, args, concurrency):
     print("calls = ListUsers/ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, "
           "retries included")
     print()
-    print("| scenario | wall s | calls | throttled | retries | failed | peak RSS MiB "
+    print("| scenario | wall s | calls | throttled | retries | failed | gaps | peak RSS MiB "
           "| floor s | wall/floor | proxy: requests, throttled, faulted, denied | result |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r["inventory"]["stats"] if r["inventory"] else {}
         p = r["proxy"]
         print(f"| {r['scenario']} | {r['wall']:.1f} | {calls_cell(r['inventory'])} "
               f"| {st.get('throttled', '-')} | {st.get('retries', '-')} "
-              f"| {st.get('failed_calls', '-')} | {r['rss_mib']:.1f} | {r['floor']:.1f} "
+              f"| {st.get('failed_calls', '-')} "
+              f"| {len(r['inventory']['gaps']) if r['inventory'] else '-'} "
+              f"| {r['rss_mib']:.1f} | {r['floor']:.1f} "
               f"| {r['wall'] / r['floor']:.2f} | {p['requests']}, {p['throttled']}, "
               f"{p['faulted']}, {p['denied']} | {r['verdict']} |")
     print()
@@ -541,7 +545,9 @@ def main():
     args = parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    concurrency = args.concurrency or default_concurrency(args.bin_dir) or 16
+    concurrencies = ([int(c) for c in args.concurrency.split(",") if c] if args.concurrency
+                     else [default_concurrency(args.bin_dir) or 16])
+    concurrency = concurrencies[0]
     scenarios = [s for s in args.scenarios.split(",") if s]
     scale = [int(u) for u in args.scale.split(",") if u]
     # One account for the scenarios (and Prowler), one per size of the scale series; the
@@ -564,7 +570,7 @@ def main():
             for a in batch:
                 a.finish_seeding()
 
-        results = {"now": now, "concurrency": concurrency, "profile": args.profile,
+        results = {"now": now, "concurrency": concurrencies, "profile": args.profile,
                    "settings": vars(args), "scenarios": [], "scale": []}
         runs = []
         baseline = None
@@ -574,24 +580,30 @@ def main():
             users = main_account.manifest["users"]
             victim = min(u["name"] for u in users
                          if u["keys"] and re.fullmatch(r"[A-Za-z0-9.-]+", u["name"]))
-            for name in scenarios:
-                say(f"scenario {name}: {describe(args, name)}")
-                run = crawl(args, main_account, name, scenario_flags(args, name, victim),
-                            concurrency, name)
-                run["floor"], run["needed_calls"] = floor(run, args, concurrency, name == "B")
-                if name == "A":
-                    baseline = run["inventory"]
-                run["verdict"] = verdict(run, baseline, victim)
-                say(f"scenario {name}: {run['wall']:.1f} s, {run['verdict']}")
-                runs.append(run)
-            scenario_table(runs, args, concurrency)
+            for c in concurrencies:
+                these = []
+                for name in scenarios:
+                    say(f"scenario {name}, concurrency {c}: {describe(args, name)}")
+                    tag = name if len(concurrencies) == 1 else f"{name}-c{c}"
+                    run = crawl(args, main_account, name, scenario_flags(args, name, victim),
+                                c, tag)
+                    run["concurrency"] = c
+                    run["floor"], run["needed_calls"] = floor(run, args, c, name == "B")
+                    if name == "A" and baseline is None:
+                        baseline = run["inventory"]
+                    run["verdict"] = verdict(run, baseline, victim)
+                    say(f"scenario {name}, concurrency {c}: {run['wall']:.1f} s, {run['verdict']}")
+                    these.append(run)
+                scenario_table(these, args, c)
+                runs.extend(these)
 
         scale_rows = []
         for u in scale:
             account = accounts[(u, args.scale_keys_per_user)]
             reuse = None
             if args.scale_keys_per_user == args.keys_per_user:
-                reuse = next((r for r in runs if r["scenario"] == "A" and r["users"] == u), None)
+                reuse = next((r for r in runs if r["scenario"] == "A" and r["users"] == u
+                              and r["concurrency"] == concurrency), None)
             run = reuse or crawl(args, account, "A", scenario_flags(args, "A", None),
                                  concurrency, "scale-A")
             if not reuse:
@@ -635,7 +647,8 @@ def main():
                       f"| {r['verdict']} |")
 
         if args.prowler and main_account:
-            a_run = next((r for r in runs if r["scenario"] == "A"), None)
+            a_run = next((r for r in runs if r["scenario"] == "A"
+                          and r["concurrency"] == concurrency), None)
             if a_run is None:
                 a_run = crawl(args, main_account, "A", scenario_flags(args, "A", None),
                               concurrency, "A")

@@ -318,7 +318,9 @@ fn account_rules(report: Option<&'static str>, root_keys_present: i32) -> Vec<Ru
     rules
 }
 
-/// Retries that really happen, with a fixed backoff of 1, 2, then 4 ms (no jitter).
+/// Retries that really happen, with a fixed backoff of 1, 2, then 4 ms (no jitter). The
+/// mocked clients use the crawl's own retry partition too (no client-wide retry quota), so
+/// the tests of this file, which share one process, never take retries from each other.
 fn fast_retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(4)
@@ -384,6 +386,7 @@ fn clients_counting(
         rules.iter(),
         move |b: aws_sdk_iam::config::Builder| b
             .retry_config(fast_retries())
+            .retry_partition(keyhygiene::aws::retry_partition())
             .interceptor(iam_stats.clone())
             .interceptor(iam_in_flight.clone())
     );
@@ -402,6 +405,7 @@ fn clients_counting(
         [&identity],
         move |b: aws_sdk_sts::config::Builder| b
             .retry_config(fast_retries())
+            .retry_partition(keyhygiene::aws::retry_partition())
             .interceptor(sts_stats.clone())
             .interceptor(sts_in_flight.clone())
     );

@@ -1,6 +1,7 @@
-//! The crawler behind keyhygiene-iam-proxy: throttling (scenario B), random transient
-//! faults (C) and a persistent AccessDenied (D) against a direct crawl of the same account
-//! (A). Correctness only: these tests never assert on time (scripts/bench measures it).
+//! The crawler behind keyhygiene-iam-proxy: throttling (scenario B, also at a high
+//! `--concurrency`), random transient faults (C), a persistent AccessDenied (D) and a
+//! retryable fault that never clears (E), against a direct crawl of the same account (A).
+//! Correctness only: these tests never assert on time (scripts/bench measures it).
 
 mod support;
 
@@ -25,15 +26,16 @@ struct Crawl {
 
 /// One `keyhygiene audit` against `endpoint`, its saved inventory and its report.json.
 fn crawl(endpoint: &str, dir: &Path, name: &str) -> Crawl {
+    crawl_with(endpoint, dir, name, &[])
+}
+
+/// [`crawl`] with extra flags.
+fn crawl_with(endpoint: &str, dir: &Path, name: &str, extra: &[&str]) -> Crawl {
     let inventory = dir.join(format!("{name}.inventory.json"));
     let out_dir = dir.join(format!("{name}-report"));
-    let output = audit_saving(
-        endpoint,
-        NOW,
-        &inventory,
-        &out_dir,
-        &["--fail-on", "none", "--quiet"],
-    );
+    let mut flags = vec!["--fail-on", "none", "--quiet"];
+    flags.extend_from_slice(extra);
+    let output = audit_saving(endpoint, NOW, &inventory, &out_dir, &flags);
     let inventory = Inventory::from_json_file(&inventory).unwrap_or_else(|e| {
         panic!(
             "scenario {name}: no saved inventory ({e}); stderr:\n{}",
@@ -246,4 +248,128 @@ fn scenario_d_access_denied_for_one_user_is_a_coverage_gap_in_every_output() {
     assert_eq!(findings(&a.report), findings(&d.report));
     let stats = proxy.stats();
     assert_eq!(stats["denied"], 1, "{stats}");
+}
+
+#[test]
+fn scenario_b_at_a_high_concurrency_equals_the_direct_crawl() {
+    // IAM's rate per action does not grow with the crawler's concurrency: more calls in
+    // flight only means more of them throttled at once. The pace per operation, which
+    // throttled retries wait for too, has to absorb that at any --concurrency.
+    let (moto, _) = seeded(24);
+    let a = direct(&moto);
+    let users = a.inventory.users.len() as u64;
+    let keys = a.inventory.compute_coverage().keys as u64;
+    for concurrency in ["16", "32", "64"] {
+        let proxy = FaultProxy::start(
+            &moto.endpoint,
+            &[
+                "--latency-ms",
+                "5",
+                "--jitter-ms",
+                "5",
+                "--throttle-rps",
+                "10",
+                "--throttle-burst",
+                "10",
+                "--seed",
+                "5",
+            ],
+        );
+        let name = format!("b-c{concurrency}");
+        let b = crawl_with(
+            &proxy.endpoint,
+            moto.dir.path(),
+            &name,
+            &["--concurrency", concurrency],
+        );
+        assert_same_as_direct(&a, &b, &name);
+        let stats = proxy.stats();
+        assert!(
+            stats["throttled"].as_u64().unwrap() > 0,
+            "{name}: the scenario throttled nothing: {stats}"
+        );
+        assert_eq!(
+            b.inventory.stats.throttled,
+            stats["throttled"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            stats["actions"]["ListAccessKeys"]["forwarded"], users,
+            "{name}"
+        );
+        assert_eq!(
+            stats["actions"]["ListUserTags"]["forwarded"], users,
+            "{name}"
+        );
+        assert_eq!(
+            stats["actions"]["GetAccessKeyLastUsed"]["forwarded"], keys,
+            "{name}"
+        );
+    }
+}
+
+/// Attempts per call, the first one included (`AwsOptions::max_attempts`).
+const MAX_ATTEMPTS: u64 = 8;
+
+#[test]
+fn scenario_e_a_call_that_always_fails_gets_every_attempt_for_every_user() {
+    // ListUserTags answers HTTP 500 ServiceFailure (retryable) every time, for every user,
+    // with 64 calls in flight: every user's call fails at once, through all its retries.
+    // A smaller account keeps the test short: each call waits out all its backoffs.
+    const E_USERS: usize = 40;
+    let moto = Moto::start();
+    moto.seed_generated(E_USERS, 25, NOW);
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &["--latency-ms", "5", "--fail", "ListUserTags", "--seed", "6"],
+    );
+    let e = crawl_with(
+        &proxy.endpoint,
+        moto.dir.path(),
+        "e",
+        &["--concurrency", "64"],
+    );
+    assert_eq!(
+        e.output.status.code(),
+        Some(3),
+        "incomplete coverage exits 3; stderr:\n{}",
+        stderr(&e.output)
+    );
+    let inv = &e.inventory;
+    let users = inv.users.len() as u64;
+    assert_eq!(users, E_USERS as u64 + 2);
+
+    // Exactly one gap per user, for its tags, with the error the service gave.
+    let mut gapped: Vec<&str> = inv
+        .gaps
+        .iter()
+        .map(|g| {
+            assert_eq!(
+                (g.operation.as_str(), g.error_code.as_str()),
+                ("ListUserTags", "ServiceFailure"),
+                "{g:?}"
+            );
+            g.user.as_deref().expect("a user's gap")
+        })
+        .collect();
+    gapped.sort_unstable();
+    gapped.dedup();
+    assert_eq!(gapped.len() as u64, users, "gaps: {:?}", inv.gaps);
+    assert_eq!(inv.gaps.len() as u64, users);
+    assert_eq!(inv.stats.failed_calls, users);
+
+    // Every call got every attempt. The SDK never makes more than MAX_ATTEMPTS for one
+    // call, so a total of MAX_ATTEMPTS x users means each user's call got exactly
+    // MAX_ATTEMPTS: none was cut short.
+    let stats = proxy.stats();
+    let tags = &stats["actions"]["ListUserTags"];
+    assert_eq!(tags["requests"], MAX_ATTEMPTS * users, "{stats}");
+    assert_eq!(tags["service_failure"], MAX_ATTEMPTS * users, "{stats}");
+    assert_eq!(tags["forwarded"], 0, "{stats}");
+    assert_eq!(inv.stats.calls["ListUserTags"], MAX_ATTEMPTS * users);
+    assert_eq!(inv.stats.retries, (MAX_ATTEMPTS - 1) * users);
+    // Nothing else failed: every user's keys and every key's last use are there.
+    let coverage = inv.compute_coverage();
+    assert_eq!(coverage.keys, coverage.keys_with_last_use);
+    assert_eq!(stats["faulted"], MAX_ATTEMPTS * users, "{stats}");
 }

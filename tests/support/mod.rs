@@ -270,10 +270,12 @@ impl FaultProxy {
     /// (see `keyhygiene-iam-proxy --help`).
     pub fn start(upstream: &str, flags: &[&str]) -> FaultProxy {
         use std::io::BufRead;
-        let proxy = option_env!("CARGO_BIN_EXE_keyhygiene-iam-proxy").expect(
-            "keyhygiene-iam-proxy was not built: run the tests with `cargo test --features \
-             iam-proxy` (scripts/test does)",
-        );
+        let Some(proxy) = option_env!("CARGO_BIN_EXE_keyhygiene-iam-proxy") else {
+            panic!(
+                "keyhygiene-iam-proxy was not built: run the tests with `cargo test --features \
+                 iam-proxy` (scripts/test does)"
+            )
+        };
         let mut child = Command::new(proxy)
             .args(["--upstream", upstream, "--listen", "127.0.0.1:0"])
             .args(flags)

@@ -64,7 +64,8 @@ impl FromStr for ActionLimit {
     }
 }
 
-/// A persistent AccessDenied: `ACTION` or `ACTION:PARAM=VALUE`.
+/// The requests a persistent fault applies to (`--deny`, `--fail`): `ACTION` or
+/// `ACTION:PARAM=VALUE`.
 #[derive(Clone, Debug)]
 pub struct DenyRule {
     pub action: String,
@@ -96,6 +97,15 @@ impl FromStr for DenyRule {
     }
 }
 
+impl std::fmt::Display for DenyRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.param {
+            Some((k, v)) => write!(f, "{}:{k}={v}", self.action),
+            None => f.write_str(&self.action),
+        }
+    }
+}
+
 impl DenyRule {
     fn matches(&self, action: &str, form: &[(String, String)]) -> bool {
         self.action == action
@@ -117,6 +127,8 @@ pub struct Settings {
     pub fault_kinds: Vec<FaultKind>,
     pub slow: Duration,
     pub deny: Vec<DenyRule>,
+    /// Requests that always meet HTTP 500 `ServiceFailure`.
+    pub fail: Vec<DenyRule>,
     pub seed: u64,
 }
 
@@ -240,6 +252,8 @@ impl Planner {
             Outcome::Throttle
         } else if self.settings.deny.iter().any(|r| r.matches(action, form)) {
             Outcome::Deny
+        } else if self.settings.fail.iter().any(|r| r.matches(action, form)) {
+            Outcome::Fault(FaultKind::ServiceFailure)
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
             let kinds = &self.settings.fault_kinds;
             Outcome::Fault(kinds[(kind_draw % kinds.len() as u64) as usize])
@@ -409,10 +423,8 @@ impl Counters {
                 "throttle_overrides": limits,
                 "fault_rate": settings.fault_rate,
                 "slow_ms": settings.slow.as_millis() as u64,
-                "deny": settings.deny.iter().map(|r| match &r.param {
-                    Some((k, v)) => format!("{}:{k}={v}", r.action),
-                    None => r.action.clone(),
-                }).collect::<Vec<_>>(),
+                "deny": settings.deny.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "seed": settings.seed,
             },
         })
@@ -433,6 +445,7 @@ mod tests {
             fault_kinds: vec![FaultKind::ServiceFailure, FaultKind::Reset, FaultKind::Slow],
             slow: Duration::from_secs(11),
             deny: Vec::new(),
+            fail: Vec::new(),
             seed: 7,
         }
     }
@@ -510,6 +523,25 @@ mod tests {
         assert!(
             a.iter()
                 .all(|x| x.2 >= Duration::from_millis(50) && x.2 < Duration::from_millis(60))
+        );
+    }
+
+    #[test]
+    fn fail_rules_answer_service_failure_every_time() {
+        let p = Planner::new(Settings {
+            fail: vec!["ListUserTags".parse().unwrap()],
+            ..settings()
+        });
+        let now = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(
+                p.decide("ListUserTags", b"UserName=a", &[], now).outcome,
+                Outcome::Fault(FaultKind::ServiceFailure)
+            );
+        }
+        assert_eq!(
+            p.decide("ListAccessKeys", b"UserName=a", &[], now).outcome,
+            Outcome::Forward
         );
     }
 

@@ -8,7 +8,8 @@
 //!   IAM's exact `Throttling` / `Rate exceeded` error.
 //! - Random transient faults at `--fault-rate`: HTTP 500 `ServiceFailure`, a reset
 //!   connection, or an answer slower than the client's attempt timeout.
-//! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied.
+//! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied,
+//!   `--fail ListUserTags` answers HTTP 500 `ServiceFailure` every time.
 //! - A seed: the same crawl meets the same faults on the same calls.
 //! - Counters: `GET /__proxy/stats` (JSON), `POST /__proxy/reset`, and the same JSON on
 //!   stderr (and in `--stats-file`) when the proxy stops on SIGINT or SIGTERM.
@@ -91,6 +92,11 @@ struct Args {
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     deny: Vec<DenyRule>,
 
+    /// Persistent HTTP 500 ServiceFailure for requests that match (repeatable), e.g.
+    /// ListUserTags, or ListAccessKeys:UserName=bob: a retryable error that never clears.
+    #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
+    fail: Vec<DenyRule>,
+
     /// Seed for every random choice (faults, jitter, request ids).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -133,6 +139,7 @@ fn main() -> std::process::ExitCode {
         fault_kinds: args.fault_kinds.clone(),
         slow: Duration::from_millis(args.slow_ms),
         deny: args.deny.clone(),
+        fail: args.fail.clone(),
         seed: args.seed,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
