@@ -662,7 +662,7 @@ fn page_limits(
     let mut notes = Vec::new();
     if key_rows_in_page < keys.len() {
         notes.push(format!(
-            "The key inventory shows the {key_rows_in_page} worst of {} keys; keys.csv lists every key.",
+            "The key inventory shows {key_rows_in_page} of {} keys, worst first; keys.csv lists every key.",
             keys.len()
         ));
     }
@@ -675,7 +675,7 @@ fn page_limits(
         let total: usize = groups.iter().map(|g| g.total).sum();
         let in_page: usize = groups.iter().map(|g| g.in_page).sum();
         notes.push(format!(
-            "The findings section shows {in_page} of {total} open findings, the worst of each rule ({}); findings.csv and report.json list every finding.",
+            "The findings section shows {in_page} of {total} open findings, a share of each rule, worst first ({}); findings.csv and report.json list every finding.",
             capped.join("; ")
         ));
     }
@@ -1053,8 +1053,8 @@ fn finding_groups(findings: &[EvaluatedFinding]) -> FindingLists<'_> {
 }
 
 /// Splits `budget` places between lists of the given lengths: each list gets an equal
-/// share, and a list shorter than its share leaves the rest to the longer ones. Lists of
-/// equal length share in the order given. The shares add up to at most `budget`, and to
+/// share, and a list shorter than its share leaves the rest to the longer ones (the longest
+/// list gets what a division leaves over). The shares add up to at most `budget`, and to
 /// the total length when that fits.
 fn page_shares(lengths: &[usize], budget: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
@@ -1063,7 +1063,7 @@ fn page_shares(lengths: &[usize], budget: usize) -> Vec<usize> {
     let mut left = budget;
     for (done, &i) in order.iter().enumerate() {
         let lists_left = lengths.len() - done;
-        let share = left.div_ceil(lists_left);
+        let share = left / lists_left;
         shares[i] = lengths[i].min(share);
         left -= shares[i];
     }
@@ -1660,7 +1660,7 @@ mod tests {
         assert_eq!(page_shares(&[1, 100, 100, 3], 20), vec![1, 8, 8, 3]);
         assert_eq!(
             page_shares(&[1, 60_558, 25_249, 12_910], 20_000),
-            vec![1, 6_666, 6_666, 6_667]
+            vec![1, 6_667, 6_666, 6_666]
         );
         // The shares never exceed the budget and use all of it when the lists are long.
         for lengths in [
