@@ -636,9 +636,14 @@ impl<'a> ReportModel<'a> {
 
     /// The suppressed findings the HTML page lists.
     pub fn page_suppressed(&self) -> impl Iterator<Item = FindingView<'a>> + '_ {
-        self.suppressed[..self.suppressed.len().min(SUPPRESSED_IN_PAGE)]
+        self.suppressed[..self.suppressed_in_page()]
             .iter()
             .map(|ef| finding_view(ef))
+    }
+
+    /// How many suppressed findings the HTML page lists.
+    pub fn suppressed_in_page(&self) -> usize {
+        self.suppressed.len().min(SUPPRESSED_IN_PAGE)
     }
 
     /// Suppressed findings left out of the HTML page.
