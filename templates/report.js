@@ -18,6 +18,8 @@
   // keystroke is what makes big pages sluggish, so only the first matches are displayed.
   var limit = Infinity;
   var capped = false;
+  // When the account has more keys than the page holds, the counts say so.
+  var keysInCsv = 0;
 
   function fromHash() {
     var hash = window.location.hash.replace(/^#/, "");
@@ -68,14 +70,18 @@
       if (ok) { shown += 1; }
     }
     if (shown < matched) {
-      countEl.textContent = shown + " shown of " + matched + (matched === rows.length ? " keys" : " matching keys (" + rows.length + " in all)");
+      countEl.textContent = shown + " shown of " + matched + (matched === rows.length ? " keys" + beyondPage() : " matching keys (" + rows.length + (keysInCsv ? " in this page, " + keysInCsv + " in keys.csv)" : " in all)"));
       showAllButton.textContent = "Show all " + matched;
       showAllButton.removeAttribute("hidden");
     } else {
-      countEl.textContent = matched + " of " + rows.length + " keys";
+      countEl.textContent = matched + " of " + rows.length + " keys" + beyondPage();
       showAllButton.setAttribute("hidden", "");
     }
     if (shown === 0 && rows.length > 0) { noMatch.removeAttribute("hidden"); } else { noMatch.setAttribute("hidden", ""); }
+  }
+
+  function beyondPage() {
+    return keysInCsv ? " in this page; " + keysInCsv + " in keys.csv" : "";
   }
 
   function sortValue(r, th) {
@@ -171,6 +177,10 @@
         shown: !tr.hasAttribute("hidden"),
         key: null
       });
+    }
+    var total = Number(table.getAttribute("data-total"));
+    if (total > rows.length) {
+      keysInCsv = total;
     }
     var cap = Number(showAllButton.getAttribute("data-limit"));
     if (cap > 0 && cap < rows.length) {

@@ -744,3 +744,88 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
     assert_eq!(visible_rows(&all).len(), page.keys);
     assert!(all.select(&sel("#show-all[hidden]")).next().is_some());
 }
+
+/// An account with more keys than the page holds: the page holds the first
+/// `KEY_ROWS_IN_PAGE`, says that the others are in keys.csv, and a filter that matches only
+/// keys left out of the page says where to look.
+#[test]
+fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
+    use keyhygiene::report::model::KEY_ROWS_IN_PAGE;
+    let users = KEY_ROWS_IN_PAGE / 2 + 1;
+    let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
+    inv.account_id = Some(ACCOUNT.to_string());
+    inv.root = RootKeys::AccountSummary {
+        keys_present: false,
+    };
+    for i in 0..users {
+        let name = format!("svc-{i:05}");
+        inv.users.push(User {
+            name: name.clone(),
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+            path: "/".to_string(),
+            user_id: String::new(),
+            created: None,
+            tags: Vec::new(),
+            keys: (0..2)
+                .map(|k| AccessKey {
+                    id: Some(format!("AKIA{i:08}{k:08}")),
+                    slot: None,
+                    status: KeyStatus::Active,
+                    created: days_ago(30 + k),
+                    last_used: LastUse::Never,
+                    description: None,
+                })
+                .collect(),
+            login: None,
+        });
+    }
+    inv.normalize();
+    let keys = inv.key_count();
+    let set = FindingSet::default();
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunInfo {
+        inventory: &inv,
+        findings: &set,
+        as_of: as_of(),
+        fail_on: None,
+        policy_file: None,
+    };
+    let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
+    let page = Page {
+        file: written[0].clone(),
+        keys,
+        _dir: dir,
+    };
+    let text = |doc: &Html, selector: &str| -> String {
+        doc.select(&sel(selector))
+            .next()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .text()
+            .collect()
+    };
+
+    let plain = dump(&page, "");
+    assert_ready(&plain);
+    assert_eq!(
+        plain.select(&sel("#key-rows > tr")).count(),
+        KEY_ROWS_IN_PAGE
+    );
+    assert_eq!(visible_rows(&plain).len(), 500);
+    assert_eq!(
+        text(&plain, "#key-count"),
+        format!("500 shown of {KEY_ROWS_IN_PAGE} keys in this page; {keys} in keys.csv")
+    );
+    assert!(text(&plain, "#inventory-limit").contains("keys.csv"));
+    assert!(text(&plain, "#page-limits").contains("keys.csv"));
+
+    // The last user's keys are not in the page: the filter finds nothing and says why.
+    let missing = dump(&page, &format!("filter=svc-{:05}", users - 1));
+    assert_ready(&missing);
+    assert!(visible_rows(&missing).is_empty());
+    let no_match = missing.select(&sel("#no-match")).next().unwrap();
+    assert!(no_match.value().attr("hidden").is_none());
+    assert!(
+        no_match.text().collect::<String>().contains("keys.csv"),
+        "the empty result points to keys.csv"
+    );
+}

@@ -1190,8 +1190,198 @@ fn a_large_account_renders_all_reports() {
         doc.select(&sel("article.finding")).count(),
         set.findings.len()
     );
+    assert!(
+        doc.select(&sel("#page-limits, .page-limit"))
+            .next()
+            .is_none(),
+        "an account of IAM's default size is shown in full"
+    );
     let (_, rows) = read_csv(&files["keys.csv"]);
     assert_eq!(rows.len(), 10_000);
+}
+
+/// More keys, findings, suppressed findings and gaps than the HTML page holds: the page
+/// holds as many as its limits allow, worst first, and says what it leaves out and where
+/// to find it; the CSV and JSON files hold everything.
+#[test]
+fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
+    use keyhygiene::report::model::{
+        FINDINGS_IN_PAGE, GAPS_IN_PAGE, KEY_ROWS_IN_PAGE, SUPPRESSED_IN_PAGE,
+    };
+    let users = KEY_ROWS_IN_PAGE / 2 + 1;
+    let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
+    inv.account_id = Some(ACCOUNT.to_string());
+    for i in 0..users {
+        let keys = (0..2)
+            .map(|k| {
+                key(
+                    &format!("AKIA{i:08}{k:08}"),
+                    KeyStatus::Active,
+                    100 + (i % 500) as i64,
+                    LastUse::Never,
+                    None,
+                )
+            })
+            .collect();
+        inv.users
+            .push(user(&format!("user-{i:05}"), "/", keys, None));
+    }
+    inv.gaps = (0..=GAPS_IN_PAGE)
+        .map(|i| CoverageGap {
+            user: Some(format!("user-{i:05}")),
+            access_key_id: None,
+            operation: "ListUserTags".to_string(),
+            error_code: "Throttling".to_string(),
+            impact: "the key descriptions are unknown".to_string(),
+        })
+        .collect();
+    inv.root = RootKeys::AccountSummary {
+        keys_present: false,
+    };
+    inv.normalize();
+    let keys = inv.key_count();
+    assert!(keys > KEY_ROWS_IN_PAGE);
+    let short = |u: &User, k: &AccessKey, rule: &str, severity: Severity| Finding {
+        rule_id: rule.to_string(),
+        severity,
+        account_id: Some(ACCOUNT.to_string()),
+        user_name: u.name.clone(),
+        user_arn: u.arn.clone(),
+        access_key_id: k.id.clone(),
+        key_status: Some(k.status),
+        key_created: Some(k.created),
+        key_age_days: None,
+        last_used_date: None,
+        last_used_service: None,
+        last_used_region: None,
+        days_since_last_use: None,
+        description: None,
+        message: "m".to_string(),
+        compliance: vec![],
+        remediation: vec![],
+    };
+    // Every key is old (a third of them high), every first key unused, and the second key
+    // of the first users never used but suppressed.
+    let mut list = Vec::new();
+    for (i, u) in inv.users.iter().enumerate() {
+        let severity = if i % 3 == 0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        list.push(open(short(u, &u.keys[0], "key-not-rotated", severity)));
+        list.push(open(short(u, &u.keys[1], "key-not-rotated", severity)));
+        list.push(open(short(u, &u.keys[0], "key-unused", Severity::Low)));
+        if i <= SUPPRESSED_IN_PAGE {
+            list.push(EvaluatedFinding {
+                finding: short(u, &u.keys[1], "key-never-used", Severity::Low),
+                suppressed: Some(AppliedSuppression {
+                    reason: "batch keys".to_string(),
+                    expires: None,
+                }),
+            });
+        }
+    }
+    let set = FindingSet {
+        findings: list,
+        ..FindingSet::default()
+    };
+    let open_count = set.active().count();
+    let suppressed_count = set.suppressed().count();
+    assert!(open_count > FINDINGS_IN_PAGE && suppressed_count > SUPPRESSED_IN_PAGE);
+    let files = render(&inv, &set);
+
+    // The CSV and JSON files hold everything.
+    assert_eq!(read_csv(&files["keys.csv"]).1.len(), keys);
+    assert_eq!(
+        read_csv(&files["findings.csv"]).1.len(),
+        open_count + suppressed_count
+    );
+    let json: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    assert_eq!(json["findings"].as_array().unwrap().len(), open_count);
+    assert_eq!(
+        json["suppressed_findings"].as_array().unwrap().len(),
+        suppressed_count
+    );
+    assert_eq!(
+        json["coverage"]["gaps"].as_array().unwrap().len(),
+        GAPS_IN_PAGE + 1
+    );
+
+    let html = String::from_utf8(files["report.html"].clone()).unwrap();
+    let doc = Html::parse_document(&html);
+    let text = |selector: &str| -> String {
+        doc.select(&sel(selector))
+            .next()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .text()
+            .collect()
+    };
+    // The inventory: the worst keys, and a note that points to keys.csv.
+    let ranks: Vec<u8> = doc
+        .select(&sel("#key-rows > tr"))
+        .map(|tr| tr.value().attr("data-sev").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ranks.len(), KEY_ROWS_IN_PAGE);
+    assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "worst first");
+    let high_keys = 2 * users.div_ceil(3);
+    assert_eq!(
+        ranks.iter().filter(|&&r| r == 3).count(),
+        high_keys,
+        "every high key is in the page"
+    );
+    let note = text("#inventory-limit");
+    assert!(
+        note.contains(&format!("Showing {KEY_ROWS_IN_PAGE} of {keys} keys"))
+            && note.contains("keys.csv"),
+        "{note}"
+    );
+    // The findings: the page's share, each capped rule saying where the rest are.
+    assert_eq!(
+        doc.select(&sel("article.finding")).count(),
+        FINDINGS_IN_PAGE
+    );
+    // key-unused fits in its share and is whole; key-not-rotated takes the rest.
+    for (rule, capped) in [("key-not-rotated", true), ("key-unused", false)] {
+        let cards = doc
+            .select(&sel(&format!("#rule-{rule} article.finding")))
+            .count();
+        let total = set.active().filter(|f| f.rule_id == rule).count();
+        let note: Option<String> = doc
+            .select(&sel(&format!("#rule-{rule} .page-limit")))
+            .next()
+            .map(|n| n.text().collect());
+        if capped {
+            assert!(cards < total);
+            let note = note.expect("a capped rule says so");
+            assert!(
+                note.contains(&format!("{} more", total - cards)) && note.contains("findings.csv"),
+                "{note}"
+            );
+        } else {
+            assert_eq!((cards, note), (total, None));
+        }
+    }
+    // The counts still cover everything.
+    let tiles: usize = doc
+        .select(&sel(".tile-count"))
+        .map(|t| t.text().collect::<String>().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(tiles, open_count);
+    // Suppressed findings and gaps.
+    assert_eq!(
+        doc.select(&sel("tr.suppressed-finding")).count(),
+        SUPPRESSED_IN_PAGE
+    );
+    assert!(text("#suppressions .page-limit").contains("1 more"));
+    assert_eq!(doc.select(&sel("#gaps tbody tr")).count(), GAPS_IN_PAGE);
+    assert!(text("#coverage .page-limit").contains("report.json"));
+    // One banner at the top sums it all up.
+    assert_eq!(doc.select(&sel("#page-limits li")).count(), 4);
+    let banner = text("#page-limits");
+    for file in ["keys.csv", "findings.csv", "report.json"] {
+        assert!(banner.contains(file), "{banner}");
+    }
 }
 
 #[test]

@@ -9,7 +9,9 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
-use super::model::{FindingView, KeyRow, ReportModel, rfc3339};
+use crate::findings::EvaluatedFinding;
+
+use super::model::{KeyRow, ReportModel, rfc3339};
 
 /// The header of `findings.csv`. The column order is part of the format: append, never reorder.
 pub const FINDINGS_HEADER: [&str; 18] = [
@@ -92,7 +94,8 @@ fn writer<W: Write>(out: W) -> csv::Writer<W> {
         .from_writer(out)
 }
 
-fn finding_record(account: &str, f: &FindingView) -> Vec<String> {
+fn finding_record(account: &str, ef: &EvaluatedFinding) -> Vec<String> {
+    let f = &ef.finding;
     vec![
         text(f.account_id.as_deref().unwrap_or(account)),
         text(&f.rule_id),
@@ -109,8 +112,8 @@ fn finding_record(account: &str, f: &FindingView) -> Vec<String> {
         opt_text(f.last_used_service.as_deref()),
         opt_text(f.last_used_region.as_deref()),
         number(f.days_since_last_use),
-        f.suppression.is_some().to_string(),
-        opt_text(f.suppression.as_ref().map(|s| s.reason.as_str())),
+        ef.suppressed.is_some().to_string(),
+        opt_text(ef.suppressed.as_ref().map(|s| s.reason.as_str())),
         text(&f.message),
         text(&f.remediation.join("\n")),
         text(&f.compliance.join("; ")),
@@ -123,7 +126,7 @@ pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()
     let account = m.account_id.as_deref().unwrap_or_default();
     w.write_record(FINDINGS_HEADER)?;
     // Open findings worst first, then the suppressed ones.
-    for f in m.open_findings().into_iter().chain(&m.suppressed) {
+    for f in m.open.iter().chain(&m.suppressed) {
         w.write_record(finding_record(account, f))?;
     }
     w.flush()
@@ -159,8 +162,8 @@ pub fn write_keys_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out);
     let account = m.account_id.as_deref().unwrap_or_default();
     w.write_record(KEYS_HEADER)?;
-    for k in &m.keys {
-        w.write_record(key_record(account, k))?;
+    for k in m.key_rows() {
+        w.write_record(key_record(account, &k))?;
     }
     w.flush()
 }

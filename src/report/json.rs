@@ -7,13 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use crate::findings::Severity;
+use crate::findings::{EvaluatedFinding, Severity};
 
-use super::model::{
-    FindingView, GapView, NoticeView, RemovedView, ReportModel, RuleSummary, rfc3339,
-};
+use super::model::{GapView, NoticeView, RemovedView, ReportModel, RuleSummary, rfc3339};
 
 /// The version of the `report.json` document.
 pub const REPORT_SCHEMA_VERSION: u32 = 2;
@@ -32,8 +30,8 @@ pub struct ReportV2<'a> {
     pub root_access_keys: Root<'a>,
     pub crawl_stats: Stats<'a>,
     pub summary: Summary<'a>,
-    pub findings: Vec<Finding<'a>>,
-    pub suppressed_findings: Vec<Finding<'a>>,
+    pub findings: FindingList<'a>,
+    pub suppressed_findings: FindingList<'a>,
     pub expired_suppressions: Vec<Notice<'a>>,
     pub unused_suppressions: Vec<Notice<'a>>,
 }
@@ -189,7 +187,18 @@ pub struct Notice<'a> {
     pub location: &'a str,
 }
 
-fn finding<'a>(f: &'a FindingView<'_>) -> Finding<'a> {
+/// A list of findings, each turned into its output form only while it is written, so the
+/// document streams out without a second copy of every finding.
+pub struct FindingList<'a>(pub &'a [&'a EvaluatedFinding]);
+
+impl Serialize for FindingList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|ef| finding(ef)))
+    }
+}
+
+fn finding(ef: &EvaluatedFinding) -> Finding<'_> {
+    let f = &ef.finding;
     Finding {
         rule_id: &f.rule_id,
         severity: f.severity.as_str(),
@@ -207,7 +216,7 @@ fn finding<'a>(f: &'a FindingView<'_>) -> Finding<'a> {
         message: &f.message,
         remediation: &f.remediation,
         compliance: &f.compliance,
-        suppression: f.suppression.as_ref().map(|s| Suppression {
+        suppression: ef.suppressed.as_ref().map(|s| Suppression {
             reason: &s.reason,
             expires: s.expires.map(|d| d.format("%Y-%m-%d").to_string()),
         }),
@@ -344,8 +353,8 @@ impl<'a> ReportV2<'a> {
                 keys_flagged: s.keys_flagged,
                 users_flagged: s.users_flagged,
             },
-            findings: m.open_findings().into_iter().map(finding).collect(),
-            suppressed_findings: m.suppressed.iter().map(finding).collect(),
+            findings: FindingList(&m.open),
+            suppressed_findings: FindingList(&m.suppressed),
             expired_suppressions: m.expired_suppressions.iter().map(notice).collect(),
             unused_suppressions: m.unused_suppressions.iter().map(notice).collect(),
         }

@@ -3,6 +3,17 @@
 //! Renderers only format what is here. Counting, date arithmetic, matching findings to keys,
 //! the key-age histogram and every display string are decided in this module, so the three
 //! outputs always agree with each other.
+//!
+//! The model stays small whatever the size of the account: it holds the counts, the order
+//! of the findings and keys, and references into the inventory and the finding set (a few
+//! dozen bytes per finding and per key). The display form of one finding ([`FindingView`])
+//! or one key ([`KeyRow`]) is built when a renderer reaches it and dropped once written, so
+//! the reports stream to disk without a second copy of the account in memory.
+//!
+//! The HTML page shows at most [`KEY_ROWS_IN_PAGE`] keys (worst first),
+//! [`FINDINGS_IN_PAGE_PER_RULE`] findings per rule, [`SUPPRESSED_IN_PAGE`] suppressed
+//! findings and [`GAPS_IN_PAGE`] coverage gaps, and says so when it leaves anything out; the
+//! CSV and JSON files always hold everything.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +21,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use crate::findings::{EvaluatedFinding, Finding, Severity, SuppressionNotice};
 use crate::inventory::{
-    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, Removed, RootKeys, SourceInfo, User,
+    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, Removed, RootKey, RootKeys, SourceInfo,
+    User,
 };
 
 use super::RunInfo;
@@ -58,15 +70,26 @@ pub struct ReportModel<'a> {
     pub summary: SummaryView,
     /// Unsuppressed findings, grouped by rule, worst rule first.
     pub groups: Vec<RuleGroup<'a>>,
-    /// Suppressed findings, in finding order.
-    pub suppressed: Vec<FindingView<'a>>,
+    /// Unsuppressed findings in report order: worst first, then by rule, user and key.
+    pub open: Vec<&'a EvaluatedFinding>,
+    /// Suppressed findings, in report order.
+    pub suppressed: Vec<&'a EvaluatedFinding>,
     pub expired_suppressions: Vec<NoticeView>,
     pub unused_suppressions: Vec<NoticeView>,
-    /// Every access key in the account, root keys first, then users by name.
-    pub keys: Vec<KeyRow<'a>>,
-    /// How many inventory rows the HTML shows before "show all" (the rest are rendered
-    /// hidden, so a page with thousands of keys stays quick to filter and sort).
+    /// Every access key in the account: flagged keys first, worst first; then the
+    /// inventory's order (root keys, then users by name).
+    pub keys: Vec<KeyEntry<'a>>,
+    /// Findings about one key, ordered by user name and key label, so each key finds its
+    /// own with a binary search ([`KeyEntry`] keeps the range).
+    key_findings: Vec<&'a EvaluatedFinding>,
+    /// How many inventory rows the HTML shows before "show all" (the rest of the page's
+    /// rows are rendered hidden, so a page with thousands of keys stays quick to filter
+    /// and sort).
     pub key_rows_shown: usize,
+    /// How many inventory rows the HTML holds: all keys up to [`KEY_ROWS_IN_PAGE`].
+    pub key_rows_in_page: usize,
+    /// What the HTML page leaves out, one sentence each; empty when it shows everything.
+    pub page_limits: Vec<String>,
     pub histogram: AgeHistogram,
 }
 
@@ -97,13 +120,27 @@ pub struct CoverageView {
     pub removed: Vec<RemovedView>,
 }
 
-/// Gaps listed in the HTML banner; all of them are in the coverage section.
+/// Gaps listed in the HTML banner; the coverage section lists up to [`GAPS_IN_PAGE`].
 pub const GAPS_IN_BANNER: usize = 10;
+
+/// Gaps the HTML coverage section lists; `report.json` lists them all. A live crawl that
+/// IAM throttles for good can leave a gap per user, and a page of 100,000 gaps helps no one.
+pub const GAPS_IN_PAGE: usize = 5_000;
 
 impl CoverageView {
     /// The gaps the HTML banner lists.
     pub fn banner_gaps(&self) -> &[GapView] {
         &self.gaps[..self.gaps.len().min(GAPS_IN_BANNER)]
+    }
+
+    /// The gaps the HTML coverage section lists.
+    pub fn page_gaps(&self) -> &[GapView] {
+        &self.gaps[..self.gaps.len().min(GAPS_IN_PAGE)]
+    }
+
+    /// Gaps left out of the HTML coverage section.
+    pub fn gaps_not_in_page(&self) -> usize {
+        self.gaps.len().saturating_sub(GAPS_IN_PAGE)
     }
 }
 
@@ -225,32 +262,72 @@ pub struct Verdict {
 
 #[derive(Clone, Debug)]
 pub struct RuleGroup<'a> {
-    pub rule_id: String,
+    pub rule_id: &'a str,
     /// What the rule checks, in one line; empty for a rule this version does not know.
     pub summary: String,
     pub anchor: String,
     pub severity: Severity,
     pub compliance: String,
-    /// The first findings, always shown.
-    pub findings: Vec<FindingView<'a>>,
-    /// The rest of a long group, folded in the HTML behind a "show more" toggle.
-    pub more: Vec<FindingView<'a>>,
+    /// Every open finding of the rule, worst first, then by user and key.
+    pub findings: Vec<&'a EvaluatedFinding>,
     pub total: usize,
+    /// How many of them the HTML page holds: the rule's share of [`FINDINGS_IN_PAGE`].
+    pub in_page: usize,
     /// The count in words, per severity when the rule's findings differ in severity:
     /// "3 findings", or "27 findings: 20 medium, 7 low".
     pub count_label: String,
 }
 
-/// Inventory rows the HTML shows at once; the page offers to show the rest.
+/// Inventory rows the HTML shows at once; the page offers to show the rest of its rows.
 pub const KEY_ROWS_SHOWN: usize = 500;
+
+/// Inventory rows the HTML page holds at most, worst first; `keys.csv` lists every key.
+///
+/// Above the largest account IAM allows by default (5,000 users with two keys each, and
+/// the root user's two), so an ordinary account's page lists every key; the 5,000-user,
+/// 10,004-key benchmark account filters in 3 ms in Chromium. A page of 100,000 rows is
+/// hundreds of megabytes that a browser opens slowly, if at all.
+pub const KEY_ROWS_IN_PAGE: usize = 15_000;
 
 /// Findings shown per rule before the rest are folded away in the HTML.
 pub const FINDINGS_SHOWN_PER_RULE: usize = 25;
 
+/// Open findings the HTML page holds at most; `findings.csv` and `report.json` list every
+/// finding. Beyond it, each rule gets an equal share of the page, worst findings first (a
+/// rule with fewer findings than its share leaves the rest to the others), so every rule
+/// stays represented.
+///
+/// An ordinary account's page lists every finding: the 5,000-user, 10,004-key benchmark
+/// account has 10,947. A finding card weighs about 1.2 KB of HTML, so the findings of any
+/// account fit in about 25 MB of page.
+pub const FINDINGS_IN_PAGE: usize = 20_000;
+
+/// Suppressed findings the HTML page lists at most (a suppression may match every user).
+pub const SUPPRESSED_IN_PAGE: usize = 5_000;
+
 impl<'a> RuleGroup<'a> {
-    /// Every finding of the group, in order.
-    pub fn all(&self) -> impl Iterator<Item = &FindingView<'a>> {
-        self.findings.iter().chain(&self.more)
+    /// The first findings, always shown.
+    pub fn shown(&self) -> impl Iterator<Item = FindingView<'a>> + '_ {
+        let end = self.in_page.min(FINDINGS_SHOWN_PER_RULE);
+        self.findings[..end].iter().map(|ef| finding_view(ef))
+    }
+
+    /// How many findings the page folds behind a "show more" toggle.
+    pub fn folded_count(&self) -> usize {
+        self.in_page.saturating_sub(FINDINGS_SHOWN_PER_RULE)
+    }
+
+    /// The findings folded behind the toggle.
+    pub fn folded(&self) -> impl Iterator<Item = FindingView<'a>> + '_ {
+        let start = self.in_page.min(FINDINGS_SHOWN_PER_RULE);
+        self.findings[start..self.in_page]
+            .iter()
+            .map(|ef| finding_view(ef))
+    }
+
+    /// Findings of the rule that are not in the HTML page.
+    pub fn not_in_page(&self) -> usize {
+        self.findings.len() - self.in_page
     }
 }
 
@@ -308,9 +385,44 @@ pub struct NoticeView {
     pub location: String,
 }
 
-/// One access key of the inventory, flagged or not.
-/// One row of the key inventory. It borrows names and rule ids from the inventory and the
-/// findings, so 10,000 keys cost little more than the inventory itself.
+/// One access key of the inventory, as the model keeps it: where it is in the inventory,
+/// its worst open finding, and where its findings are. [`ReportModel::key_row`] turns it
+/// into a [`KeyRow`] when a renderer needs one.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyEntry<'a> {
+    key: KeyRef<'a>,
+    /// The worst unsuppressed finding about the key.
+    pub worst: Option<Severity>,
+    /// The key's findings, a range of [`ReportModel::key_findings`].
+    findings: (u32, u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum KeyRef<'a> {
+    User { user: &'a User, key: &'a AccessKey },
+    Root { arn: &'a str, key: &'a RootKey },
+}
+
+impl KeyEntry<'_> {
+    pub fn status(&self) -> KeyStatus {
+        match self.key {
+            KeyRef::User { key, .. } => key.status,
+            KeyRef::Root { key, .. } if key.active => KeyStatus::Active,
+            KeyRef::Root { .. } => KeyStatus::Inactive,
+        }
+    }
+
+    /// When the key was created (a root key: last rotated), when known.
+    pub fn created(&self) -> Option<DateTime<Utc>> {
+        match self.key {
+            KeyRef::User { key, .. } => Some(key.created),
+            KeyRef::Root { key, .. } => key.last_rotated,
+        }
+    }
+}
+
+/// One row of the key inventory, built from a [`KeyEntry`] when a renderer reaches it. It
+/// borrows names and rule ids from the inventory and the findings.
 #[derive(Clone, Debug)]
 pub struct KeyRow<'a> {
     pub user_name: &'a str,
@@ -345,7 +457,8 @@ pub struct KeyRow<'a> {
     pub worst: Option<Severity>,
     /// 0 when nothing fired, 1 (low) to 4 (critical); used by the HTML sort and filter.
     pub severity_rank: u8,
-    /// Beyond the first [`KEY_ROWS_SHOWN`] rows: rendered hidden until "show all".
+    /// Beyond the first [`KEY_ROWS_SHOWN`] rows: rendered hidden until "show all". Only
+    /// the rows of [`ReportModel::page_key_rows`] are ever folded.
     pub folded: bool,
     // Pre-formatted sort values for the HTML table; empty when unknown.
     pub age_sort: String,
@@ -407,10 +520,13 @@ impl<'a> ReportModel<'a> {
                 },
             }
         });
-        let (groups, suppressed) = finding_views(&run.findings.findings);
-        let keys = key_rows(inv, &run.findings.findings, as_of);
-        let histogram = histogram(&keys);
+        let findings = &run.findings.findings;
+        let (groups, open, suppressed) = finding_groups(findings);
+        let (keys, key_findings) = key_entries(inv, findings);
+        let histogram = histogram(&keys, as_of);
         let summary = summary_view(run, &groups, &keys, &coverage);
+        let key_rows_in_page = keys.len().min(KEY_ROWS_IN_PAGE);
+        let page_limits = page_limits(&keys, key_rows_in_page, &groups, &suppressed, &coverage);
         ReportModel {
             tool_version: TOOL_VERSION,
             account_id: inv.account_id.clone(),
@@ -449,23 +565,140 @@ impl<'a> ReportModel<'a> {
                 .map(notice_view)
                 .collect(),
             key_rows_shown: keys.len().min(KEY_ROWS_SHOWN),
+            key_rows_in_page,
+            page_limits,
+            open,
             keys,
+            key_findings,
             histogram,
         }
     }
 }
 
 impl<'a> ReportModel<'a> {
-    /// Open findings across all rules, worst first, then by rule, user and key.
-    pub fn open_findings(&self) -> Vec<&FindingView<'a>> {
-        let mut list: Vec<&FindingView<'a>> = self.groups.iter().flat_map(RuleGroup::all).collect();
-        list.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.rule_id.cmp(&b.rule_id))
-        });
-        list
+    /// Every key's row, in the model's order (worst first).
+    pub fn key_rows(&self) -> impl Iterator<Item = KeyRow<'a>> + '_ {
+        self.keys.iter().map(|k| self.key_row(k))
     }
+
+    /// The rows the HTML page holds: the first [`KEY_ROWS_IN_PAGE`], of which all but the
+    /// first [`KEY_ROWS_SHOWN`] are folded.
+    pub fn page_key_rows(&self) -> impl Iterator<Item = KeyRow<'a>> + '_ {
+        self.keys[..self.key_rows_in_page]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| KeyRow {
+                folded: i >= self.key_rows_shown,
+                ..self.key_row(k)
+            })
+    }
+
+    /// Keys left out of the HTML page.
+    pub fn key_rows_not_in_page(&self) -> usize {
+        self.keys.len() - self.key_rows_in_page
+    }
+
+    /// The display row of one key.
+    pub fn key_row(&self, entry: &KeyEntry<'a>) -> KeyRow<'a> {
+        let (start, end) = entry.findings;
+        let fired = &self.key_findings[start as usize..end as usize];
+        match entry.key {
+            KeyRef::Root { arn, key } => key_row(
+                fired,
+                self.as_of,
+                ROOT_USER_NAME,
+                "",
+                arn,
+                true,
+                None,
+                root_key_label(key),
+                entry.status(),
+                key.last_rotated,
+                &key.last_used,
+                None,
+                None,
+            ),
+            KeyRef::User { user, key } => key_row(
+                fired,
+                self.as_of,
+                &user.name,
+                &user.path,
+                &user.arn,
+                false,
+                key.id.clone(),
+                AccessKey::label(key),
+                key.status,
+                Some(key.created),
+                &key.last_used,
+                key.description.as_deref(),
+                Some(user),
+            ),
+        }
+    }
+
+    /// The suppressed findings the HTML page lists.
+    pub fn page_suppressed(&self) -> impl Iterator<Item = FindingView<'a>> + '_ {
+        self.suppressed[..self.suppressed_in_page()]
+            .iter()
+            .map(|ef| finding_view(ef))
+    }
+
+    /// How many suppressed findings the HTML page lists.
+    pub fn suppressed_in_page(&self) -> usize {
+        self.suppressed.len().min(SUPPRESSED_IN_PAGE)
+    }
+
+    /// Suppressed findings left out of the HTML page.
+    pub fn suppressed_not_in_page(&self) -> usize {
+        self.suppressed.len().saturating_sub(SUPPRESSED_IN_PAGE)
+    }
+}
+
+fn root_key_label(key: &RootKey) -> String {
+    format!("access key {}", key.slot)
+}
+
+/// What the HTML page leaves out, in sentences that say where to find it.
+fn page_limits(
+    keys: &[KeyEntry],
+    key_rows_in_page: usize,
+    groups: &[RuleGroup],
+    suppressed: &[&EvaluatedFinding],
+    coverage: &CoverageView,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if key_rows_in_page < keys.len() {
+        notes.push(format!(
+            "The key inventory shows {key_rows_in_page} of {} keys, worst first; keys.csv lists every key.",
+            keys.len()
+        ));
+    }
+    let capped: Vec<String> = groups
+        .iter()
+        .filter(|g| g.not_in_page() > 0)
+        .map(|g| format!("{}: {} of {}", g.rule_id, g.in_page, g.total))
+        .collect();
+    if !capped.is_empty() {
+        let total: usize = groups.iter().map(|g| g.total).sum();
+        let in_page: usize = groups.iter().map(|g| g.in_page).sum();
+        notes.push(format!(
+            "The findings section shows {in_page} of {total} open findings, a share of each rule, worst first ({}); findings.csv and report.json list every finding.",
+            capped.join("; ")
+        ));
+    }
+    if suppressed.len() > SUPPRESSED_IN_PAGE {
+        notes.push(format!(
+            "The suppressed findings table lists {SUPPRESSED_IN_PAGE} of {}; findings.csv and report.json list them all.",
+            suppressed.len()
+        ));
+    }
+    if coverage.gaps_not_in_page() > 0 {
+        notes.push(format!(
+            "The coverage section lists {GAPS_IN_PAGE} of {} gaps; report.json lists them all.",
+            coverage.gaps.len()
+        ));
+    }
+    notes
 }
 
 /// RFC 3339 in UTC with a `Z`, whole seconds: the date format of every machine-readable output.
@@ -805,20 +1038,29 @@ fn merge_compliance(findings: &[&Finding]) -> String {
     refs.join(", ")
 }
 
-fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<FindingView<'_>>) {
+/// Open findings grouped by rule (worst rule first), all open findings and the suppressed
+/// ones, each list in report order whatever order the findings arrived in.
+type FindingLists<'a> = (
+    Vec<RuleGroup<'a>>,
+    Vec<&'a EvaluatedFinding>,
+    Vec<&'a EvaluatedFinding>,
+);
+
+fn finding_groups(findings: &[EvaluatedFinding]) -> FindingLists<'_> {
+    let (mut open, mut suppressed): (Vec<&EvaluatedFinding>, Vec<&EvaluatedFinding>) =
+        findings.iter().partition(|f| f.suppressed.is_none());
+    open.sort_by(|a, b| a.finding.report_order(&b.finding));
+    suppressed.sort_by(|a, b| a.finding.report_order(&b.finding));
     let mut by_rule: BTreeMap<&str, Vec<&EvaluatedFinding>> = BTreeMap::new();
-    for ef in findings.iter().filter(|f| f.suppressed.is_none()) {
+    for ef in &open {
         by_rule.entry(&ef.finding.rule_id).or_default().push(ef);
     }
     let mut groups: Vec<RuleGroup> = by_rule
         .into_iter()
         .map(|(rule_id, list)| {
             let plain: Vec<&Finding> = list.iter().map(|f| &f.finding).collect();
-            let count_label = group_count_label(&plain);
-            let mut shown = sorted_views(&list);
-            let more = shown.split_off(shown.len().min(FINDINGS_SHOWN_PER_RULE));
             RuleGroup {
-                rule_id: rule_id.to_string(),
+                rule_id,
                 summary: rule_summary(rule_id),
                 anchor: anchor(rule_id),
                 severity: plain
@@ -828,16 +1070,39 @@ fn finding_views(findings: &[EvaluatedFinding]) -> (Vec<RuleGroup<'_>>, Vec<Find
                     .unwrap_or(Severity::Low),
                 compliance: merge_compliance(&plain),
                 total: list.len(),
-                count_label,
-                findings: shown,
-                more,
+                in_page: list.len(),
+                count_label: group_count_label(&plain),
+                findings: list,
             }
         })
         .collect();
-    groups.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
-    let suppressed: Vec<&EvaluatedFinding> =
-        findings.iter().filter(|f| f.suppressed.is_some()).collect();
-    (groups, sorted_views(&suppressed))
+    groups.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(b.rule_id)));
+    let totals: Vec<usize> = groups.iter().map(|g| g.total).collect();
+    for (group, in_page) in groups
+        .iter_mut()
+        .zip(page_shares(&totals, FINDINGS_IN_PAGE))
+    {
+        group.in_page = in_page;
+    }
+    (groups, open, suppressed)
+}
+
+/// Splits `budget` places between lists of the given lengths: each list gets an equal
+/// share, and a list shorter than its share leaves the rest to the longer ones (the longest
+/// list gets what a division leaves over). The shares add up to at most `budget`, and to
+/// the total length when that fits.
+fn page_shares(lengths: &[usize], budget: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    let mut shares = vec![0; lengths.len()];
+    let mut left = budget;
+    for (done, &i) in order.iter().enumerate() {
+        let lists_left = lengths.len() - done;
+        let share = left / lists_left;
+        shares[i] = lengths[i].min(share);
+        left -= shares[i];
+    }
+    shares
 }
 
 /// "3 findings", or "27 findings: 20 medium, 7 low" when the findings differ in severity.
@@ -854,14 +1119,6 @@ fn group_count_label(findings: &[&Finding]) -> String {
     } else {
         total
     }
-}
-
-/// Findings in a stable order whatever order they arrived in: severity descending, then
-/// rule, user and key.
-fn sorted_views<'a>(list: &[&'a EvaluatedFinding]) -> Vec<FindingView<'a>> {
-    let mut list = list.to_vec();
-    list.sort_by(|a, b| a.finding.report_order(&b.finding));
-    list.into_iter().map(finding_view).collect()
 }
 
 fn notice_view(n: &SuppressionNotice) -> NoticeView {
@@ -924,11 +1181,9 @@ fn last_use_parts(l: &LastUse) -> LastUseParts {
     }
 }
 
-type FindingIndex<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a EvaluatedFinding>>;
-
 #[allow(clippy::too_many_arguments)]
 fn key_row<'a>(
-    index: &FindingIndex<'a>,
+    fired: &[&'a EvaluatedFinding],
     as_of: DateTime<Utc>,
     user_name: &'a str,
     user_path: &'a str,
@@ -945,13 +1200,9 @@ fn key_row<'a>(
     let lu = last_use_parts(last_used);
     let age_days = created.map(|c| (as_of - c).num_days());
     let days_since_last_use = lu.date.map(|d| (as_of - d).num_days());
-    let fired = index
-        .get(&(user_name, key_label.as_str()))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let mut rules: Vec<KeyRule<'a>> = Vec::new();
     let mut suppressed_rules: Vec<&'a str> = Vec::new();
-    for ef in fired {
+    for &ef in fired {
         let f = &ef.finding;
         if ef.suppressed.is_some() {
             if !suppressed_rules.contains(&f.rule_id.as_str()) {
@@ -1029,97 +1280,80 @@ fn key_row<'a>(
     }
 }
 
-fn key_rows<'a>(
+/// Every key of the inventory with its worst open finding, flagged keys first, worst first
+/// (the inventory's order otherwise: root keys, then users by name), and the findings about
+/// keys, ordered so that each entry's findings are one range.
+fn key_entries<'a>(
     inv: &'a Inventory,
     findings: &'a [EvaluatedFinding],
-    as_of: DateTime<Utc>,
-) -> Vec<KeyRow<'a>> {
-    let mut index: FindingIndex<'_> = BTreeMap::new();
-    for ef in findings {
-        if let Some(key) = ef.finding.access_key_id.as_deref() {
-            index
-                .entry((ef.finding.user_name.as_str(), key))
-                .or_default()
-                .push(ef);
-        }
+) -> (Vec<KeyEntry<'a>>, Vec<&'a EvaluatedFinding>) {
+    let mut key_findings: Vec<&EvaluatedFinding> = findings
+        .iter()
+        .filter(|ef| ef.finding.access_key_id.is_some())
+        .collect();
+    key_findings.sort_by(|a, b| {
+        (&a.finding.user_name, &a.finding.access_key_id)
+            .cmp(&(&b.finding.user_name, &b.finding.access_key_id))
+    });
+    fn of<'f>(ef: &&'f EvaluatedFinding) -> (&'f str, &'f str) {
+        (
+            ef.finding.user_name.as_str(),
+            ef.finding.access_key_id.as_deref().unwrap_or_default(),
+        )
     }
-    let mut rows = Vec::with_capacity(inv.key_count() + 2);
+    let range = |user: &str, label: &str| {
+        let start = key_findings.partition_point(|ef| of(ef) < (user, label));
+        let end = start + key_findings[start..].partition_point(|ef| of(ef) == (user, label));
+        (start, end)
+    };
+    let entry = |key: KeyRef<'a>, user: &str, label: &str| {
+        let (start, end) = range(user, label);
+        let worst = key_findings[start..end]
+            .iter()
+            .filter(|ef| ef.suppressed.is_none())
+            .map(|ef| ef.finding.severity)
+            .max();
+        KeyEntry {
+            key,
+            worst,
+            findings: (index_u32(start), index_u32(end)),
+        }
+    };
+    let mut entries = Vec::with_capacity(inv.key_count() + 2);
     if let RootKeys::CredentialReport { arn, keys } = &inv.root {
         let arn = arn.as_deref().unwrap_or_default();
-        for k in keys {
-            rows.push(key_row(
-                &index,
-                as_of,
+        for key in keys {
+            entries.push(entry(
+                KeyRef::Root { arn, key },
                 ROOT_USER_NAME,
-                "",
-                arn,
-                true,
-                None,
-                format!("access key {}", k.slot),
-                if k.active {
-                    KeyStatus::Active
-                } else {
-                    KeyStatus::Inactive
-                },
-                k.last_rotated,
-                &k.last_used,
-                None,
-                None,
+                &root_key_label(key),
             ));
         }
     }
     for user in &inv.users {
         for key in &user.keys {
-            rows.push(key_row(
-                &index,
-                as_of,
+            entries.push(entry(
+                KeyRef::User { user, key },
                 &user.name,
-                &user.path,
-                &user.arn,
-                false,
-                key.id.clone(),
-                AccessKey::label(key),
-                key.status,
-                Some(key.created),
-                &key.last_used,
-                key.description.as_deref(),
-                Some(user),
+                &AccessKey::label(key),
             ));
         }
     }
-    // Flagged keys first, worst first; the inventory's own order (user name) otherwise.
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(rows[i].severity_rank));
-    permute(&mut rows, order);
-    for row in rows.iter_mut().skip(KEY_ROWS_SHOWN) {
-        row.folded = true;
-    }
-    rows
+    // A stable sort: keys with the same worst severity keep the inventory's order.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.worst));
+    (entries, key_findings)
 }
 
-/// Reorders `items` so that position k holds what was at `order[k]`, in place.
-///
-/// A stable sort of large rows copies them all into a scratch buffer; sorting their
-/// positions and then following each cycle of the permutation moves every row once.
-fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
-    for start in 0..items.len() {
-        let mut cur = start;
-        loop {
-            let next = order[cur];
-            order[cur] = cur;
-            if next == start || next == cur {
-                break;
-            }
-            items.swap(cur, next);
-            cur = next;
-        }
-    }
+/// A position in the model's lists, which hold fewer than 2^32 items (IAM's quotas allow
+/// far fewer users and keys).
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 findings")
 }
 
 fn summary_view(
     run: &RunInfo<'_>,
     groups: &[RuleGroup],
-    keys: &[KeyRow],
+    keys: &[KeyEntry],
     coverage: &CoverageView,
 ) -> SummaryView {
     let findings = &run.findings.findings;
@@ -1308,7 +1542,7 @@ fn verdict(
     }
 }
 
-fn histogram(keys: &[KeyRow]) -> AgeHistogram {
+fn histogram(keys: &[KeyEntry], as_of: DateTime<Utc>) -> AgeHistogram {
     let mut buckets: Vec<AgeBucket> = AGE_BUCKETS
         .iter()
         .map(|(label, _)| AgeBucket {
@@ -1319,7 +1553,7 @@ fn histogram(keys: &[KeyRow]) -> AgeHistogram {
         .collect();
     let mut undated = 0;
     for k in keys {
-        let Some(age) = k.age_days else {
+        let Some(age) = k.created().map(|c| (as_of - c).num_days()) else {
             undated += 1;
             continue;
         };
@@ -1327,7 +1561,7 @@ fn histogram(keys: &[KeyRow]) -> AgeHistogram {
             .iter()
             .position(|(_, max)| max.is_none_or(|m| age <= m))
             .unwrap_or(AGE_BUCKETS.len() - 1);
-        match k.status {
+        match k.status() {
             KeyStatus::Active => buckets[i].active += 1,
             KeyStatus::Inactive => buckets[i].inactive += 1,
         }
@@ -1453,19 +1687,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn permute_moves_each_item_to_its_place() {
-        let orders: [&[usize]; 5] = [
-            &[],
-            &[0],
-            &[2, 0, 1],
-            &[1, 0, 3, 2, 4],
-            &[4, 2, 0, 3, 1, 6, 5],
-        ];
-        for order in orders {
-            let mut items: Vec<usize> = (0..order.len()).map(|i| i * 10).collect();
-            permute(&mut items, order.to_vec());
-            let expected: Vec<usize> = order.iter().map(|&i| i * 10).collect();
-            assert_eq!(items, expected, "{order:?}");
+    fn page_shares_split_the_budget_fairly() {
+        // Everything fits: every list is whole.
+        assert_eq!(page_shares(&[3, 10, 1], 20), vec![3, 10, 1]);
+        assert_eq!(page_shares(&[], 20), Vec::<usize>::new());
+        // Short lists leave their unused share to the long ones.
+        assert_eq!(page_shares(&[1, 100, 100, 3], 20), vec![1, 8, 8, 3]);
+        assert_eq!(
+            page_shares(&[1, 60_558, 25_249, 12_910], 20_000),
+            vec![1, 6_667, 6_666, 6_666]
+        );
+        // The shares never exceed the budget and use all of it when the lists are long.
+        for lengths in [
+            vec![7, 7, 7],
+            vec![0, 50, 2, 9, 31],
+            vec![20_001],
+            vec![5; 9],
+        ] {
+            for budget in [0, 1, 10, 20] {
+                let shares = page_shares(&lengths, budget);
+                let total: usize = lengths.iter().sum();
+                assert_eq!(
+                    shares.iter().sum::<usize>(),
+                    total.min(budget),
+                    "{lengths:?} {budget}"
+                );
+                assert!(shares.iter().zip(&lengths).all(|(s, l)| s <= l));
+            }
         }
     }
 
