@@ -789,6 +789,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         as_of: as_of(),
         fail_on: None,
         policy_file: None,
+        saved_inventory: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {

@@ -151,6 +151,7 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
         as_of: as_of(),
         fail_on: Some(Severity::High),
         policy_file: None,
+        saved_inventory: None,
     };
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);
