@@ -9,9 +9,8 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use crate::aws::AwsOptions;
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
-use crate::crawl::{CrawlOptions, CrawlScope, ProgressMode};
+use crate::crawl::{AwsOptions, CrawlOptions, CrawlScope, ProgressMode};
 use crate::findings::{FindingSet, Severity};
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
@@ -193,7 +192,7 @@ fn collect(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let inventory = runtime.block_on(async {
-        let (clients, account_id) = crate::aws::connect(&AwsOptions {
+        let (clients, account_id) = crate::crawl::connect(&AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
             endpoint_url: endpoint.map(|e| e.url().to_string()),

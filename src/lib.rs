@@ -4,7 +4,6 @@
 //! → [`report`] renderers → files and an exit code.
 
 pub mod app;
-pub mod aws;
 pub mod cli;
 pub mod crawl;
 pub mod credential_report;

@@ -42,7 +42,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
-use keyhygiene::aws::{CallStats, Clients};
+use keyhygiene::crawl::{CallStats, Clients};
 use keyhygiene::crawl::{CrawlOptions, ReportPolling, crawl};
 use keyhygiene::inventory::{
     AccessKey, CoverageGap, CredentialReportInfo, Inventory, KeyStatus, LastUse, LoginInfo,
@@ -386,7 +386,7 @@ fn clients_counting(
         rules.iter(),
         move |b: aws_sdk_iam::config::Builder| b
             .retry_config(fast_retries())
-            .retry_partition(keyhygiene::aws::retry_partition())
+            .retry_partition(keyhygiene::crawl::retry_partition())
             .interceptor(iam_stats.clone())
             .interceptor(iam_in_flight.clone())
     );
@@ -405,7 +405,7 @@ fn clients_counting(
         [&identity],
         move |b: aws_sdk_sts::config::Builder| b
             .retry_config(fast_retries())
-            .retry_partition(keyhygiene::aws::retry_partition())
+            .retry_partition(keyhygiene::crawl::retry_partition())
             .interceptor(sts_stats.clone())
             .interceptor(sts_in_flight.clone())
     );

@@ -88,7 +88,7 @@ impl Limiter {
 }
 
 /// The adaptive pace of each API operation, fed by every answer the clients receive
-/// (see [`crate::aws::CallStats`]) and consulted before each call.
+/// (see [`super::CallStats`]) and consulted before each call.
 #[derive(Debug, Default)]
 pub struct OperationPace {
     operations: StdMutex<HashMap<String, OpState>>,

@@ -6,23 +6,28 @@
 //! key's last use), under one bound on in-flight API calls. Every failure becomes either a
 //! "removed during the crawl" record (NoSuchEntity) or a coverage gap; nothing is dropped.
 
+mod client;
 mod errors;
 mod limiter;
+mod preflight;
 mod progress;
 mod report;
+mod stats;
 mod users;
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::aws::Clients;
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
+pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
+pub use preflight::{ConnectError, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
+pub use stats::{CallStats, StatsInterceptor, StatsSnapshot, is_throttling_code};
 
 /// Default bound on in-flight API calls.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -37,7 +42,7 @@ pub struct CrawlOptions {
     pub progress: ProgressMode,
     /// Recorded in the inventory's source, when the endpoint was overridden.
     pub endpoint: Option<String>,
-    /// The account id, when already known (from [`crate::aws::connect`]): the crawl then
+    /// The account id, when already known (from [`connect`]): the crawl then
     /// does not ask STS again.
     pub account_id: Option<String>,
     /// Which users to crawl, when the scope is decided by name and path alone: the keys of
@@ -47,7 +52,10 @@ pub struct CrawlOptions {
 
 /// Decides from a user's name and path (both given by ListUsers) whether to crawl it.
 #[derive(Clone)]
-pub struct CrawlScope(std::sync::Arc<dyn Fn(&str, &str) -> bool + Send + Sync>);
+pub struct CrawlScope(std::sync::Arc<UserPredicate>);
+
+/// `(name, path) -> crawl it?`
+type UserPredicate = dyn Fn(&str, &str) -> bool + Send + Sync;
 
 impl CrawlScope {
     pub fn new(includes: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> Self {
