@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::errors::{classify, describe};
 use super::{Ctx, next_delay, to_utc};
 use crate::credential_report::{self, CredentialReport};
-use crate::inventory::{CoverageGap, RootKeys};
+use crate::inventory::{CREDENTIAL_REPORT_MAX_AGE_HOURS, CoverageGap, RootKeys};
 
 /// How long and how often to wait for IAM to finish a credential report.
 #[derive(Clone, Debug)]
@@ -132,7 +132,7 @@ pub(crate) async fn fetch(
                     .unwrap_or_else(Utc::now);
                 // IAM regenerates a report older than 4 hours when asked, so an older one
                 // right after GenerateCredentialReport means the endpoint served stale data.
-                if asked_at - generated_at > chrono::Duration::hours(4) {
+                if asked_at - generated_at > chrono::Duration::hours(CREDENTIAL_REPORT_MAX_AGE_HOURS) {
                     tracing::warn!(
                         "the credential report was generated at {generated_at}, more than 4 hours \
                          before this crawl asked for a fresh one; root-key and console-login \

@@ -30,11 +30,10 @@ use super::RunInfo;
 /// The tool's version, shown in every report.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A credential report older than this, relative to the as-of time, is flagged as stale.
-pub const STALE_CREDENTIAL_REPORT_HOURS: i64 = 4;
+/// A credential report older than this at the as-of time is flagged stale.
+pub use crate::inventory::CREDENTIAL_REPORT_MAX_AGE_HOURS as STALE_CREDENTIAL_REPORT_HOURS;
 
-/// The user name findings and key rows use for the root user.
-pub const ROOT_USER_NAME: &str = "<root_account>";
+pub use crate::inventory::ROOT_USER_NAME;
 
 /// The key-age buckets of the histogram: label and inclusive upper bound in days.
 pub const AGE_BUCKETS: [(&str, Option<i64>); 5] = [
