@@ -132,7 +132,9 @@ pub(crate) async fn fetch(
                     .unwrap_or_else(Utc::now);
                 // IAM regenerates a report older than 4 hours when asked, so an older one
                 // right after GenerateCredentialReport means the endpoint served stale data.
-                if asked_at - generated_at > chrono::Duration::hours(CREDENTIAL_REPORT_MAX_AGE_HOURS) {
+                if asked_at - generated_at
+                    > chrono::Duration::hours(CREDENTIAL_REPORT_MAX_AGE_HOURS)
+                {
                     tracing::warn!(
                         "the credential report was generated at {generated_at}, more than 4 hours \
                          before this crawl asked for a fresh one; root-key and console-login \
