@@ -119,10 +119,12 @@ fn scenario_b_throttled_crawl_equals_the_direct_crawl() {
             "5",
             "--jitter-ms",
             "5",
+            // Low enough that the crawl is throttled however slow the machine is: at 20 req/s
+            // a crawl slowed by a loaded machine may never reach the limit.
             "--throttle-rps",
-            "20",
+            "5",
             "--throttle-burst",
-            "20",
+            "2",
             "--seed",
             "2",
         ],
