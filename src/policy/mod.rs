@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobBuilder;
 
 use crate::findings::Severity;
 use crate::inventory::User;
 use crate::rules::RULES;
 
 mod apply;
+mod glob;
 mod parse;
 mod template;
 
@@ -143,7 +144,7 @@ impl Scope {
 #[derive(Clone, Debug)]
 pub struct Pattern {
     text: String,
-    matcher: GlobMatcher,
+    matcher: glob::Matcher,
 }
 
 impl Pattern {
@@ -155,7 +156,7 @@ impl Pattern {
             .build()?;
         Ok(Pattern {
             text: text.to_string(),
-            matcher: glob.compile_matcher(),
+            matcher: glob::Matcher::new(&glob),
         })
     }
 
@@ -165,6 +166,12 @@ impl Pattern {
 
     pub fn is_match(&self, candidate: &str) -> bool {
         self.matcher.is_match(candidate)
+    }
+
+    /// For a glob without wildcards: the one name it matches, in ASCII lower case. A name
+    /// matches exactly when its ASCII lower case equals this.
+    pub(crate) fn literal(&self) -> Option<&[u8]> {
+        self.matcher.literal()
     }
 }
 
