@@ -4,11 +4,11 @@
 //! globset turns a glob into a regular expression and compiles it: about half a
 //! millisecond and 15 KB per glob, which made a policy file with 100,000 suppressions take
 //! a minute and 1.8 GB to load. Almost every glob in a policy file is a name, or a name
-//! with `*`, `?`, `[abc]` or `{a,b}` in it. For those, [`Matcher::new`] builds a small
-//! program instead and matches it directly, with exactly the regular expression's meaning.
-//! It checks that it read the glob as globset does by writing the regular expression
-//! globset would compile and comparing it with globset's own; any other glob is compiled by
-//! globset as before.
+//! with `*`, `?`, `[abc]` or `{a,b}` in it. A plain name is compared as it is
+//! ([`Matcher::plain`]). For the others, [`Matcher::new`] builds a small program and
+//! matches it directly, with exactly the regular expression's meaning. It checks that it
+//! read the glob as globset does by writing the regular expression globset would compile
+//! and comparing it with globset's own; any other glob is compiled by globset as before.
 //!
 //! globset compiles a glob `g` (case-insensitive, `*` crossing `/`) to `(?-u)(?i)^re(g)$`,
 //! matched on the bytes of the name:
@@ -59,6 +59,21 @@ pub(super) struct Class {
 }
 
 impl Matcher {
+    /// The matcher of a glob without any of `? * [ { } \`: globset reads each of its
+    /// characters as itself, so it matches that one name, ASCII letters in either case.
+    /// `None` for any other glob.
+    pub(super) fn plain(text: &str) -> Option<Matcher> {
+        if text
+            .bytes()
+            .any(|b| matches!(b, b'?' | b'*' | b'[' | b'{' | b'}' | b'\\'))
+        {
+            return None;
+        }
+        Some(Matcher::Literal(
+            text.to_ascii_lowercase().into_bytes().into_boxed_slice(),
+        ))
+    }
+
     pub(super) fn new(glob: &Glob) -> Matcher {
         direct(glob).unwrap_or_else(|| Matcher::Compiled(glob.compile_matcher()))
     }

@@ -150,13 +150,19 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles a case-insensitive glob (`*`, `?`, `[abc]`, `{a,b}`).
     pub fn new(text: &str) -> Result<Pattern, globset::Error> {
-        let glob = GlobBuilder::new(text)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()?;
+        let matcher = match glob::Matcher::plain(text) {
+            Some(matcher) => matcher,
+            None => {
+                let glob = GlobBuilder::new(text)
+                    .case_insensitive(true)
+                    .literal_separator(false)
+                    .build()?;
+                glob::Matcher::new(&glob)
+            }
+        };
         Ok(Pattern {
             text: text.to_string(),
-            matcher: glob::Matcher::new(&glob),
+            matcher,
         })
     }
 
