@@ -1,5 +1,7 @@
 //! The one place the policy takes effect on findings: scope, suppressions, order.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{Policy, Suppression};
@@ -21,11 +23,12 @@ pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> F
         .iter()
         .partition(|s| s.expires.is_some_and(|d| today > d));
     let mut used = vec![false; live.len()];
+    let index = Index::new(&live);
 
     let mut out: Vec<EvaluatedFinding> = findings
         .into_iter()
         .map(|finding| {
-            let hit = live.iter().position(|s| matches(s, &finding));
+            let hit = index.first_match(&live, &finding);
             let suppressed = hit.map(|i| {
                 used[i] = true;
                 AppliedSuppression {
@@ -50,6 +53,63 @@ pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> F
             .filter(|(_, used)| !**used)
             .map(|(s, _)| notice(s))
             .collect(),
+    }
+}
+
+/// The live suppressions grouped so that a finding is only tried against the entries that
+/// can match it, instead of every entry: a policy file may hold tens of thousands. Each
+/// group lists positions in `live` in file order, and every entry is in exactly one group:
+/// - an entry with an access key id, under its rule (or `*`) and that key id;
+/// - an entry for one user name (no wildcard), under its rule and the name in ASCII lower
+///   case (the case a plain glob ignores);
+/// - any other entry, under its rule.
+struct Index<'a> {
+    by_key: HashMap<(&'a str, &'a str), Vec<usize>>,
+    by_user: HashMap<(&'a str, &'a [u8]), Vec<usize>>,
+    by_rule: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(live: &[&'a Suppression]) -> Index<'a> {
+        let mut index = Index {
+            by_key: HashMap::new(),
+            by_user: HashMap::new(),
+            by_rule: HashMap::new(),
+        };
+        for (i, s) in live.iter().enumerate() {
+            let rule = s.rule.as_str();
+            let group = match (&s.access_key_id, s.user.literal()) {
+                (Some(key), _) => index.by_key.entry((rule, key.as_str())).or_default(),
+                (None, Some(name)) => index.by_user.entry((rule, name)).or_default(),
+                (None, None) => index.by_rule.entry(rule).or_default(),
+            };
+            group.push(i);
+        }
+        index
+    }
+
+    /// The position in `live` of the first entry, in file order, that matches `f`.
+    fn first_match(&self, live: &[&Suppression], f: &Finding) -> Option<usize> {
+        let name = f.user_name.to_ascii_lowercase().into_bytes();
+        let mut groups: Vec<&Vec<usize>> = Vec::new();
+        for rule in [f.rule_id.as_str(), "*"] {
+            if let Some(key) = &f.access_key_id {
+                groups.extend(self.by_key.get(&(rule, key.as_str())));
+            }
+            groups.extend(self.by_user.get(&(rule, name.as_slice())));
+            groups.extend(self.by_rule.get(rule));
+        }
+        let mut first: Option<usize> = None;
+        for group in groups {
+            let earlier = group
+                .iter()
+                .take_while(|&&i| first.is_none_or(|found| i < found))
+                .find(|&&i| matches(live[i], f));
+            if let Some(&i) = earlier {
+                first = Some(i);
+            }
+        }
+        first
     }
 }
 

@@ -7,13 +7,14 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobBuilder;
 
 use crate::inventory::User;
 pub use crate::rules::RuleConfig;
 use crate::rules::{RuleSettings, default_settings, find};
 
 mod apply;
+mod glob;
 mod parse;
 mod scope;
 mod template;
@@ -104,19 +105,25 @@ impl Scope {
 #[derive(Clone, Debug)]
 pub struct Pattern {
     text: String,
-    matcher: GlobMatcher,
+    matcher: glob::Matcher,
 }
 
 impl Pattern {
     /// Compiles a case-insensitive glob (`*`, `?`, `[abc]`, `{a,b}`).
     pub fn new(text: &str) -> Result<Pattern, globset::Error> {
-        let glob = GlobBuilder::new(text)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()?;
+        let matcher = match glob::Matcher::plain(text) {
+            Some(matcher) => matcher,
+            None => {
+                let glob = GlobBuilder::new(text)
+                    .case_insensitive(true)
+                    .literal_separator(false)
+                    .build()?;
+                glob::Matcher::new(&glob)
+            }
+        };
         Ok(Pattern {
             text: text.to_string(),
-            matcher: glob.compile_matcher(),
+            matcher,
         })
     }
 
@@ -126,6 +133,12 @@ impl Pattern {
 
     pub fn is_match(&self, candidate: &str) -> bool {
         self.matcher.is_match(candidate)
+    }
+
+    /// For a glob without wildcards: the one name it matches, in ASCII lower case. A name
+    /// matches exactly when its ASCII lower case equals this.
+    pub(crate) fn literal(&self) -> Option<&[u8]> {
+        self.matcher.literal()
     }
 }
 

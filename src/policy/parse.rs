@@ -25,7 +25,35 @@ type Value<'i> = Spanned<DeValue<'i>>;
 struct Checker<'a> {
     text: &'a str,
     file: &'a str,
+    lines: LineIndex,
     problems: Vec<(usize, String)>,
+}
+
+/// The byte offset where each line of the text starts, computed once, so that the position
+/// of an offset costs a binary search instead of a scan of the text before it: the file may
+/// hold tens of thousands of `[[suppress]]` entries, each of which records its line.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        let mut end = 0;
+        for line in text.split_inclusive('\n') {
+            end += line.len();
+            if line.ends_with('\n') {
+                starts.push(end);
+            }
+        }
+        LineIndex { starts }
+    }
+
+    /// 1-based line of a byte offset, and the byte offset where that line starts.
+    fn line(&self, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&start| start <= offset);
+        (line, self.starts[line - 1])
+    }
 }
 
 impl Checker<'_> {
@@ -33,25 +61,32 @@ impl Checker<'_> {
         self.problems.push((span.start, message));
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
-    fn position(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.lines.line(offset.min(self.text.len())).0
     }
 
+    /// Every problem as `file:line:column: message`, in file order. The column counts
+    /// characters; it is counted on from the previous problem on the same line, so a line
+    /// with many problems is read once.
     fn finish(mut self) -> Vec<String> {
         self.problems.sort_by_key(|(offset, _)| *offset);
-        self.problems
-            .iter()
-            .map(|(offset, message)| {
-                let (line, column) = self.position(*offset);
-                format!("{}:{line}:{column}: {message}", self.file)
-            })
-            .collect()
+        let text = self.text;
+        // (offset, line, column) of the previous problem.
+        let mut last: Option<(usize, usize, usize)> = None;
+        let mut out = Vec::with_capacity(self.problems.len());
+        for (offset, message) in &self.problems {
+            let offset = floor_char_boundary(text, (*offset).min(text.len()));
+            let (line, line_start) = self.lines.line(offset);
+            let (from, column) = match last {
+                Some((prev, prev_line, prev_column)) if prev_line == line => (prev, prev_column),
+                _ => (line_start, 1),
+            };
+            let column = column + text[from..offset].chars().count();
+            last = Some((offset, line, column));
+            out.push(format!("{}:{line}:{column}: {message}", self.file));
+        }
+        out
     }
 
     fn unknown_key(
@@ -178,6 +213,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     let mut c = Checker {
         text,
         file,
+        lines: LineIndex::new(text),
         problems: Vec::new(),
     };
     let (doc, errors) = DeTable::parse_recoverable(text);
@@ -484,7 +520,7 @@ fn suppression(
     if !ok {
         return None;
     }
-    let (line, _) = c.position(span.start);
+    let line = c.line(span.start);
     Some(Suppression {
         rule: rule?,
         user: user?,
@@ -531,6 +567,14 @@ fn date(c: &mut Checker<'_>, value: &Value<'_>, path: &str) -> Option<NaiveDate>
             None
         }
     }
+}
+
+/// The largest char boundary of `text` at or before `offset`.
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 /// The registered rule id closest to `id`, when it is close enough to be a typo.
