@@ -24,6 +24,7 @@ use crate::inventory::{
     AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, Removed, RootKey, RootKeys, SourceInfo,
     User,
 };
+use crate::rules::{days, whole_days};
 
 use super::RunInfo;
 
@@ -725,14 +726,6 @@ fn age_label(minutes: i64) -> String {
     }
 }
 
-fn days(n: i64) -> String {
-    if n == 1 {
-        "1 day".to_string()
-    } else {
-        format!("{n} days")
-    }
-}
-
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -1197,8 +1190,8 @@ fn key_row<'a>(
     user: Option<&User>,
 ) -> KeyRow<'a> {
     let lu = last_use_parts(last_used);
-    let age_days = created.map(|c| (as_of - c).num_days());
-    let days_since_last_use = lu.date.map(|d| (as_of - d).num_days());
+    let age_days = created.map(|c| whole_days(as_of - c));
+    let days_since_last_use = lu.date.map(|d| whole_days(as_of - d));
     let mut rules: Vec<KeyRule<'a>> = Vec::new();
     let mut suppressed_rules: Vec<&'a str> = Vec::new();
     for &ef in fired {
@@ -1552,7 +1545,7 @@ fn histogram(keys: &[KeyEntry], as_of: DateTime<Utc>) -> AgeHistogram {
         .collect();
     let mut undated = 0;
     for k in keys {
-        let Some(age) = k.created().map(|c| (as_of - c).num_days()) else {
+        let Some(age) = k.created().map(|c| whole_days(as_of - c)) else {
             undated += 1;
             continue;
         };

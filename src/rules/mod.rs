@@ -142,7 +142,8 @@ impl Context<'_> {
     }
 }
 
-/// floor(d / 24 h), also for negative durations (a date after the as-of instant).
+/// floor(d / 24 h), also for negative durations (a date after the as-of instant). The one
+/// day count of rules and reports alike, so findings.csv and keys.csv always agree.
 pub fn whole_days(d: TimeDelta) -> i64 {
     let mut seconds = d.num_seconds();
     if d < TimeDelta::seconds(seconds) {
@@ -159,8 +160,8 @@ pub(crate) fn key_phrase(key: &crate::inventory::AccessKey) -> String {
     }
 }
 
-/// "1 day", "2 days": for messages.
-pub(crate) fn days(n: i64) -> String {
+/// "1 day", "2 days": for messages and reports.
+pub fn days(n: i64) -> String {
     if n == 1 || n == -1 {
         format!("{n} day")
     } else {
