@@ -31,19 +31,44 @@ pub enum Format {
 
 impl Format {
     /// The files one format produces, in the order they are written.
-    pub fn file_names(self) -> &'static [&'static str] {
+    pub fn files(self) -> &'static [ReportFile] {
         match self {
-            Format::Html => &[HTML_FILE],
-            Format::Csv => &[FINDINGS_CSV_FILE, KEYS_CSV_FILE],
-            Format::Json => &[JSON_FILE],
+            Format::Html => &[ReportFile::Html],
+            Format::Csv => &[ReportFile::FindingsCsv, ReportFile::KeysCsv],
+            Format::Json => &[ReportFile::Json],
         }
     }
 }
 
-pub const HTML_FILE: &str = "report.html";
-pub const FINDINGS_CSV_FILE: &str = "findings.csv";
-pub const KEYS_CSV_FILE: &str = "keys.csv";
-pub const JSON_FILE: &str = "report.json";
+/// One report file: its name in the output directory and its renderer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReportFile {
+    Html,
+    FindingsCsv,
+    KeysCsv,
+    Json,
+}
+
+impl ReportFile {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFile::Html => "report.html",
+            ReportFile::FindingsCsv => "findings.csv",
+            ReportFile::KeysCsv => "keys.csv",
+            ReportFile::Json => "report.json",
+        }
+    }
+
+    /// Streams this file of the report into `out`.
+    fn write(self, model: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            ReportFile::Html => html::write_report_html(model, out),
+            ReportFile::FindingsCsv => csv::write_findings_csv(model, out),
+            ReportFile::KeysCsv => csv::write_keys_csv(model, out),
+            ReportFile::Json => json::write_report_json(model, out),
+        }
+    }
+}
 
 /// Everything one run knows, as the renderers need it.
 pub struct RunInfo<'a> {
@@ -87,41 +112,34 @@ pub fn render_model(
     formats: &[Format],
     model: &ReportModel,
 ) -> Result<Vec<RenderedFile>, ReportError> {
-    file_names(formats)
+    files(formats)
         .into_iter()
-        .map(|name| {
+        .map(|file| {
             let mut bytes = Vec::new();
-            write_file(name, model, &mut bytes).map_err(|e| ReportError::Render {
-                path: name.to_string(),
-                message: e.to_string(),
-            })?;
-            Ok(RenderedFile { name, bytes })
+            file.write(model, &mut bytes)
+                .map_err(|e| ReportError::Render {
+                    path: file.name().to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok(RenderedFile {
+                name: file.name(),
+                bytes,
+            })
         })
         .collect()
 }
 
 /// The files the chosen formats produce, each format once, in the order given.
-fn file_names(formats: &[Format]) -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = Vec::new();
+fn files(formats: &[Format]) -> Vec<ReportFile> {
+    let mut files: Vec<ReportFile> = Vec::new();
     for format in formats {
-        for name in format.file_names() {
-            if !names.contains(name) {
-                names.push(name);
+        for file in format.files() {
+            if !files.contains(file) {
+                files.push(*file);
             }
         }
     }
-    names
-}
-
-/// Streams one report file into `out`.
-fn write_file(name: &str, model: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
-    match name {
-        HTML_FILE => html::write_report_html(model, out),
-        FINDINGS_CSV_FILE => csv::write_findings_csv(model, out),
-        KEYS_CSV_FILE => csv::write_keys_csv(model, out),
-        JSON_FILE => json::write_report_json(model, out),
-        other => unreachable!("no renderer for {other}"),
-    }
+    files
 }
 
 /// Writes the chosen reports into `out_dir` (created if needed) and returns their paths.
@@ -146,8 +164,8 @@ pub fn write_model_reports(
     model: &ReportModel,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
-    for name in file_names(formats) {
-        set.stage(name, |out| write_file(name, model, out))
+    for file in files(formats) {
+        set.stage(file.name(), |out| file.write(model, out))
             .map_err(ReportError::Write)?;
     }
     set.commit().map_err(ReportError::Write)
