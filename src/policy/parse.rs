@@ -582,27 +582,8 @@ fn suggest(id: &str) -> Option<&'static str> {
     RULES
         .iter()
         .map(|r| r.info().id)
-        .map(|candidate| (edit_distance(id, candidate), candidate))
+        .map(|candidate| (strsim::levenshtein(id, candidate), candidate))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
