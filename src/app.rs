@@ -133,6 +133,7 @@ fn audit(args: AuditArgs) -> u8 {
         fail_on: args.fail_on.threshold(),
         policy_file: args.config.as_deref(),
         saved_inventory: args.from_inventory.as_deref(),
+        scope: Some(&scope),
     };
     let model = report::ReportModel::build(&run);
     let written = match report::write_model_reports(&args.out_dir, &formats, &model) {
@@ -146,12 +147,6 @@ fn audit(args: AuditArgs) -> u8 {
     }
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
-        if scope.users_excluded > 0 {
-            println!(
-                "scope: {} users left out ({})",
-                scope.users_excluded, scope.description
-            );
-        }
         if let Some(path) = &args.save_inventory {
             println!("inventory saved to {}", path.display());
         }

@@ -636,10 +636,21 @@ fn users_out_of_a_name_scope_are_not_crawled() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(&format!(
-            "scope: 1 users left out (exclude users {excluded})"
+            "scope: 1 user left out (exclude users {excluded})"
         )),
         "{}",
         stdout(&output)
+    );
+    let json = report_json(&out);
+    assert_eq!(json["policy"]["scope"]["users_excluded"], 1);
+    assert_eq!(
+        json["policy"]["scope"]["description"],
+        format!("exclude users {excluded}")
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("scope: 1 user left out"),
+        "the HTML header says what the scope left out"
     );
     let inv = keyhygiene::inventory::Inventory::from_json_file(&saved).unwrap();
     assert_eq!(inv.not_crawled.len(), 1);

@@ -505,6 +505,7 @@ fn write_page() -> Page {
         fail_on: Some(Severity::High),
         policy_file: Some(Path::new("keyhygiene.toml")),
         saved_inventory: None,
+        scope: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     Page {
@@ -700,6 +701,7 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
         fail_on: None,
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {
@@ -790,6 +792,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         fail_on: None,
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {

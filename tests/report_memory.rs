@@ -152,6 +152,7 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
         fail_on: Some(Severity::High),
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);

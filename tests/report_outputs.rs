@@ -333,6 +333,7 @@ fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> 
         fail_on: Some(Severity::High),
         policy_file: Some(Path::new("keyhygiene.toml")),
         saved_inventory: None,
+        scope: None,
     };
     report::render(&[Format::Html, Format::Csv, Format::Json], &run)
         .expect("reports render")
@@ -876,6 +877,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         fail_on: Some(Severity::High),
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let written =
         report::write_reports(&out, &[Format::Json, Format::Csv, Format::Json], &run).unwrap();
@@ -920,6 +922,7 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
         fail_on: None,
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let err = report::write_reports(&blocker.join("out"), &[Format::Json], &run).unwrap_err();
     let text = err.to_string();
@@ -983,6 +986,7 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
         fail_on: Some(Severity::High),
         policy_file: None,
         saved_inventory: None,
+        scope: None,
     };
     let files: BTreeMap<&str, Vec<u8>> = report::render(&[Format::Html, Format::Json], &run)
         .unwrap()

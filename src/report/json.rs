@@ -65,6 +65,14 @@ pub struct CredentialReport<'a> {
 pub struct Policy<'a> {
     pub file: Option<&'a str>,
     pub fail_on: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Scope<'a> {
+    pub description: &'a str,
+    pub users_excluded: usize,
 }
 
 #[derive(Serialize)]
@@ -313,6 +321,10 @@ impl<'a> ReportV2<'a> {
             policy: Policy {
                 file: m.policy_file.as_deref(),
                 fail_on: m.fail_on.map(|s| s.as_str()),
+                scope: m.scope.as_ref().map(|s| Scope {
+                    description: &s.description,
+                    users_excluded: s.users_excluded,
+                }),
             },
             coverage: Coverage {
                 complete: m.coverage.complete,

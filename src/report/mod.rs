@@ -81,6 +81,8 @@ pub struct RunInfo<'a> {
     pub policy_file: Option<&'a Path>,
     /// The saved inventory this run audited (`--from-inventory`), when it read one.
     pub saved_inventory: Option<&'a Path>,
+    /// What the policy's scope left out, when it left anything out.
+    pub scope: Option<&'a crate::policy::ScopeOutcome>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +220,9 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
             r.active,
             suppressed
         );
+    }
+    if let Some(scope) = &m.scope {
+        let _ = writeln!(out, "scope: {}", scope.label);
     }
     if !m.expired_suppressions.is_empty() || !m.unused_suppressions.is_empty() {
         let _ = writeln!(

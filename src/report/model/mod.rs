@@ -48,6 +48,16 @@ pub use crate::inventory::CREDENTIAL_REPORT_MAX_AGE_HOURS as STALE_CREDENTIAL_RE
 
 pub use crate::inventory::ROOT_USER_NAME;
 
+/// What the policy's scope left out of the run.
+#[derive(Clone, Debug)]
+pub struct ScopeView {
+    /// The scope in words, e.g. "exclude users break-glass-*".
+    pub description: String,
+    pub users_excluded: usize,
+    /// "3 users left out (exclude users break-glass-*)".
+    pub label: String,
+}
+
 /// The whole report, ready to render. It borrows the findings it shows from the
 /// [`FindingSet`](crate::findings::FindingSet) it was built from, so a large account's
 /// findings are held in memory once.
@@ -64,6 +74,8 @@ pub struct ReportModel<'a> {
     pub collected_at_display: String,
     pub source: SourceView,
     pub policy_file: Option<String>,
+    /// What the scope left out; `None` when everyone was in scope.
+    pub scope: Option<ScopeView>,
     pub fail_on: Option<Severity>,
     pub fail_on_label: String,
     pub coverage: CoverageView,
@@ -149,6 +161,18 @@ impl<'a> ReportModel<'a> {
             collected_at_display: display_time(inv.collected_at),
             source: source_view(&inv.source, run.saved_inventory, inv.collected_at),
             policy_file: run.policy_file.map(|p| p.display().to_string()),
+            scope: run
+                .scope
+                .filter(|s| s.users_excluded > 0)
+                .map(|s| ScopeView {
+                    description: s.description.clone(),
+                    users_excluded: s.users_excluded,
+                    label: format!(
+                        "{} left out ({})",
+                        plural(s.users_excluded, "user", "users"),
+                        s.description
+                    ),
+                }),
             fail_on: run.fail_on,
             fail_on_label: run
                 .fail_on
