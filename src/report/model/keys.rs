@@ -134,9 +134,8 @@ pub(super) fn last_use_parts(l: &LastUse) -> LastUseParts {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn key_row<'a>(
-    fired: &[&'a EvaluatedFinding],
-    as_of: DateTime<Utc>,
+/// What a key row says about the key and its owner, whatever kind of key it is.
+pub(super) struct KeySubject<'a> {
     user_name: &'a str,
     user_path: &'a str,
     user_arn: &'a str,
@@ -145,10 +144,64 @@ pub(super) fn key_row<'a>(
     key_label: String,
     status: KeyStatus,
     created: Option<DateTime<Utc>>,
-    last_used: &LastUse,
+    last_used: &'a LastUse,
     description: Option<&'a str>,
-    user: Option<&User>,
+    user: Option<&'a User>,
+}
+
+impl<'a> KeyEntry<'a> {
+    /// The key and its owner, as a row shows them.
+    pub(super) fn subject(&self) -> KeySubject<'a> {
+        match self.key {
+            KeyRef::Root { arn, key } => KeySubject {
+                user_name: ROOT_USER_NAME,
+                user_path: "",
+                user_arn: arn,
+                is_root: true,
+                access_key_id: None,
+                key_label: root_key_label(key),
+                status: self.status(),
+                created: key.last_rotated,
+                last_used: &key.last_used,
+                description: None,
+                user: None,
+            },
+            KeyRef::User { user, key } => KeySubject {
+                user_name: &user.name,
+                user_path: &user.path,
+                user_arn: &user.arn,
+                is_root: false,
+                access_key_id: key.id.clone(),
+                key_label: AccessKey::label(key),
+                status: key.status,
+                created: Some(key.created),
+                last_used: &key.last_used,
+                description: key.description.as_deref(),
+                user: Some(user),
+            },
+        }
+    }
+}
+
+/// The display row of one key, from the key and the findings that fired on it.
+pub(super) fn key_row<'a>(
+    subject: KeySubject<'a>,
+    fired: &[&'a EvaluatedFinding],
+    as_of: DateTime<Utc>,
 ) -> KeyRow<'a> {
+    let KeySubject {
+        user_name,
+        user_path,
+        user_arn,
+        is_root,
+        access_key_id,
+        key_label,
+        status,
+        created,
+        last_used,
+        description,
+        user,
+    } = subject;
     let lu = last_use_parts(last_used);
     let age_days = created.map(|c| whole_days(as_of - c));
     let days_since_last_use = lu.date.map(|d| whole_days(as_of - d));

@@ -234,38 +234,7 @@ impl<'a> ReportModel<'a> {
     pub fn key_row(&self, entry: &KeyEntry<'a>) -> KeyRow<'a> {
         let (start, end) = entry.findings;
         let fired = &self.key_findings[start as usize..end as usize];
-        match entry.key {
-            KeyRef::Root { arn, key } => key_row(
-                fired,
-                self.as_of,
-                ROOT_USER_NAME,
-                "",
-                arn,
-                true,
-                None,
-                root_key_label(key),
-                entry.status(),
-                key.last_rotated,
-                &key.last_used,
-                None,
-                None,
-            ),
-            KeyRef::User { user, key } => key_row(
-                fired,
-                self.as_of,
-                &user.name,
-                &user.path,
-                &user.arn,
-                false,
-                key.id.clone(),
-                AccessKey::label(key),
-                key.status,
-                Some(key.created),
-                &key.last_used,
-                key.description.as_deref(),
-                Some(user),
-            ),
-        }
+        key_row(entry.subject(), fired, self.as_of)
     }
 
     /// The suppressed findings the HTML page lists.
