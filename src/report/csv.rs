@@ -7,6 +7,8 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+
 use chrono::{DateTime, Utc};
 
 use crate::findings::EvaluatedFinding;
@@ -87,37 +89,63 @@ fn boolean(b: Option<bool>) -> String {
     b.map(|b| b.to_string()).unwrap_or_default()
 }
 
+/// The header is written from the `*_HEADER` constants, so a file with no row has one too.
 fn writer<W: Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
+        .has_headers(false)
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(out)
 }
 
-fn finding_record(account: &str, ef: &EvaluatedFinding) -> Vec<String> {
-    let f = &ef.finding;
-    vec![
-        text(f.account_id.as_deref().unwrap_or(account)),
-        text(&f.rule_id),
-        f.severity.as_str().to_string(),
-        text(&f.user_name),
-        text(&f.user_arn),
-        opt_text(f.access_key_id.as_deref()),
-        f.key_status
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        date(f.key_created),
-        number(f.key_age_days),
-        date(f.last_used_date),
-        opt_text(f.last_used_service.as_deref()),
-        opt_text(f.last_used_region.as_deref()),
-        number(f.days_since_last_use),
-        ef.suppressed.is_some().to_string(),
-        opt_text(ef.suppressed.as_ref().map(|s| s.reason.as_str())),
-        text(&f.message),
-        text(&f.remediation.join("\n")),
-        text(&f.compliance.join("; ")),
-    ]
+/// One row of `findings.csv`; the fields are the columns, in [`FINDINGS_HEADER`] order (a
+/// test checks that they agree).
+#[derive(Serialize)]
+struct FindingRow {
+    account_id: String,
+    rule_id: String,
+    severity: &'static str,
+    user_name: String,
+    user_arn: String,
+    access_key_id: String,
+    key_status: &'static str,
+    key_created: String,
+    key_age_days: String,
+    last_used_date: String,
+    last_used_service: String,
+    last_used_region: String,
+    days_since_last_use: String,
+    suppressed: bool,
+    suppression_reason: String,
+    message: String,
+    remediation: String,
+    compliance: String,
+}
+
+impl FindingRow {
+    fn new(account: &str, ef: &EvaluatedFinding) -> FindingRow {
+        let f = &ef.finding;
+        FindingRow {
+            account_id: text(f.account_id.as_deref().unwrap_or(account)),
+            rule_id: text(&f.rule_id),
+            severity: f.severity.as_str(),
+            user_name: text(&f.user_name),
+            user_arn: text(&f.user_arn),
+            access_key_id: opt_text(f.access_key_id.as_deref()),
+            key_status: f.key_status.map(|s| s.as_str()).unwrap_or_default(),
+            key_created: date(f.key_created),
+            key_age_days: number(f.key_age_days),
+            last_used_date: date(f.last_used_date),
+            last_used_service: opt_text(f.last_used_service.as_deref()),
+            last_used_region: opt_text(f.last_used_region.as_deref()),
+            days_since_last_use: number(f.days_since_last_use),
+            suppressed: ef.suppressed.is_some(),
+            suppression_reason: opt_text(ef.suppressed.as_ref().map(|s| s.reason.as_str())),
+            message: text(&f.message),
+            remediation: text(&f.remediation.join("\n")),
+            compliance: text(&f.compliance.join("; ")),
+        }
+    }
 }
 
 /// `findings.csv`: one row per finding, suppressed ones included, worst first.
@@ -127,34 +155,61 @@ pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()
     w.write_record(FINDINGS_HEADER)?;
     // Open findings worst first, then the suppressed ones.
     for f in m.open.iter().chain(&m.suppressed) {
-        w.write_record(finding_record(account, f))?;
+        w.serialize(FindingRow::new(account, f))?;
     }
     w.flush()
 }
 
-fn key_record(account: &str, k: &KeyRow) -> Vec<String> {
-    let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
-    vec![
-        text(account),
-        text(k.user_name),
-        text(k.user_path),
-        text(k.user_arn),
-        text(&k.key_label),
-        k.status.as_str().to_string(),
-        date(k.created),
-        number(k.age_days),
-        k.last_use_state.to_string(),
-        date(k.last_used),
-        opt_text(k.last_used_service.as_deref()),
-        opt_text(k.last_used_region.as_deref()),
-        number(k.days_since_last_use),
-        opt_text(k.description),
-        boolean(k.password_enabled),
-        boolean(k.mfa_active),
-        k.worst.map(|s| s.as_str().to_string()).unwrap_or_default(),
-        text(&rule_ids.join(";")),
-        text(&k.suppressed_rules.join(";")),
-    ]
+/// One row of `keys.csv`; the fields are the columns, in [`KEYS_HEADER`] order (a test
+/// checks that they agree).
+#[derive(Serialize)]
+struct KeyCsvRow {
+    account_id: String,
+    user_name: String,
+    user_path: String,
+    user_arn: String,
+    access_key_id: String,
+    key_status: &'static str,
+    key_created: String,
+    key_age_days: String,
+    last_used_state: &'static str,
+    last_used_date: String,
+    last_used_service: String,
+    last_used_region: String,
+    days_since_last_use: String,
+    description: String,
+    password_enabled: String,
+    mfa_active: String,
+    worst_severity: &'static str,
+    rule_ids: String,
+    suppressed_rule_ids: String,
+}
+
+impl KeyCsvRow {
+    fn new(account: &str, k: &KeyRow) -> KeyCsvRow {
+        let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
+        KeyCsvRow {
+            account_id: text(account),
+            user_name: text(k.user_name),
+            user_path: text(k.user_path),
+            user_arn: text(k.user_arn),
+            access_key_id: text(&k.key_label),
+            key_status: k.status.as_str(),
+            key_created: date(k.created),
+            key_age_days: number(k.age_days),
+            last_used_state: k.last_use_state,
+            last_used_date: date(k.last_used),
+            last_used_service: opt_text(k.last_used_service.as_deref()),
+            last_used_region: opt_text(k.last_used_region.as_deref()),
+            days_since_last_use: number(k.days_since_last_use),
+            description: opt_text(k.description),
+            password_enabled: boolean(k.password_enabled),
+            mfa_active: boolean(k.mfa_active),
+            worst_severity: k.worst.map(|s| s.as_str()).unwrap_or_default(),
+            rule_ids: text(&rule_ids.join(";")),
+            suppressed_rule_ids: text(&k.suppressed_rules.join(";")),
+        }
+    }
 }
 
 /// `keys.csv`: one row per access key in the account, flagged or not.
@@ -163,14 +218,77 @@ pub fn write_keys_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
     let account = m.account_id.as_deref().unwrap_or_default();
     w.write_record(KEYS_HEADER)?;
     for k in m.key_rows() {
-        w.write_record(key_record(account, &k))?;
+        w.serialize(KeyCsvRow::new(account, &k))?;
     }
     w.flush()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::*;
+
+    /// The field names of a serialised row, in order.
+    fn columns(row: impl Serialize) -> String {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        w.serialize(row).unwrap();
+        let bytes = w.into_inner().unwrap();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn row_structs_match_the_headers() {
+        use crate::findings::{Finding, Severity};
+        let ef = EvaluatedFinding {
+            finding: Finding {
+                rule_id: String::new(),
+                severity: Severity::Low,
+                account_id: None,
+                user_name: String::new(),
+                user_arn: String::new(),
+                access_key_id: None,
+                key_status: None,
+                key_created: None,
+                key_age_days: None,
+                last_used_date: None,
+                last_used_service: None,
+                last_used_region: None,
+                days_since_last_use: None,
+                description: None,
+                message: String::new(),
+                compliance: Vec::new(),
+                remediation: Vec::new(),
+            },
+            suppressed: None,
+        };
+        assert_eq!(columns(FindingRow::new("", &ef)), FINDINGS_HEADER.join(","));
+        let row = KeyCsvRow {
+            account_id: String::new(),
+            user_name: String::new(),
+            user_path: String::new(),
+            user_arn: String::new(),
+            access_key_id: String::new(),
+            key_status: "",
+            key_created: String::new(),
+            key_age_days: String::new(),
+            last_used_state: "",
+            last_used_date: String::new(),
+            last_used_service: String::new(),
+            last_used_region: String::new(),
+            days_since_last_use: String::new(),
+            description: String::new(),
+            password_enabled: String::new(),
+            mfa_active: String::new(),
+            worst_severity: "",
+            rule_ids: String::new(),
+            suppressed_rule_ids: String::new(),
+        };
+        assert_eq!(columns(row), KEYS_HEADER.join(","));
+    }
 
     #[test]
     fn formula_prefixes_are_neutralised() {
