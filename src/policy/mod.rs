@@ -77,12 +77,12 @@ impl UserFilter {
         self.users.is_empty() && self.paths.is_empty() && self.tags.is_empty()
     }
 
-    fn user_matches(&self, user: &User) -> bool {
-        self.users.iter().any(|p| p.is_match(&user.name))
+    fn user_matches(&self, name: &str) -> bool {
+        self.users.iter().any(|p| p.is_match(name))
     }
 
-    fn path_matches(&self, user: &User) -> bool {
-        self.paths.iter().any(|p| user.path.starts_with(p.as_str()))
+    fn path_matches(&self, path: &str) -> bool {
+        self.paths.iter().any(|p| path.starts_with(p.as_str()))
     }
 
     fn tag_matches(&self, user: &User) -> bool {
@@ -93,11 +93,12 @@ impl UserFilter {
 impl Scope {
     pub fn includes(&self, user: &User) -> bool {
         let inc = &self.include;
-        let included = (inc.users.is_empty() || inc.user_matches(user))
-            && (inc.paths.is_empty() || inc.path_matches(user))
+        let included = (inc.users.is_empty() || inc.user_matches(&user.name))
+            && (inc.paths.is_empty() || inc.path_matches(&user.path))
             && (inc.tags.is_empty() || inc.tag_matches(user));
         let ex = &self.exclude;
-        included && !(ex.user_matches(user) || ex.path_matches(user) || ex.tag_matches(user))
+        included
+            && !(ex.user_matches(&user.name) || ex.path_matches(&user.path) || ex.tag_matches(user))
     }
 }
 

@@ -3,7 +3,7 @@
 //! their coverage gaps do not fail the run. The reports say how many users were left out
 //! and why.
 
-use crate::inventory::{CoverageGap, Inventory, User};
+use crate::inventory::{CoverageGap, Inventory};
 
 use super::{Scope, UserFilter};
 
@@ -36,20 +36,10 @@ impl Scope {
     /// Whether a user with this name and path can be in scope, before its tags are known:
     /// false only when the name or the path alone excludes it.
     pub fn may_include(&self, name: &str, path: &str) -> bool {
-        let user = User {
-            name: name.to_string(),
-            arn: String::new(),
-            path: path.to_string(),
-            user_id: String::new(),
-            created: None,
-            tags: Vec::new(),
-            keys: Vec::new(),
-            login: None,
-        };
         let inc = &self.include;
-        (inc.users.is_empty() || inc.user_matches(&user))
-            && (inc.paths.is_empty() || inc.path_matches(&user))
-            && !(self.exclude.user_matches(&user) || self.exclude.path_matches(&user))
+        (inc.users.is_empty() || inc.user_matches(name))
+            && (inc.paths.is_empty() || inc.path_matches(path))
+            && !(self.exclude.user_matches(name) || self.exclude.path_matches(path))
     }
 
     /// The scope in words.
