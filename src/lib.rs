@@ -10,6 +10,7 @@ pub mod credential_report;
 pub mod findings;
 pub mod fsio;
 pub mod inventory;
+pub mod org;
 pub mod policy;
 pub mod redact;
 pub mod report;
