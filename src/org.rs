@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// An account's state in Organizations (`State`; the older `Status` field is being
 /// retired and is not read). Only [`AccountState::Active`] accounts are crawled.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(into = "String", from = "String")]
 pub enum AccountState {
     Active,
     Suspended,
@@ -18,12 +18,28 @@ pub enum AccountState {
     Closed,
     /// Named explicitly (`--accounts`), without asking Organizations: assumed reachable.
     NotListed,
+    /// A state this keyhygiene does not know: not crawled, shown as Organizations spells it.
+    Other(String),
+}
+
+impl From<String> for AccountState {
+    fn from(text: String) -> Self {
+        AccountState::parse(&text).unwrap_or(AccountState::Other(text))
+    }
+}
+
+impl From<AccountState> for String {
+    fn from(state: AccountState) -> Self {
+        state.as_str().to_string()
+    }
 }
 
 impl AccountState {
-    /// Organizations' spelling (`ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, `CLOSED`).
+    /// Organizations' spelling (`ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, `CLOSED`), and
+    /// keyhygiene's own `NOT_LISTED`.
     pub fn parse(text: &str) -> Option<AccountState> {
         match text {
+            "NOT_LISTED" => Some(AccountState::NotListed),
             "ACTIVE" => Some(AccountState::Active),
             "SUSPENDED" => Some(AccountState::Suspended),
             "PENDING_CLOSURE" => Some(AccountState::PendingClosure),
@@ -32,13 +48,14 @@ impl AccountState {
         }
     }
 
-    pub fn as_str(&self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             AccountState::Active => "ACTIVE",
             AccountState::Suspended => "SUSPENDED",
             AccountState::PendingClosure => "PENDING_CLOSURE",
             AccountState::Closed => "CLOSED",
             AccountState::NotListed => "NOT_LISTED",
+            AccountState::Other(text) => text,
         }
     }
 
