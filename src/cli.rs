@@ -80,13 +80,17 @@ pub struct AuditArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FormatArg::Html, FormatArg::Csv, FormatArg::Json])]
     pub format: Vec<FormatArg>,
 
-    /// Also write the collected inventory as JSON, to audit again later with --from-inventory.
-    #[arg(long, value_name = "FILE")]
+    /// Also write the collected inventory as JSON, to audit again later with
+    /// --from-inventory. An organization run writes a directory: one file per account
+    /// and manifest.json.
+    #[arg(long, value_name = "FILE|DIR")]
     pub save_inventory: Option<PathBuf>,
 
-    /// Audit a saved inventory instead of crawling (no network call at all).
-    #[arg(long, value_name = "FILE", conflicts_with = "from_credential_report")]
-    pub from_inventory: Option<PathBuf>,
+    /// Audit saved inventories instead of crawling (no network call at all): one file, or
+    /// several files and directories (an organization run's --save-inventory DIR), which
+    /// make one organization report.
+    #[arg(long, value_name = "FILE|DIR", num_args = 1.., action = clap::ArgAction::Append, conflicts_with = "from_credential_report")]
+    pub from_inventory: Vec<PathBuf>,
 
     /// Audit a credential report CSV downloaded from the IAM console (no network call).
     #[arg(long, value_name = "FILE")]
@@ -97,6 +101,66 @@ pub struct AuditArgs {
     /// is unknown: a file's modification time says nothing about it.
     #[arg(long, value_name = "RFC3339", value_parser = parse_as_of, requires = "from_credential_report")]
     pub report_generated_at: Option<DateTime<Utc>>,
+
+    /// Audit every account of the AWS Organization (organizations:ListAccounts), from the
+    /// management account or a delegated administrator.
+    #[arg(long, help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
+    pub org: bool,
+
+    /// Audit only the accounts under this organizational unit, nested units included
+    /// (repeatable).
+    #[arg(long = "ou", value_name = "OU_ID", help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
+    pub ous: Vec<String>,
+
+    /// Audit these accounts (comma-separated 12-digit ids); needs no Organizations access.
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
+    pub accounts: Vec<String>,
+
+    /// Audit the accounts listed in FILE: one id per line, `#` starts a comment.
+    #[arg(long, value_name = "FILE", help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
+    pub accounts_file: Option<PathBuf>,
+
+    /// Leave these accounts out (comma-separated ids); they are listed as excluded.
+    #[arg(
+        long,
+        value_name = "ID,ID",
+        value_delimiter = ',',
+        help_heading = "Organization"
+    )]
+    pub exclude_accounts: Vec<String>,
+
+    /// The role assumed in each member account (the caller's own account is audited with
+    /// the caller's credentials).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole",
+        help_heading = "Organization"
+    )]
+    pub role_name: String,
+
+    /// The external id the member role's trust policy requires.
+    #[arg(long, value_name = "ID", help_heading = "Organization")]
+    pub external_id: Option<String>,
+
+    /// The session name of the assumed roles (shown in the accounts' CloudTrail).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "keyhygiene",
+        help_heading = "Organization"
+    )]
+    pub role_session_name: String,
+
+    /// At most this many accounts crawled at once. --concurrency and --max-rps apply to
+    /// each account, since IAM throttles each account separately.
+    #[arg(long, value_name = "N", default_value_t = crate::crawl::DEFAULT_ACCOUNT_CONCURRENCY, value_parser = parse_concurrency, help_heading = "Organization")]
+    pub account_concurrency: usize,
+
+    /// Longest crawl of one account (e.g. 90s, 30m, 2h); an account that takes longer is
+    /// reported as not audited.
+    #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration, help_heading = "Organization")]
+    pub account_timeout: std::time::Duration,
 
     /// No progress, no summary: only errors, on stderr.
     #[arg(long, short)]
@@ -147,6 +211,40 @@ fn parse_as_of(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}; expected RFC 3339 such as 2026-01-31T00:00:00Z"))
+}
+
+/// The flags that only a live crawl can use.
+const LIVE_ONLY: [&str; 2] = ["from_inventory", "from_credential_report"];
+
+impl AuditArgs {
+    /// Whether this is an organization run: any of --org, --ou, --accounts,
+    /// --accounts-file, or more than one saved inventory (or a directory of them).
+    pub fn is_org_run(&self) -> bool {
+        self.org
+            || !self.ous.is_empty()
+            || !self.accounts.is_empty()
+            || self.accounts_file.is_some()
+            || self.from_inventory.len() > 1
+            || self.from_inventory.iter().any(|p| p.is_dir())
+    }
+}
+
+/// `90s`, `30m`, `2h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && seconds > 0 => Ok(std::time::Duration::from_secs(n * seconds)),
+        _ => Err("expected a duration such as 90s, 30m or 2h".into()),
+    }
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {

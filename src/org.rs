@@ -94,3 +94,204 @@ pub struct OrgListing {
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
+
+/// What a run did with one account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Outcome {
+    /// Its keys were collected; in a saved manifest, `file` names its inventory.
+    Audited {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// Not crawled because its state is not ACTIVE. Not a coverage gap: suspended and
+    /// closed accounts stay listed for a while and cannot be audited.
+    NotActive,
+    /// Left out by `--exclude-accounts`.
+    Excluded,
+    /// Left out by the policy's scope.
+    OutOfScope,
+    /// Selected, active, and not audited: a coverage gap.
+    Unreachable(AccessProblem),
+}
+
+impl Outcome {
+    /// Whether this outcome leaves the run's coverage incomplete.
+    pub fn is_gap(&self) -> bool {
+        matches!(self, Outcome::Unreachable(_))
+    }
+
+    /// A short label for reports: `audited`, `not active`, `excluded`, `out of scope`,
+    /// `not audited`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Audited { .. } => "audited",
+            Outcome::NotActive => "not active",
+            Outcome::Excluded => "excluded",
+            Outcome::OutOfScope => "out of scope",
+            Outcome::Unreachable(_) => "not audited",
+        }
+    }
+}
+
+/// Why an active account could not be audited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessProblem {
+    /// `AssumeRole`, `crawl` (the account timed out), `ListAccounts` (not in the
+    /// organization)…
+    pub operation: String,
+    pub error_code: String,
+    pub message: String,
+    /// The role ARN that was tried, when a role was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+/// One account of the run and what happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRecord {
+    pub account: Account,
+    pub result: Outcome,
+}
+
+/// How the accounts of a run were chosen, as the command line said it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// `--org`: every account of the organization.
+    #[serde(default)]
+    pub org: bool,
+    /// `--ou`: the accounts under these organizational units.
+    #[serde(default)]
+    pub ous: Vec<String>,
+    /// `--accounts` and `--accounts-file`: these accounts.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub exclude_accounts: Vec<String>,
+    /// The role assumed in member accounts.
+    #[serde(default)]
+    pub role_name: Option<String>,
+}
+
+impl Selection {
+    /// The selection in words, for reports: "organization o-abc, OUs ou-1, excluding 1 account".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.ous.is_empty() {
+            parts.push(format!("accounts under {}", self.ous.join(", ")));
+        } else if self.org {
+            parts.push("every account of the organization".to_string());
+        }
+        if !self.accounts.is_empty() {
+            parts.push(match self.accounts.len() {
+                1 => "1 account named".to_string(),
+                n => format!("{n} accounts named"),
+            });
+        }
+        if !self.exclude_accounts.is_empty() {
+            parts.push(format!("excluding {}", self.exclude_accounts.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The version of the saved organization manifest (`manifest.json`).
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+
+/// The file name of the manifest in a saved organization inventory directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The saved record of an organization run: which accounts were listed, when, how they were
+/// selected and what happened to each. With it, an offline audit can tell an account that
+/// was never collected from one that had no keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub schema_version: u32,
+    /// When the accounts were listed.
+    pub listed_at: chrono::DateTime<chrono::Utc>,
+    pub organization_id: Option<String>,
+    pub management_account_id: Option<String>,
+    /// The account keyhygiene ran from.
+    pub caller_account_id: Option<String>,
+    pub selection: Selection,
+    /// Every account listed, sorted by id.
+    pub accounts: Vec<AccountRecord>,
+}
+
+/// The saved inventory file of one account in a saved organization directory.
+pub fn inventory_file_name(account_id: &str) -> String {
+    format!("account-{account_id}.json")
+}
+
+/// The account ids of an `--accounts-file`: one id per line; `#` starts a comment; blank
+/// lines are ignored. An error names the file, the line and the fix.
+pub fn parse_accounts_file(text: &str, file: &str) -> Result<Vec<String>, String> {
+    let mut ids = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let id = line.split('#').next().unwrap_or("").trim();
+        if id.is_empty() {
+            continue;
+        }
+        if !is_account_id(id) {
+            return Err(format!(
+                "{file}:{}: `{}` is not a 12-digit account id (one id per line; # starts a comment)",
+                number + 1,
+                id.chars().take(40).collect::<String>()
+            ));
+        }
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+/// Checks the ids given to a flag such as `--accounts`.
+pub fn check_account_ids(flag: &str, ids: &[String]) -> Result<(), String> {
+    match ids.iter().find(|id| !is_account_id(id)) {
+        Some(bad) => Err(format!(
+            "{flag}: `{}` is not a 12-digit account id (comma-separated, e.g. {flag} 111122223333,444455556666)",
+            bad.chars().take(40).collect::<String>()
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accounts_file_takes_ids_comments_and_blank_lines() {
+        let text = "# production\n111122223333\n\n  444455556666  # payments\n";
+        assert_eq!(
+            parse_accounts_file(text, "a.txt").unwrap(),
+            vec!["111122223333", "444455556666"]
+        );
+        assert_eq!(
+            parse_accounts_file("111122223333\n1234\n", "a.txt").unwrap_err(),
+            "a.txt:2: `1234` is not a 12-digit account id (one id per line; # starts a comment)"
+        );
+        assert!(check_account_ids("--accounts", &["12345678901x".into()]).is_err());
+    }
+
+    #[test]
+    fn states_round_trip_and_unknown_ones_are_kept() {
+        for text in [
+            "ACTIVE",
+            "SUSPENDED",
+            "PENDING_CLOSURE",
+            "CLOSED",
+            "NOT_LISTED",
+            "NEW",
+        ] {
+            let state = AccountState::from(text.to_string());
+            assert_eq!(state.as_str(), text);
+        }
+        assert!(AccountState::Active.is_crawled());
+        assert!(!AccountState::Other("NEW".into()).is_crawled());
+        assert!(!AccountState::Closed.is_crawled());
+    }
+}

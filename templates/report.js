@@ -20,6 +20,8 @@
   var capped = false;
   // When the account has more keys than the page holds, the counts say so.
   var keysInCsv = 0;
+  // What the rows are: keys in an account's page, accounts in an organization's overview.
+  var noun = "keys";
 
   function fromHash() {
     var hash = window.location.hash.replace(/^#/, "");
@@ -70,11 +72,11 @@
       if (ok) { shown += 1; }
     }
     if (shown < matched) {
-      countEl.textContent = shown + " shown of " + matched + (matched === rows.length ? " keys" + beyondPage() : " matching keys (" + rows.length + (keysInCsv ? " in this page, " + keysInCsv + " in keys.csv)" : " in all)"));
+      countEl.textContent = shown + " shown of " + matched + (matched === rows.length ? " " + noun + beyondPage() : " matching " + noun + " (" + rows.length + (keysInCsv ? " in this page, " + keysInCsv + " in keys.csv)" : " in all)"));
       showAllButton.textContent = "Show all " + matched;
       showAllButton.removeAttribute("hidden");
     } else {
-      countEl.textContent = matched + " of " + rows.length + " keys" + beyondPage();
+      countEl.textContent = matched + " of " + rows.length + " " + noun + beyondPage();
       showAllButton.setAttribute("hidden", "");
     }
     if (shown === 0 && rows.length > 0) { noMatch.removeAttribute("hidden"); } else { noMatch.setAttribute("hidden", ""); }
@@ -161,6 +163,7 @@
     var table = document.getElementById("keys");
     if (!table) { return; }
     tbody = table.tBodies[0];
+    noun = table.getAttribute("data-noun") || noun;
     filterInput = document.getElementById("key-filter");
     severitySelect = document.getElementById("severity-filter");
     countEl = document.getElementById("key-count");

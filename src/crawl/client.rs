@@ -91,7 +91,11 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
 
 impl Clients {
     pub fn from_config(config: &SdkConfig) -> Self {
-        let stats = Arc::new(CallStats::default());
+        Self::with_stats(config, Arc::new(CallStats::default()))
+    }
+
+    /// Clients that record their calls in `stats`.
+    pub fn with_stats(config: &SdkConfig, stats: Arc<CallStats>) -> Self {
         let iam = aws_sdk_iam::config::Builder::from(config)
             .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))

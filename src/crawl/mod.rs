@@ -6,9 +6,11 @@
 //! key's last use), under one bound on in-flight API calls. Every failure becomes either a
 //! "removed during the crawl" record (NoSuchEntity) or a coverage gap; nothing is dropped.
 
+mod accounts;
 mod client;
 mod errors;
 mod limiter;
+mod org;
 mod preflight;
 mod progress;
 mod report;
@@ -21,16 +23,21 @@ use chrono::{DateTime, Utc};
 
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
+pub use accounts::{AccessFailure, Caller, MemberRole, REFRESH_BEFORE_EXPIRY, account_clients};
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
-pub use preflight::{ConnectError, PREFLIGHT_LIMIT, connect};
+pub use org::{OrgError, list_organization, organizations_client};
+pub use preflight::{ConnectError, Connected, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
 pub use stats::{CallStats, StatsInterceptor, StatsSnapshot, is_throttling_code};
 
 /// Default bound on in-flight API calls.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Default number of accounts an organization run crawls at once.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct CrawlOptions {

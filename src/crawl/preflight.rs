@@ -9,6 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use super::accounts::Caller;
 use super::client::{AwsOptions, Clients, sdk_config};
 use super::stats::is_throttling_code;
 
@@ -68,15 +69,24 @@ pub enum ConnectError {
     },
 }
 
+/// A working connection: the caller's clients, the configuration they were built from
+/// (member accounts' clients start from it) and who the caller is.
+#[derive(Clone, Debug)]
+pub struct Connected {
+    pub clients: Clients,
+    pub config: aws_config::SdkConfig,
+    pub caller: Caller,
+}
+
 /// Builds the clients and proves they can work before the crawl starts: the credentials
-/// resolve and STS answers GetCallerIdentity. Returns the clients and the account id.
+/// resolve and STS answers GetCallerIdentity. Returns the clients and the caller.
 ///
 /// Without this check, missing or expired credentials would surface as a coverage gap on
 /// every call of the crawl; with it, a scheduled job fails at once with one clear line.
 /// The whole check takes at most [`PREFLIGHT_LIMIT`]: a crawl call may take 90 s with all
 /// its retries, but an endpoint that cannot answer one GetCallerIdentity within 10 s is not
 /// worth a crawl.
-pub async fn connect(opts: &AwsOptions) -> Result<(Clients, String), ConnectError> {
+pub async fn connect(opts: &AwsOptions) -> Result<Connected, ConnectError> {
     use aws_sdk_iam::config::ProvideCredentials;
 
     let deadline = tokio::time::Instant::now() + PREFLIGHT_LIMIT;
@@ -124,7 +134,14 @@ pub async fn connect(opts: &AwsOptions) -> Result<(Clients, String), ConnectErro
         .send()
         .await;
     match result {
-        Ok(out) => Ok((clients, out.account().unwrap_or_default().to_string())),
+        Ok(out) => Ok(Connected {
+            clients,
+            config,
+            caller: Caller {
+                account_id: out.account().unwrap_or_default().to_string(),
+                arn: out.arn().unwrap_or_default().to_string(),
+            },
+        }),
         Err(err) => {
             let attempts = clients
                 .stats

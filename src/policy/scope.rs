@@ -134,3 +134,10 @@ impl Scope {
         outcome
     }
 }
+
+impl Scope {
+    /// Whether the account is in scope (placeholder until the policy file names accounts).
+    pub fn includes_account(&self, _account_id: &str) -> bool {
+        true
+    }
+}

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 
 use crate::findings::EvaluatedFinding;
 
-use super::model::{KeyRow, ReportModel, rfc3339};
+use super::model::{KeyRow, OrgModel, ReportModel, rfc3339};
 
 /// The header of `findings.csv`. The column order is part of the format: append, never reorder.
-pub const FINDINGS_HEADER: [&str; 18] = [
+pub const FINDINGS_HEADER: [&str; 19] = [
     "account_id",
     "rule_id",
     "severity",
@@ -35,10 +35,11 @@ pub const FINDINGS_HEADER: [&str; 18] = [
     "message",
     "remediation",
     "compliance",
+    "account_name",
 ];
 
 /// The header of `keys.csv`. The column order is part of the format: append, never reorder.
-pub const KEYS_HEADER: [&str; 19] = [
+pub const KEYS_HEADER: [&str; 20] = [
     "account_id",
     "user_name",
     "user_path",
@@ -58,6 +59,7 @@ pub const KEYS_HEADER: [&str; 19] = [
     "worst_severity",
     "rule_ids",
     "suppressed_rule_ids",
+    "account_name",
 ];
 
 /// Makes a text cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or
@@ -120,10 +122,11 @@ struct FindingRow {
     message: String,
     remediation: String,
     compliance: String,
+    account_name: String,
 }
 
 impl FindingRow {
-    fn new(account: &str, ef: &EvaluatedFinding) -> FindingRow {
+    fn new(account: &str, account_name: Option<&str>, ef: &EvaluatedFinding) -> FindingRow {
         let f = &ef.finding;
         FindingRow {
             account_id: text(f.account_id.as_deref().unwrap_or(account)),
@@ -144,6 +147,7 @@ impl FindingRow {
             message: text(&f.message),
             remediation: text(&f.remediation.join("\n")),
             compliance: text(&f.compliance.join("; ")),
+            account_name: opt_text(account_name),
         }
     }
 }
@@ -151,13 +155,32 @@ impl FindingRow {
 /// `findings.csv`: one row per finding, suppressed ones included, worst first.
 pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out);
-    let account = m.account_id.as_deref().unwrap_or_default();
     w.write_record(FINDINGS_HEADER)?;
-    // Open findings worst first, then the suppressed ones.
-    for f in m.open.iter().chain(&m.suppressed) {
-        w.serialize(FindingRow::new(account, f))?;
+    finding_rows(&mut w, m, None)?;
+    w.flush()
+}
+
+/// An organization's `findings.csv`: each account's rows in turn, in the overview's order.
+pub fn write_org_findings_csv(m: &OrgModel, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = writer(out);
+    w.write_record(FINDINGS_HEADER)?;
+    for (account, model) in m.account_models() {
+        finding_rows(&mut w, model, account.name.as_deref())?;
     }
     w.flush()
+}
+
+/// One account's findings: the open ones worst first, then the suppressed ones.
+fn finding_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    m: &ReportModel,
+    account_name: Option<&str>,
+) -> io::Result<()> {
+    let account = m.account_id.as_deref().unwrap_or_default();
+    for f in m.open.iter().chain(&m.suppressed) {
+        w.serialize(FindingRow::new(account, account_name, f))?;
+    }
+    Ok(())
 }
 
 /// One row of `keys.csv`; the fields are the columns, in [`KEYS_HEADER`] order (a test
@@ -183,10 +206,11 @@ struct KeyCsvRow {
     worst_severity: &'static str,
     rule_ids: String,
     suppressed_rule_ids: String,
+    account_name: String,
 }
 
 impl KeyCsvRow {
-    fn new(account: &str, k: &KeyRow) -> KeyCsvRow {
+    fn new(account: &str, account_name: Option<&str>, k: &KeyRow) -> KeyCsvRow {
         let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
         KeyCsvRow {
             account_id: text(account),
@@ -208,6 +232,7 @@ impl KeyCsvRow {
             worst_severity: k.worst.map(|s| s.as_str()).unwrap_or_default(),
             rule_ids: text(&rule_ids.join(";")),
             suppressed_rule_ids: text(&k.suppressed_rules.join(";")),
+            account_name: opt_text(account_name),
         }
     }
 }
@@ -215,12 +240,31 @@ impl KeyCsvRow {
 /// `keys.csv`: one row per access key in the account, flagged or not.
 pub fn write_keys_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
     let mut w = writer(out);
-    let account = m.account_id.as_deref().unwrap_or_default();
     w.write_record(KEYS_HEADER)?;
-    for k in m.key_rows() {
-        w.serialize(KeyCsvRow::new(account, &k))?;
+    key_rows(&mut w, m, None)?;
+    w.flush()
+}
+
+/// An organization's `keys.csv`: each account's keys in turn, in the overview's order.
+pub fn write_org_keys_csv(m: &OrgModel, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = writer(out);
+    w.write_record(KEYS_HEADER)?;
+    for (account, model) in m.account_models() {
+        key_rows(&mut w, model, account.name.as_deref())?;
     }
     w.flush()
+}
+
+fn key_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    m: &ReportModel,
+    account_name: Option<&str>,
+) -> io::Result<()> {
+    let account = m.account_id.as_deref().unwrap_or_default();
+    for k in m.key_rows() {
+        w.serialize(KeyCsvRow::new(account, account_name, &k))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -265,7 +309,10 @@ mod tests {
             },
             suppressed: None,
         };
-        assert_eq!(columns(FindingRow::new("", &ef)), FINDINGS_HEADER.join(","));
+        assert_eq!(
+            columns(FindingRow::new("", None, &ef)),
+            FINDINGS_HEADER.join(",")
+        );
         let row = KeyCsvRow {
             account_id: String::new(),
             user_name: String::new(),
@@ -286,6 +333,7 @@ mod tests {
             worst_severity: "",
             rule_ids: String::new(),
             suppressed_rule_ids: String::new(),
+            account_name: String::new(),
         };
         assert_eq!(columns(row), KEYS_HEADER.join(","));
     }

@@ -7,7 +7,7 @@
 
 use askama::Template;
 
-use super::model::ReportModel;
+use super::model::{OrgModel, ReportModel};
 
 #[derive(Template)]
 #[template(path = "report.html")]
@@ -18,4 +18,16 @@ struct ReportPage<'a> {
 /// Writes `report.html`.
 pub fn write_report_html(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     ReportPage { m }.write_into(out)
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+struct OrgPage<'a> {
+    m: &'a OrgModel<'a>,
+}
+
+/// Writes an organization's overview, `report.html`: one row per account, each audited
+/// account linking to its own page.
+pub fn write_org_html(m: &OrgModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    OrgPage { m }.write_into(out)
 }

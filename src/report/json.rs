@@ -1,9 +1,15 @@
 //! `report.json`: the document scheduled jobs read.
 //!
-//! These are the output's own types, version 2 (`schema_version`), described by
+//! These are the output's own types, version 3 (`schema_version`), described by
 //! `schema/report.schema.json`. They are filled from the view model, never from the internal
 //! structs, so a refactor inside keyhygiene cannot change what a parser sees. Add optional
 //! fields freely; anything else needs a new schema version.
+//!
+//! One shape serves both kinds of run (`kind`): a single account's document is an
+//! organization document of one account. The top-level coverage, statistics, summary and
+//! findings cover the whole run; `accounts` has one entry per account with its own
+//! coverage and summary; the account-level fields (`account_id`, `credential_report`,
+//! `root_access_keys`) are `null` in an organization's document.
 
 use std::collections::BTreeMap;
 
@@ -11,14 +17,18 @@ use serde::{Serialize, Serializer};
 
 use crate::findings::{EvaluatedFinding, Severity};
 
-use super::model::{GapView, NoticeView, RemovedView, ReportModel, RuleSummary, rfc3339};
+use super::model::{
+    AccountView, GapView, NoticeView, OrgModel, RemovedView, ReportModel, RuleSummary, rfc3339,
+};
 
 /// The version of the `report.json` document.
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 #[derive(Serialize)]
-pub struct ReportV2<'a> {
+pub struct ReportV3<'a> {
     pub schema_version: u32,
+    /// `account` or `organization`.
+    pub kind: &'a str,
     pub tool: Tool<'a>,
     pub as_of: &'a str,
     pub account_id: Option<&'a str>,
@@ -27,13 +37,76 @@ pub struct ReportV2<'a> {
     pub credential_report: Option<CredentialReport<'a>>,
     pub policy: Policy<'a>,
     pub coverage: Coverage<'a>,
-    pub root_access_keys: Root<'a>,
+    pub root_access_keys: Option<Root<'a>>,
     pub crawl_stats: Stats<'a>,
     pub summary: Summary<'a>,
     pub findings: FindingList<'a>,
     pub suppressed_findings: FindingList<'a>,
     pub expired_suppressions: Vec<Notice<'a>>,
     pub unused_suppressions: Vec<Notice<'a>>,
+    pub organization: Option<Organization<'a>>,
+    pub accounts: Vec<AccountEntry<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Organization<'a> {
+    pub id: Option<&'a str>,
+    pub management_account_id: Option<&'a str>,
+    pub caller_account_id: Option<&'a str>,
+    pub listed_at: &'a str,
+    pub selection: &'a crate::org::Selection,
+    pub accounts_selected: usize,
+    pub accounts_audited: usize,
+    pub accounts_not_audited: usize,
+    pub accounts_not_assessed: usize,
+}
+
+/// One account of the run.
+#[derive(Serialize)]
+pub struct AccountEntry<'a> {
+    pub account_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub ou_path: Option<&'a str>,
+    /// Organizations' `State`; `NOT_LISTED` for an account named by id; `null` in a
+    /// single-account run.
+    pub state: Option<&'a str>,
+    /// `audited`, `not active`, `excluded`, `out of scope` or `not audited`.
+    pub outcome: &'a str,
+    /// Why an active account was not audited.
+    pub problem: Option<Problem<'a>>,
+    pub collected_at: Option<&'a str>,
+    pub coverage: Option<AccountCoverage>,
+    pub root_access_keys: Option<Root<'a>>,
+    pub credential_report: Option<CredentialReport<'a>>,
+    pub summary: Option<AccountSummary<'a>>,
+    pub crawl_stats: Option<Stats<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct Problem<'a> {
+    pub operation: &'a str,
+    pub error_code: &'a str,
+    pub message: &'a str,
+    pub role_arn: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct AccountCoverage {
+    pub complete: bool,
+    pub users_listed: usize,
+    pub users_fully_audited: usize,
+    pub keys: usize,
+    pub keys_with_last_use: usize,
+    pub gaps: usize,
+}
+
+#[derive(Serialize)]
+pub struct AccountSummary<'a> {
+    pub total: Counts,
+    pub by_severity: BySeverity,
+    pub worst_severity: Option<&'a str>,
+    pub keys_flagged: usize,
+    pub users_flagged: usize,
 }
 
 #[derive(Serialize)]
@@ -47,6 +120,9 @@ pub struct Source<'a> {
     pub kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory_file: Option<&'a str>,
+    /// The saved inventories (files and directories) an organization run read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_files: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +164,7 @@ pub struct Coverage<'a> {
 
 #[derive(Serialize)]
 pub struct Gap<'a> {
+    pub account_id: Option<&'a str>,
     pub user: Option<&'a str>,
     pub access_key_id: Option<&'a str>,
     pub operation: &'a str,
@@ -97,6 +174,7 @@ pub struct Gap<'a> {
 
 #[derive(Serialize)]
 pub struct Removed<'a> {
+    pub account_id: Option<&'a str>,
     pub user: &'a str,
     pub access_key_id: Option<&'a str>,
     pub operation: &'a str,
@@ -110,7 +188,7 @@ pub struct Root<'a> {
     pub active_keys: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct Stats<'a> {
     pub calls: BTreeMap<&'a str, u64>,
     pub total_calls: u64,
@@ -132,7 +210,7 @@ pub struct Summary<'a> {
 }
 
 /// Counts per severity, worst first.
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 pub struct BySeverity {
     pub critical: Counts,
     pub high: Counts,
@@ -140,7 +218,7 @@ pub struct BySeverity {
     pub low: Counts,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Copy, Default)]
 pub struct Counts {
     pub open: usize,
     pub suppressed: usize,
@@ -158,6 +236,8 @@ pub struct RuleCounts<'a> {
 
 #[derive(Serialize)]
 pub struct Finding<'a> {
+    pub account_id: Option<&'a str>,
+    pub account_name: Option<&'a str>,
     pub rule_id: &'a str,
     pub severity: &'a str,
     pub user_name: &'a str,
@@ -196,18 +276,38 @@ pub struct Notice<'a> {
 }
 
 /// A list of findings, each turned into its output form only while it is written, so the
-/// document streams out without a second copy of every finding.
-pub struct FindingList<'a>(pub &'a [&'a EvaluatedFinding]);
+/// document streams out without a second copy of every finding: one account's open or
+/// suppressed findings, or every account's in turn.
+pub enum FindingList<'a> {
+    Account(&'a ReportModel<'a>, bool),
+    Organization(&'a OrgModel<'a>, bool),
+}
 
 impl Serialize for FindingList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|ef| finding(ef)))
+        fn of<'m>(
+            m: &'m ReportModel<'m>,
+            name: Option<&'m str>,
+            suppressed: bool,
+        ) -> impl Iterator<Item = Finding<'m>> {
+            let list = if suppressed { &m.suppressed } else { &m.open };
+            list.iter().map(move |ef| finding(ef, name))
+        }
+        match self {
+            FindingList::Account(m, suppressed) => serializer.collect_seq(of(m, None, *suppressed)),
+            FindingList::Organization(org, suppressed) => serializer.collect_seq(
+                org.account_models()
+                    .flat_map(|(a, m)| of(m, a.name.as_deref(), *suppressed)),
+            ),
+        }
     }
 }
 
-fn finding(ef: &EvaluatedFinding) -> Finding<'_> {
+fn finding<'a>(ef: &'a EvaluatedFinding, account_name: Option<&'a str>) -> Finding<'a> {
     let f = &ef.finding;
     Finding {
+        account_id: f.account_id.as_deref(),
+        account_name,
         rule_id: &f.rule_id,
         severity: f.severity.as_str(),
         user_name: &f.user_name,
@@ -242,8 +342,9 @@ fn notice(n: &NoticeView) -> Notice<'_> {
     }
 }
 
-fn gap(g: &GapView) -> Gap<'_> {
+fn gap<'a>(account_id: Option<&'a str>, g: &'a GapView) -> Gap<'a> {
     Gap {
+        account_id,
         user: g.user.as_deref(),
         access_key_id: g.access_key_id.as_deref(),
         operation: &g.operation,
@@ -252,8 +353,9 @@ fn gap(g: &GapView) -> Gap<'_> {
     }
 }
 
-fn removed(r: &RemovedView) -> Removed<'_> {
+fn removed<'a>(account_id: Option<&'a str>, r: &'a RemovedView) -> Removed<'a> {
     Removed {
+        account_id,
         user: &r.user,
         access_key_id: r.access_key_id.as_deref(),
         operation: &r.operation,
@@ -294,30 +396,128 @@ fn rule_counts(r: &RuleSummary) -> RuleCounts<'_> {
     }
 }
 
-impl<'a> ReportV2<'a> {
+fn counts(active: usize, suppressed: usize) -> Counts {
+    Counts {
+        open: active,
+        suppressed,
+    }
+}
+
+fn credential_report<'a>(m: &'a ReportModel) -> Option<CredentialReport<'a>> {
+    m.credential_report.as_ref().map(|c| CredentialReport {
+        generated_at: c.generated_at_text.as_deref(),
+        age_minutes: c.age_minutes,
+        stale: c.stale,
+        has_root_row: c.has_root_row,
+    })
+}
+
+fn root<'a>(m: &'a ReportModel) -> Root<'a> {
+    Root {
+        source: m.root.source,
+        keys_present: m.root.keys_present,
+        active_keys: m.root.active_keys,
+    }
+}
+
+fn stats<'a>(m: &'a ReportModel) -> Stats<'a> {
+    Stats {
+        calls: m
+            .stats
+            .calls
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect(),
+        total_calls: m.stats.total_calls,
+        retries: m.stats.retries,
+        throttled: m.stats.throttled,
+        failed_calls: m.stats.failed_calls,
+        wall_ms: m.stats.wall_ms,
+    }
+}
+
+fn summary<'a>(m: &'a ReportModel) -> Summary<'a> {
+    let s = &m.summary;
+    Summary {
+        total: counts(s.total_active, s.total_suppressed),
+        by_severity: by_severity(m),
+        by_rule: s.by_rule.iter().map(rule_counts).collect(),
+        worst_severity: s.worst.map(|w| w.as_str()),
+        fails_threshold: s.fails_threshold,
+        keys_flagged: s.keys_flagged,
+        users_flagged: s.users_flagged,
+    }
+}
+
+fn account_coverage(m: &ReportModel) -> AccountCoverage {
+    AccountCoverage {
+        complete: m.coverage.complete,
+        users_listed: m.coverage.users_listed,
+        users_fully_audited: m.coverage.users_fully_audited,
+        keys: m.coverage.keys,
+        keys_with_last_use: m.coverage.keys_with_last_use,
+        gaps: m.coverage.gaps.len(),
+    }
+}
+
+/// An account's entry (`view` is `None` in a single-account run).
+fn account_entry<'a>(
+    view: Option<&'a AccountView<'a>>,
+    m: Option<&'a ReportModel<'a>>,
+) -> AccountEntry<'a> {
+    AccountEntry {
+        account_id: view
+            .map(|v| v.id.as_str())
+            .or(m.and_then(|m| m.account_id.as_deref())),
+        name: view.and_then(|v| v.name.as_deref()),
+        ou_path: view.and_then(|v| v.ou_path.as_deref()),
+        state: view.map(|v| v.state.as_str()),
+        outcome: view.map_or("audited", |v| v.outcome),
+        problem: view.and_then(|v| v.problem).map(|p| Problem {
+            operation: &p.operation,
+            error_code: &p.error_code,
+            message: &p.message,
+            role_arn: p.role_arn.as_deref(),
+        }),
+        collected_at: m.map(|m| m.collected_at_text.as_str()),
+        coverage: m.map(account_coverage),
+        root_access_keys: m.map(root),
+        credential_report: m.and_then(credential_report),
+        summary: m.map(|m| {
+            let s = &m.summary;
+            AccountSummary {
+                total: counts(s.total_active, s.total_suppressed),
+                by_severity: by_severity(m),
+                worst_severity: s.worst.map(|w| w.as_str()),
+                keys_flagged: s.keys_flagged,
+                users_flagged: s.users_flagged,
+            }
+        }),
+        crawl_stats: m.map(stats),
+    }
+}
+
+impl<'a> ReportV3<'a> {
     pub fn from_model(m: &'a ReportModel) -> Self {
-        let s = &m.summary;
-        ReportV2 {
+        let account = m.account_id.as_deref();
+        ReportV3 {
             schema_version: REPORT_SCHEMA_VERSION,
+            kind: "account",
             tool: Tool {
                 name: "keyhygiene",
                 version: m.tool_version,
             },
             as_of: &m.as_of_text,
-            account_id: m.account_id.as_deref(),
+            account_id: account,
             source: Source {
                 kind: m.source.kind,
                 inventory_file: m.source.saved_inventory.as_deref(),
+                inventory_files: None,
                 endpoint: m.source.endpoint.as_deref(),
                 file: m.source.file.as_deref(),
             },
             collected_at: &m.collected_at_text,
-            credential_report: m.credential_report.as_ref().map(|c| CredentialReport {
-                generated_at: c.generated_at_text.as_deref(),
-                age_minutes: c.age_minutes,
-                stale: c.stale,
-                has_root_row: c.has_root_row,
-            }),
+            credential_report: credential_report(m),
             policy: Policy {
                 file: m.policy_file.as_deref(),
                 fail_on: m.fail_on.map(|s| s.as_str()),
@@ -332,49 +532,163 @@ impl<'a> ReportV2<'a> {
                 users_fully_audited: m.coverage.users_fully_audited,
                 keys: m.coverage.keys,
                 keys_with_last_use: m.coverage.keys_with_last_use,
-                gaps: m.coverage.gaps.iter().map(gap).collect(),
-                removed_during_crawl: m.coverage.removed.iter().map(removed).collect(),
-            },
-            root_access_keys: Root {
-                source: m.root.source,
-                keys_present: m.root.keys_present,
-                active_keys: m.root.active_keys,
-            },
-            crawl_stats: Stats {
-                calls: m
-                    .stats
-                    .calls
+                gaps: m.coverage.gaps.iter().map(|g| gap(account, g)).collect(),
+                removed_during_crawl: m
+                    .coverage
+                    .removed
                     .iter()
-                    .map(|(k, v)| (k.as_str(), *v))
+                    .map(|r| removed(account, r))
                     .collect(),
-                total_calls: m.stats.total_calls,
-                retries: m.stats.retries,
-                throttled: m.stats.throttled,
-                failed_calls: m.stats.failed_calls,
-                wall_ms: m.stats.wall_ms,
             },
-            summary: Summary {
-                total: Counts {
-                    open: s.total_active,
-                    suppressed: s.total_suppressed,
-                },
-                by_severity: by_severity(m),
-                by_rule: s.by_rule.iter().map(rule_counts).collect(),
-                worst_severity: s.worst.map(|w| w.as_str()),
-                fails_threshold: s.fails_threshold,
-                keys_flagged: s.keys_flagged,
-                users_flagged: s.users_flagged,
-            },
-            findings: FindingList(&m.open),
-            suppressed_findings: FindingList(&m.suppressed),
+            root_access_keys: Some(root(m)),
+            crawl_stats: stats(m),
+            summary: summary(m),
+            findings: FindingList::Account(m, false),
+            suppressed_findings: FindingList::Account(m, true),
             expired_suppressions: m.expired_suppressions.iter().map(notice).collect(),
             unused_suppressions: m.unused_suppressions.iter().map(notice).collect(),
+            organization: None,
+            accounts: vec![account_entry(None, Some(m))],
+        }
+    }
+
+    /// The document of an organization run: totals over every audited account.
+    pub fn from_org(o: &'a OrgModel<'a>) -> Self {
+        let models: Vec<(&AccountView, &ReportModel)> = o.account_models().collect();
+        let sum = |f: fn(&ReportModel) -> usize| models.iter().map(|(_, m)| f(m)).sum::<usize>();
+        let mut crawl = Stats::default();
+        for (_, m) in &models {
+            for (op, n) in &m.stats.calls {
+                *crawl.calls.entry(op.as_str()).or_default() += n;
+            }
+            crawl.total_calls += m.stats.total_calls;
+            crawl.retries += m.stats.retries;
+            crawl.throttled += m.stats.throttled;
+            crawl.failed_calls += m.stats.failed_calls;
+            crawl.wall_ms = crawl.wall_ms.max(m.stats.wall_ms);
+        }
+        let mut by_rule: Vec<RuleCounts> = Vec::new();
+        for (_, m) in &models {
+            for r in &m.summary.by_rule {
+                match by_rule
+                    .iter_mut()
+                    .find(|c| c.rule_id == r.rule_id && c.severity == r.severity.as_str())
+                {
+                    Some(c) => {
+                        c.open += r.active;
+                        c.suppressed += r.suppressed;
+                    }
+                    None => by_rule.push(rule_counts(r)),
+                }
+            }
+        }
+        let rank = |s: &str| Severity::parse(s).map_or(0, |s| s as u8);
+        by_rule.sort_by(|a, b| {
+            rank(b.severity)
+                .cmp(&rank(a.severity))
+                .then_with(|| a.rule_id.cmp(b.rule_id))
+        });
+        let t = &o.totals;
+        let at = |s: Severity| {
+            o.by_severity
+                .iter()
+                .find(|c| c.severity == s)
+                .map_or_else(Counts::default, |c| counts(c.active, c.suppressed))
+        };
+        ReportV3 {
+            schema_version: REPORT_SCHEMA_VERSION,
+            kind: "organization",
+            tool: Tool {
+                name: "keyhygiene",
+                version: o.tool_version,
+            },
+            as_of: &o.as_of_text,
+            account_id: None,
+            source: Source {
+                kind: o.source_kind,
+                inventory_file: None,
+                inventory_files: (!o.saved_inventories.is_empty())
+                    .then(|| o.saved_inventories.iter().map(String::as_str).collect()),
+                endpoint: models
+                    .first()
+                    .and_then(|(_, m)| m.source.endpoint.as_deref()),
+                file: None,
+            },
+            collected_at: &o.listed_at_text,
+            credential_report: None,
+            policy: Policy {
+                file: o.policy_file.as_deref(),
+                fail_on: o.fail_on.map(|s| s.as_str()),
+                scope: None,
+            },
+            coverage: Coverage {
+                complete: o.complete,
+                users_listed: sum(|m| m.coverage.users_listed),
+                users_fully_audited: sum(|m| m.coverage.users_fully_audited),
+                keys: sum(|m| m.coverage.keys),
+                keys_with_last_use: sum(|m| m.coverage.keys_with_last_use),
+                gaps: models
+                    .iter()
+                    .flat_map(|(a, m)| m.coverage.gaps.iter().map(|g| gap(Some(a.id.as_str()), g)))
+                    .collect(),
+                removed_during_crawl: models
+                    .iter()
+                    .flat_map(|(a, m)| {
+                        m.coverage
+                            .removed
+                            .iter()
+                            .map(|r| removed(Some(a.id.as_str()), r))
+                    })
+                    .collect(),
+            },
+            root_access_keys: None,
+            crawl_stats: crawl,
+            summary: Summary {
+                total: counts(t.open_total(), t.suppressed),
+                by_severity: BySeverity {
+                    critical: at(Severity::Critical),
+                    high: at(Severity::High),
+                    medium: at(Severity::Medium),
+                    low: at(Severity::Low),
+                },
+                by_rule,
+                worst_severity: t.worst.map(|w| w.as_str()),
+                fails_threshold: o.fails_threshold,
+                keys_flagged: t.keys_flagged,
+                users_flagged: sum(|m| m.summary.users_flagged),
+            },
+            findings: FindingList::Organization(o, false),
+            suppressed_findings: FindingList::Organization(o, true),
+            expired_suppressions: o.expired_suppressions.iter().map(notice).collect(),
+            unused_suppressions: o.unused_suppressions.iter().map(notice).collect(),
+            organization: Some(Organization {
+                id: o.organization_id.as_deref(),
+                management_account_id: o.management_account_id.as_deref(),
+                caller_account_id: o.caller_account_id.as_deref(),
+                listed_at: &o.listed_at_text,
+                selection: &o.selection_data,
+                accounts_selected: t.selected,
+                accounts_audited: t.audited,
+                accounts_not_audited: t.unreachable,
+                accounts_not_assessed: t.not_assessed,
+            }),
+            accounts: o
+                .accounts
+                .iter()
+                .map(|a| account_entry(Some(a), a.model.as_ref()))
+                .collect(),
         }
     }
 }
 
+/// An organization's `report.json`.
+pub fn write_org_json(o: &OrgModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &ReportV3::from_org(o))?;
+    out.write_all(b"\n")
+}
+
 /// `report.json`, pretty-printed, with a trailing newline.
 pub fn write_report_json(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportV2::from_model(m))?;
+    serde_json::to_writer_pretty(&mut *out, &ReportV3::from_model(m))?;
     out.write_all(b"\n")
 }

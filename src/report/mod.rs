@@ -20,7 +20,7 @@ use crate::findings::{FindingSet, Severity};
 use crate::fsio::{FileSet, WriteError};
 use crate::inventory::Inventory;
 
-pub use model::ReportModel;
+pub use model::{OrgModel, ReportModel, split_by_account};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -83,6 +83,24 @@ pub struct RunInfo<'a> {
     pub saved_inventory: Option<&'a Path>,
     /// What the policy's scope left out, when it left anything out.
     pub scope: Option<&'a crate::policy::ScopeOutcome>,
+}
+
+/// Everything an organization run knows, as the renderers need it.
+pub struct OrgRunInfo<'a> {
+    pub manifest: &'a crate::org::Manifest,
+    /// The audited accounts' inventories, by account id.
+    pub inventories: &'a std::collections::BTreeMap<String, Inventory>,
+    /// Each audited account's findings, by account id ([`split_by_account`]).
+    pub findings: &'a std::collections::BTreeMap<String, FindingSet>,
+    /// The run's expired and unused suppressions (they belong to no one account).
+    pub findings_notices: &'a FindingSet,
+    /// What the policy's scope left out of each account.
+    pub scopes: &'a std::collections::BTreeMap<String, crate::policy::ScopeOutcome>,
+    pub as_of: DateTime<Utc>,
+    pub fail_on: Option<Severity>,
+    pub policy_file: Option<&'a Path>,
+    /// The saved inventories this run read, when it read any.
+    pub saved_inventories: &'a [PathBuf],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +189,144 @@ pub fn write_model_reports(
             .map_err(ReportError::Write)?;
     }
     set.commit().map_err(ReportError::Write)
+}
+
+/// Writes an organization run's reports into `out_dir`: the overview (`report.html`), one
+/// page per audited account (`account-<id>.html`), and one `findings.csv`, `keys.csv` and
+/// `report.json` for the whole organization. Swapped in together, like [`write_reports`].
+pub fn write_org_reports(
+    out_dir: &Path,
+    formats: &[Format],
+    model: &OrgModel,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
+    for file in files(formats) {
+        set.stage(file.name(), |out| match file {
+            ReportFile::Html => html::write_org_html(model, out),
+            ReportFile::FindingsCsv => csv::write_org_findings_csv(model, out),
+            ReportFile::KeysCsv => csv::write_org_keys_csv(model, out),
+            ReportFile::Json => json::write_org_json(model, out),
+        })
+        .map_err(ReportError::Write)?;
+        if file == ReportFile::Html {
+            for (account, page) in model.account_models() {
+                let name = model::account_page(&account.id);
+                set.stage(&name, |out| html::write_report_html(page, out))
+                    .map_err(ReportError::Write)?;
+            }
+        }
+    }
+    set.commit().map_err(ReportError::Write)
+}
+
+/// The compact summary an organization run prints on stdout.
+pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
+    use std::fmt::Write;
+    let t = &m.totals;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "keyhygiene {}: {}, as of {}",
+        m.tool_version, m.title, m.as_of_text
+    );
+    let _ = writeln!(
+        out,
+        "accounts: {} selected, {} audited, {} not audited, {} not assessed; {} users, {} keys",
+        t.selected, t.audited, t.unreachable, t.not_assessed, t.users, t.keys
+    );
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .zip(t.open)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "findings: {} open ({}), {} suppressed; {} keys flagged",
+        t.open_total(),
+        counts.join(", "),
+        t.suppressed,
+        t.keys_flagged
+    );
+    for a in m
+        .accounts
+        .iter()
+        .filter(|a| a.model.is_some() && (a.open_total() > 0 || a.gaps > 0))
+        .take(10)
+    {
+        let _ = writeln!(
+            out,
+            "  {}{}  {} open{}",
+            a.id,
+            a.name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
+            a.open_total(),
+            if a.gaps > 0 {
+                format!(", {} gaps", a.gaps)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !m.expired_suppressions.is_empty() || !m.unused_suppressions.is_empty() {
+        let _ = writeln!(
+            out,
+            "suppressions: {} expired, {} unused (see the report)",
+            m.expired_suppressions.len(),
+            m.unused_suppressions.len()
+        );
+    }
+    let _ = writeln!(out, "coverage: {}", m.coverage_label());
+    for a in m.accounts.iter().filter(|a| a.problem.is_some()) {
+        let p = a.problem.expect("filtered");
+        let _ = writeln!(
+            out,
+            "  not audited: account {}: {} failed with {}: {}{}",
+            a.id,
+            p.operation,
+            p.error_code,
+            p.message,
+            p.role_arn
+                .as_deref()
+                .map(|r| format!(" (role {r})"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(threshold) = m.fail_on {
+        let _ = writeln!(
+            out,
+            "fail-on {}: {}",
+            threshold.as_str(),
+            if m.fails_threshold {
+                "reached"
+            } else {
+                "not reached"
+            }
+        );
+    }
+    if written.is_empty() {
+        let _ = writeln!(out, "no report files written");
+    } else {
+        let pages = written
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("account-"))
+            })
+            .count();
+        let _ = writeln!(out, "wrote:");
+        for p in written.iter().filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("account-"))
+        }) {
+            let _ = writeln!(out, "  {}", p.display());
+        }
+        if pages > 0 {
+            let _ = writeln!(out, "  and {pages} account pages (account-<id>.html)");
+        }
+    }
+    out
 }
 
 /// The compact summary printed on stdout after every run.

@@ -32,12 +32,14 @@ mod chart;
 mod findings;
 mod header;
 mod keys;
+mod org;
 mod summary;
 
 pub use chart::*;
 pub use findings::*;
 pub use header::*;
 pub use keys::*;
+pub use org::*;
 pub use summary::*;
 
 /// The tool's version, shown in every report.
@@ -106,6 +108,8 @@ pub struct ReportModel<'a> {
     /// What the HTML page leaves out, one sentence each; empty when it shows everything.
     pub page_limits: Vec<String>,
     pub histogram: AgeHistogram,
+    /// In an organization run: the way back to the overview, and the account's place in it.
+    pub org: Option<OrgContext>,
 }
 
 impl<'a> ReportModel<'a> {
@@ -203,6 +207,7 @@ impl<'a> ReportModel<'a> {
             keys,
             key_findings,
             histogram,
+            org: None,
         }
     }
 }

@@ -5,13 +5,15 @@
 //! error (nothing written), 3 incomplete coverage (reports written, marked incomplete).
 //! Coverage gaps beat findings.
 
+mod org;
+
 use std::path::Path;
 
 use chrono::Utc;
 
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
 use crate::crawl::{AwsOptions, CrawlOptions, CrawlScope, ProgressMode};
-use crate::findings::{FindingSet, Severity};
+use crate::findings::Severity;
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
 use crate::policy::{self, Policy, Scope};
@@ -61,10 +63,10 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
 }
 
 /// The exit code for a finished audit: coverage gaps beat findings.
-pub fn exit_code(complete: bool, findings: &FindingSet, fail_on: Option<Severity>) -> u8 {
+pub fn exit_code(complete: bool, worst: Option<Severity>, fail_on: Option<Severity>) -> u8 {
     if !complete {
         EXIT_INCOMPLETE
-    } else if fail_on.is_some_and(|threshold| findings.worst().is_some_and(|w| w >= threshold)) {
+    } else if fail_on.is_some_and(|threshold| worst.is_some_and(|w| w >= threshold)) {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
@@ -96,6 +98,9 @@ fn audit(args: AuditArgs) -> u8 {
         Err(message) => return fail(&message),
     };
 
+    if args.is_org_run() {
+        return org::audit(&args, &policy, endpoint.as_ref());
+    }
     let (mut inventory, origin) = match collect(&args, endpoint.as_ref(), &policy.scope) {
         Ok(collected) => collected,
         Err(message) => return fail(&message),
@@ -132,7 +137,7 @@ fn audit(args: AuditArgs) -> u8 {
         as_of,
         fail_on: args.fail_on.threshold(),
         policy_file: args.config.as_deref(),
-        saved_inventory: args.from_inventory.as_deref(),
+        saved_inventory: args.from_inventory.first().map(|p| p.as_path()),
         scope: Some(&scope),
     };
     let model = report::ReportModel::build(&run);
@@ -151,7 +156,11 @@ fn audit(args: AuditArgs) -> u8 {
             println!("inventory saved to {}", path.display());
         }
     }
-    let code = exit_code(inventory.is_complete(), &findings, args.fail_on.threshold());
+    let code = exit_code(
+        inventory.is_complete(),
+        findings.worst(),
+        args.fail_on.threshold(),
+    );
     if code == EXIT_INCOMPLETE {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} gap(s); the reports list what could not be collected",
@@ -169,7 +178,7 @@ fn collect(
     endpoint: Option<&Endpoint>,
     scope: &Scope,
 ) -> Result<(Inventory, String), String> {
-    if let Some(path) = &args.from_inventory {
+    if let Some(path) = args.from_inventory.first() {
         let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
         return Ok((inventory, path.display().to_string()));
     }
@@ -187,7 +196,7 @@ fn collect(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let inventory = runtime.block_on(async {
-        let (clients, account_id) = crate::crawl::connect(&AwsOptions {
+        let connected = crate::crawl::connect(&AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
             endpoint_url: endpoint.map(|e| e.url().to_string()),
@@ -198,18 +207,14 @@ fn collect(
         .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
         Ok::<_, String>(
             crate::crawl::crawl(
-                &clients,
+                &connected.clients,
                 &CrawlOptions {
                     concurrency: args.concurrency,
                     max_rps: args.max_rps,
                     progress: ProgressMode::detect(args.quiet),
                     endpoint: endpoint.map(Endpoint::to_string),
-                    account_id: Some(account_id).filter(|id| !id.is_empty()),
-                    // When names and paths decide the scope, excluded users are not crawled.
-                    scope: (!scope.is_everyone() && scope.decided_by_name_and_path()).then(|| {
-                        let scope = scope.clone();
-                        CrawlScope::new(move |name, path| scope.may_include(name, path))
-                    }),
+                    account_id: Some(connected.caller.account_id).filter(|id| !id.is_empty()),
+                    scope: crawl_scope(scope),
                     ..CrawlOptions::default()
                 },
             )
@@ -221,6 +226,14 @@ fn collect(
     }
     inventory.validate(&origin).map_err(|e| e.to_string())?;
     Ok((inventory, origin))
+}
+
+/// When names and paths decide the scope, excluded users are not crawled.
+fn crawl_scope(scope: &Scope) -> Option<CrawlScope> {
+    (!scope.is_everyone() && scope.decided_by_name_and_path()).then(|| {
+        let scope = scope.clone();
+        CrawlScope::new(move |name, path| scope.may_include(name, path))
+    })
 }
 
 fn file_name(path: &Path) -> String {

@@ -1,0 +1,648 @@
+//! An organization run: choose the accounts, collect each one's inventory (crawled
+//! concurrently and in isolation, or read from saved files), evaluate them together and
+//! write one report.
+//!
+//! An account is the unit of isolation: its own credentials, its own pace, its own
+//! coverage. A failure stays inside its account and becomes that account's record; every
+//! other account completes normally.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+use futures::StreamExt;
+
+use crate::cli::{AuditArgs, Endpoint};
+use crate::crawl::{AwsOptions, Caller, CrawlOptions, MemberRole, ProgressMode};
+use crate::fsio::FileSet;
+use crate::inventory::Inventory;
+use crate::org::{
+    AccessProblem, Account, AccountRecord, AccountState, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION,
+    Manifest, OrgListing, Outcome, Selection, check_account_ids, inventory_file_name,
+    parse_accounts_file,
+};
+use crate::policy::Policy;
+use crate::report::{self, OrgRunInfo};
+
+use super::{crawl_scope, exit_code, fail, formats, stats_line};
+
+/// The largest `--accounts-file` read.
+const ACCOUNTS_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+/// The largest `manifest.json` read.
+const MANIFEST_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// What an organization run collected: every selected account's record, and the
+/// inventories of the audited ones.
+pub struct Collected {
+    pub manifest: Manifest,
+    /// By account id.
+    pub inventories: BTreeMap<String, Inventory>,
+    /// Where the data came from, for messages: the endpoint or the files read.
+    pub origin: String,
+}
+
+pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoint>) -> u8 {
+    let collected = if args.from_inventory.is_empty() {
+        crawl_organization(args, policy, endpoint)
+    } else {
+        load_saved(&args.from_inventory)
+    };
+    let Collected {
+        mut manifest,
+        mut inventories,
+        origin,
+    } = match collected {
+        Ok(collected) => collected,
+        Err(message) => return fail(&message),
+    };
+    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    for inventory in inventories.values() {
+        if let Err(err) = inventory.check_as_of(as_of, &origin) {
+            return fail(&err.to_string());
+        }
+    }
+    // An account that the policy's scope leaves out is listed as such, also offline.
+    for record in &mut manifest.accounts {
+        if matches!(record.result, Outcome::Audited { .. })
+            && !policy.scope.includes_account(&record.account.id)
+        {
+            record.result = Outcome::OutOfScope;
+            inventories.remove(&record.account.id);
+        }
+    }
+    let saved = match &args.save_inventory {
+        Some(dir) => match stage_saved(dir, &mut manifest, &mut inventories) {
+            Ok(set) => Some(set),
+            Err(message) => return fail(&message),
+        },
+        None => None,
+    };
+
+    let mut scopes = BTreeMap::new();
+    let mut raw = Vec::new();
+    for (id, inventory) in &mut inventories {
+        scopes.insert(id.clone(), policy.scope.restrict(inventory));
+        raw.extend(crate::rules::evaluate(inventory, &policy.rules, as_of));
+    }
+    let (mut by_account, notices) =
+        report::split_by_account(crate::policy::apply(policy, raw, as_of));
+    for id in inventories.keys() {
+        by_account.entry(id.clone()).or_default();
+    }
+    let run = OrgRunInfo {
+        manifest: &manifest,
+        inventories: &inventories,
+        findings: &by_account,
+        findings_notices: &notices,
+        scopes: &scopes,
+        as_of,
+        fail_on: args.fail_on.threshold(),
+        policy_file: args.config.as_deref(),
+        saved_inventories: &args.from_inventory,
+    };
+    let model = report::OrgModel::build(&run);
+    let written = match report::write_org_reports(&args.out_dir, &formats(&args.format), &model) {
+        Ok(written) => written,
+        Err(err) => return fail(&err.to_string()),
+    };
+    if let Some(set) = saved
+        && let Err(err) = set.commit()
+    {
+        return fail(&err.to_string());
+    }
+    if !args.quiet {
+        print!("{}", report::org_summary_text(&model, &written));
+        if let Some(dir) = &args.save_inventory {
+            println!("inventories saved to {}", dir.display());
+        }
+    }
+    let complete = model.complete;
+    let code = exit_code(complete, model.totals.worst, args.fail_on.threshold());
+    if !complete {
+        eprintln!(
+            "keyhygiene: coverage is incomplete: {} of {} selected accounts not audited, {} gap(s) inside audited accounts; the reports say what is missing",
+            model.totals.unreachable, model.totals.selected, model.totals.gaps
+        );
+    }
+    code
+}
+
+/// The accounts the command line names, checked: `--accounts`, `--accounts-file`, and
+/// `--exclude-accounts`.
+fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<String>), String> {
+    check_account_ids("--accounts", &args.accounts)?;
+    check_account_ids("--exclude-accounts", &args.exclude_accounts)?;
+    let mut named = args.accounts.clone();
+    if let Some(path) = &args.accounts_file {
+        let text = crate::fsio::read_limited_text(path, "accounts file", ACCOUNTS_FILE_LIMIT)
+            .map_err(|e| e.to_string())?;
+        named.extend(parse_accounts_file(&text, &path.display().to_string())?);
+        if named.is_empty() {
+            return Err(format!(
+                "{}: names no account (one 12-digit id per line)",
+                path.display()
+            ));
+        }
+    }
+    named.sort();
+    named.dedup();
+    let mut excluded = args.exclude_accounts.clone();
+    excluded.sort();
+    excluded.dedup();
+    Ok((named, excluded))
+}
+
+/// The selected accounts and what to do with each, before any crawl: those to crawl are
+/// [`Outcome::Audited`] (provisionally), the others say why not.
+fn select(
+    listing: Option<&OrgListing>,
+    named: &[String],
+    excluded: &[String],
+    policy: &Policy,
+) -> Vec<AccountRecord> {
+    let mut accounts: Vec<(Account, Option<Outcome>)> = match listing {
+        Some(listing) => {
+            let mut chosen: Vec<(Account, Option<Outcome>)> = listing
+                .accounts
+                .iter()
+                .filter(|a| named.is_empty() || named.contains(&a.id))
+                .map(|a| (a.clone(), None))
+                .collect();
+            for id in named {
+                if !listing.accounts.iter().any(|a| &a.id == id) {
+                    chosen.push((
+                        Account {
+                            id: id.clone(),
+                            name: None,
+                            state: AccountState::NotListed,
+                            ou_path: None,
+                        },
+                        Some(Outcome::Unreachable(AccessProblem {
+                            operation: "ListAccounts".into(),
+                            error_code: "NotInSelection".into(),
+                            message: "named with --accounts, but Organizations did not list it (not a member of the organization, or not under the OUs asked for)".into(),
+                            role_arn: None,
+                        })),
+                    ));
+                }
+            }
+            chosen
+        }
+        None => named
+            .iter()
+            .map(|id| {
+                (
+                    Account {
+                        id: id.clone(),
+                        name: None,
+                        state: AccountState::NotListed,
+                        ou_path: None,
+                    },
+                    None,
+                )
+            })
+            .collect(),
+    };
+    accounts.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    accounts
+        .into_iter()
+        .map(|(account, decided)| {
+            let result = decided.unwrap_or_else(|| {
+                if excluded.contains(&account.id) {
+                    Outcome::Excluded
+                } else if !policy.scope.includes_account(&account.id) {
+                    Outcome::OutOfScope
+                } else if !account.state.is_crawled() {
+                    Outcome::NotActive
+                } else {
+                    Outcome::Audited { file: None }
+                }
+            });
+            AccountRecord { account, result }
+        })
+        .collect()
+}
+
+fn crawl_organization(
+    args: &AuditArgs,
+    policy: &Policy,
+    endpoint: Option<&Endpoint>,
+) -> Result<Collected, String> {
+    let (named, excluded) = named_accounts(args)?;
+    let origin = match endpoint {
+        Some(endpoint) => format!("the AWS APIs at {endpoint}"),
+        None => "the AWS APIs".to_string(),
+    };
+    let redact = |text: String| endpoint.map_or(text.clone(), |ep| ep.redact(&text));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let connected = crate::crawl::connect(&AwsOptions {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            endpoint_url: endpoint.map(|e| e.url().to_string()),
+            ..AwsOptions::default()
+        })
+        .await
+        .map_err(|e| redact(e.to_string()))?;
+        let listed_at = Utc::now();
+        let listing = if args.org || !args.ous.is_empty() {
+            let client = crate::crawl::organizations_client(
+                &connected.config,
+                connected.clients.stats.clone(),
+            );
+            Some(
+                crate::crawl::list_organization(&client, &args.ous)
+                    .await
+                    .map_err(|e| redact(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let mut records = select(listing.as_ref(), &named, &excluded, policy);
+        let role = MemberRole {
+            name: args.role_name.clone(),
+            external_id: args.external_id.clone(),
+            session_name: args.role_session_name.clone(),
+        };
+        let targets: Vec<usize> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.result, Outcome::Audited { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let total = targets.len();
+        let done = std::cell::Cell::new(0usize);
+        let opts = CrawlOptions {
+            concurrency: args.concurrency,
+            max_rps: args.max_rps,
+            progress: ProgressMode::Quiet,
+            endpoint: endpoint.map(Endpoint::to_string),
+            scope: crawl_scope(&policy.scope),
+            ..CrawlOptions::default()
+        };
+        let results: Vec<(usize, Result<Inventory, AccessProblem>)> =
+            futures::stream::iter(targets.into_iter().map(|index| {
+                let account = records[index].account.clone();
+                let (connected, role, opts, origin) = (&connected, &role, &opts, &origin);
+                async move {
+                    let started = Instant::now();
+                    let result =
+                        crawl_account(connected, &account, role, opts, args.account_timeout)
+                            .await
+                            .and_then(|inv| {
+                                inv.validate(origin).map_err(|e| AccessProblem {
+                                    operation: "crawl".into(),
+                                    error_code: "InvalidData".into(),
+                                    message: e.to_string(),
+                                    role_arn: None,
+                                })?;
+                                Ok(inv)
+                            });
+                    (index, account, result, started.elapsed())
+                }
+            }))
+            .buffer_unordered(args.account_concurrency)
+            .map(|(index, account, result, elapsed)| {
+                done.set(done.get() + 1);
+                if !args.quiet {
+                    eprintln!(
+                        "{}",
+                        redact(account_line(&account, &result, elapsed, done.get(), total))
+                    );
+                }
+                (index, result)
+            })
+            .collect()
+            .await;
+        let mut inventories = BTreeMap::new();
+        for (index, result) in results {
+            match result {
+                Ok(inventory) => {
+                    inventories.insert(records[index].account.id.clone(), inventory);
+                }
+                Err(problem) => records[index].result = Outcome::Unreachable(problem),
+            }
+        }
+        Ok(Collected {
+            manifest: Manifest {
+                schema_version: MANIFEST_SCHEMA_VERSION,
+                listed_at,
+                organization_id: listing.as_ref().and_then(|l| l.organization_id.clone()),
+                management_account_id: listing
+                    .as_ref()
+                    .and_then(|l| l.management_account_id.clone()),
+                caller_account_id: Some(connected.caller.account_id.clone())
+                    .filter(|id| !id.is_empty()),
+                selection: Selection {
+                    org: args.org,
+                    ous: args.ous.clone(),
+                    accounts: named,
+                    exclude_accounts: excluded,
+                    role_name: Some(args.role_name.clone()),
+                },
+                accounts: records,
+            },
+            inventories,
+            origin,
+        })
+    })
+}
+
+/// One account's crawl, bounded by `--account-timeout`.
+async fn crawl_account(
+    connected: &crate::crawl::Connected,
+    account: &Account,
+    role: &MemberRole,
+    opts: &CrawlOptions,
+    timeout: std::time::Duration,
+) -> Result<Inventory, AccessProblem> {
+    let caller: &Caller = &connected.caller;
+    let role_arn =
+        (account.id != caller.account_id).then(|| caller.role_arn(&account.id, &role.name));
+    let work = async {
+        let clients = crate::crawl::account_clients(&connected.config, caller, &account.id, role)
+            .await
+            .map_err(|f| AccessProblem {
+                operation: f.operation,
+                error_code: f.error_code,
+                message: f.message,
+                role_arn: Some(f.role_arn),
+            })?;
+        let opts = CrawlOptions {
+            account_id: Some(account.id.clone()),
+            ..opts.clone()
+        };
+        Ok(crate::crawl::crawl(&clients, &opts).await)
+    };
+    let inventory = match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(AccessProblem {
+                operation: "crawl".into(),
+                error_code: "Timeout".into(),
+                message: format!(
+                    "the account's crawl ran past --account-timeout ({} s)",
+                    timeout.as_secs()
+                ),
+                role_arn,
+            });
+        }
+    };
+    // The users' ARNs must name the account asked for: a role that leads elsewhere would
+    // report another account's keys under this one's id.
+    if let Some(other) = inventory
+        .users
+        .iter()
+        .filter_map(|u| u.arn.split(':').nth(4))
+        .find(|id| !id.is_empty() && *id != account.id)
+    {
+        return Err(AccessProblem {
+            operation: "ListUsers".into(),
+            error_code: "WrongAccount".into(),
+            message: format!(
+                "the credentials for account {} listed users of account {other}",
+                account.id
+            ),
+            role_arn,
+        });
+    }
+    Ok(inventory)
+}
+
+/// The progress line of one finished account.
+fn account_line(
+    account: &Account,
+    result: &Result<Inventory, AccessProblem>,
+    elapsed: std::time::Duration,
+    done: usize,
+    total: usize,
+) -> String {
+    let name = account
+        .name
+        .as_deref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    match result {
+        Ok(inventory) => format!(
+            "keyhygiene: [{done}/{total}] account {}{name}: {}",
+            account.id,
+            stats_line(inventory).trim_start_matches("keyhygiene: ")
+        ),
+        Err(problem) => format!(
+            "keyhygiene: [{done}/{total}] account {}{name}: NOT AUDITED after {:.1}s: {} failed with {}: {}{}",
+            account.id,
+            elapsed.as_secs_f64(),
+            problem.operation,
+            problem.error_code,
+            problem.message,
+            problem
+                .role_arn
+                .as_deref()
+                .map(|arn| format!(" (role {arn})"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Stages the manifest and one inventory per audited account into `dir`; nothing is
+/// visible until the set is committed, after the reports.
+fn stage_saved(
+    dir: &Path,
+    manifest: &mut Manifest,
+    inventories: &mut BTreeMap<String, Inventory>,
+) -> Result<FileSet, String> {
+    let mut set = FileSet::new(dir).map_err(|e| e.to_string())?;
+    for record in &mut manifest.accounts {
+        if let (Outcome::Audited { file }, Some(inventory)) =
+            (&mut record.result, inventories.get_mut(&record.account.id))
+        {
+            let name = inventory_file_name(&record.account.id);
+            set.stage(&name, |out| inventory.write_json(out))
+                .map_err(|e| e.to_string())?;
+            *file = Some(name);
+        }
+    }
+    set.stage(MANIFEST_FILE, |out| {
+        serde_json::to_writer_pretty(&mut *out, &*manifest)?;
+        out.write_all(b"\n")
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(set)
+}
+
+/// Reads saved inventories: files, and directories written by an organization run's
+/// `--save-inventory` (their manifest says which accounts were listed and what happened to
+/// each; a directory without one contributes its `account-*.json` files).
+fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
+    let mut records: Vec<AccountRecord> = Vec::new();
+    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
+    let mut from: BTreeMap<String, String> = BTreeMap::new();
+    let mut manifest: Option<Manifest> = None;
+    let mut add = |inventory: Inventory,
+                   file: &Path,
+                   records: &mut Vec<AccountRecord>,
+                   known: Option<Account>|
+     -> Result<(), String> {
+        let Some(id) = inventory.account_id.clone() else {
+            return Err(format!(
+                "{}: the inventory names no account; an organization report needs each account's id",
+                file.display()
+            ));
+        };
+        if let Some(earlier) = from.get(&id) {
+            return Err(format!(
+                "{}: account {id} is also in {earlier}; give each account once",
+                file.display()
+            ));
+        }
+        from.insert(id.clone(), file.display().to_string());
+        let account = known.unwrap_or(Account {
+            id: id.clone(),
+            name: None,
+            state: AccountState::NotListed,
+            ou_path: None,
+        });
+        records.retain(|r| r.account.id != id);
+        records.push(AccountRecord {
+            account,
+            result: Outcome::Audited {
+                file: Some(file.display().to_string()),
+            },
+        });
+        inventories.insert(id, inventory);
+        Ok(())
+    };
+    for path in paths {
+        if !path.is_dir() {
+            let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
+            add(inventory, path, &mut records, None)?;
+            continue;
+        }
+        let manifest_path = path.join(MANIFEST_FILE);
+        if manifest_path.exists() {
+            let saved = read_manifest(&manifest_path)?;
+            for record in &saved.accounts {
+                match &record.result {
+                    Outcome::Audited { file } => {
+                        let name = file.as_deref().unwrap_or_default();
+                        if name.is_empty()
+                            || name.contains('/')
+                            || name.contains('\\')
+                            || name.starts_with('.')
+                        {
+                            return Err(format!(
+                                "{}: account {}: `{name}` is not a file name in the same directory; the manifest is damaged",
+                                manifest_path.display(),
+                                record.account.id
+                            ));
+                        }
+                        let file = path.join(name);
+                        let inventory =
+                            Inventory::from_json_file(&file).map_err(|e| e.to_string())?;
+                        if inventory.account_id.as_deref() != Some(record.account.id.as_str()) {
+                            return Err(format!(
+                                "{}: holds account {}, but {} says it holds account {}",
+                                file.display(),
+                                inventory.account_id.as_deref().unwrap_or("(none)"),
+                                manifest_path.display(),
+                                record.account.id
+                            ));
+                        }
+                        add(inventory, &file, &mut records, Some(record.account.clone()))?;
+                    }
+                    _ => {
+                        if !records.iter().any(|r| r.account.id == record.account.id) {
+                            records.push(record.clone());
+                        }
+                    }
+                }
+            }
+            manifest = match manifest {
+                None => Some(saved),
+                Some(first) => Some(Manifest {
+                    organization_id: first.organization_id.or(saved.organization_id),
+                    management_account_id: first
+                        .management_account_id
+                        .or(saved.management_account_id),
+                    ..first
+                }),
+            };
+        } else {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{}: cannot read the directory: {e}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("account-") && n.ends_with(".json"))
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(format!(
+                    "{}: no {MANIFEST_FILE} and no account-*.json inventory in this directory",
+                    path.display()
+                ));
+            }
+            for file in files {
+                let inventory = Inventory::from_json_file(&file).map_err(|e| e.to_string())?;
+                add(inventory, &file, &mut records, None)?;
+            }
+        }
+    }
+    records.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    let origin = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let manifest = match manifest {
+        Some(first) => Manifest {
+            accounts: records,
+            ..first
+        },
+        None => Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            listed_at: inventories
+                .values()
+                .map(|i| i.collected_at)
+                .min()
+                .unwrap_or_else(Utc::now),
+            organization_id: None,
+            management_account_id: None,
+            caller_account_id: None,
+            selection: Selection::default(),
+            accounts: records,
+        },
+    };
+    Ok(Collected {
+        manifest,
+        inventories,
+        origin,
+    })
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, String> {
+    let text = crate::fsio::read_limited_text(path, "manifest", MANIFEST_LIMIT)
+        .map_err(|e| e.to_string())?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a keyhygiene manifest: {e} (write it again with --save-inventory DIR)",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    if manifest.schema_version > MANIFEST_SCHEMA_VERSION {
+        return Err(format!(
+            "{}: manifest schema_version {} is newer than this keyhygiene reads ({MANIFEST_SCHEMA_VERSION}); upgrade keyhygiene",
+            path.display(),
+            manifest.schema_version
+        ));
+    }
+    Ok(manifest)
+}
