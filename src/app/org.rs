@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use futures::StreamExt;
+use tracing::Instrument;
 
 use crate::cli::{AuditArgs, Endpoint};
 use crate::crawl::{AwsOptions, Caller, CrawlOptions, MemberRole, ProgressMode};
@@ -288,6 +289,7 @@ fn crawl_organization(
             futures::stream::iter(targets.into_iter().map(|index| {
                 let account = records[index].account.clone();
                 let (connected, role, opts, origin) = (&connected, &role, &opts, &origin);
+                let span = tracing::warn_span!("account", id = %account.id);
                 async move {
                     let started = Instant::now();
                     let result =
@@ -304,6 +306,7 @@ fn crawl_organization(
                             });
                     (index, account, result, started.elapsed())
                 }
+                .instrument(span)
             }))
             .buffer_unordered(args.account_concurrency)
             .map(|(index, account, result, elapsed)| {

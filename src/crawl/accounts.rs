@@ -9,6 +9,7 @@
 //! [`REFRESH_BEFORE_EXPIRY`] before the session ends.
 
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -94,37 +95,35 @@ pub async fn account_clients(
         .retry_partition(retry_partition())
         .interceptor(StatsInterceptor(stats.clone()))
         .build();
-    let provider = RoleCredentials {
-        sts: aws_sdk_sts::Client::from_conf(sts),
-        role_arn: role_arn.clone(),
-        external_id: role.external_id.clone(),
-        session_name: role.session_name.clone(),
-        first: Mutex::new(None),
-    };
-    let first = provider.assume().await.map_err(|failure| AccessFailure {
+    let provider = RoleCredentials::new(aws_sdk_sts::Client::from_conf(sts), &role_arn, role);
+    provider.open().await.map_err(|failure| AccessFailure {
         operation: "AssumeRole".into(),
         error_code: failure.code,
         message: failure.message,
         role_arn: role_arn.clone(),
     })?;
-    *provider.first.lock().expect("not poisoned") = Some(first);
     let config = base
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
-        .identity_cache(
-            IdentityCache::lazy()
-                .buffer_time(REFRESH_BEFORE_EXPIRY)
-                .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
-                .build(),
-        )
+        .identity_cache(role_identity_cache())
         .build();
     Ok(Clients::with_stats(&config, stats))
 }
 
+/// The identity cache of a member account's clients: it asks the [`RoleCredentials`] for
+/// new credentials [`REFRESH_BEFORE_EXPIRY`] before the current ones expire.
+pub fn role_identity_cache() -> aws_sdk_iam::config::SharedIdentityCache {
+    IdentityCache::lazy()
+        .buffer_time(REFRESH_BEFORE_EXPIRY)
+        .load_timeout(CREDENTIALS_LOAD_TIMEOUT)
+        .build()
+}
+
 /// A failed AssumeRole, for the account's record.
-struct AssumeFailure {
-    code: String,
-    message: String,
+#[derive(Debug)]
+pub struct AssumeFailure {
+    pub code: String,
+    pub message: String,
 }
 
 /// Credentials of one assumed-role session, renewed with a new AssumeRole when the
@@ -140,6 +139,24 @@ pub struct RoleCredentials {
 }
 
 impl RoleCredentials {
+    pub fn new(sts: aws_sdk_sts::Client, role_arn: &str, role: &MemberRole) -> Self {
+        RoleCredentials {
+            sts,
+            role_arn: role_arn.to_string(),
+            external_id: role.external_id.clone(),
+            session_name: role.session_name.clone(),
+            first: Mutex::new(None),
+        }
+    }
+
+    /// The first AssumeRole, made when the account is opened: its failure is the
+    /// account's, with the error and the role ARN; its credentials serve the first calls.
+    pub async fn open(&self) -> Result<(), AssumeFailure> {
+        let first = self.assume().await?;
+        *self.first.lock().expect("not poisoned") = Some(first);
+        Ok(())
+    }
+
     async fn assume(&self) -> Result<Credentials, AssumeFailure> {
         let out = self
             .sts

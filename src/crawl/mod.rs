@@ -23,7 +23,10 @@ use chrono::{DateTime, Utc};
 
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
-pub use accounts::{AccessFailure, Caller, MemberRole, REFRESH_BEFORE_EXPIRY, account_clients};
+pub use accounts::{
+    AccessFailure, AssumeFailure, Caller, MemberRole, REFRESH_BEFORE_EXPIRY, RoleCredentials,
+    account_clients, role_identity_cache,
+};
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};

@@ -1,0 +1,405 @@
+//! Organization reports from saved inventories: several files, directories written by an
+//! organization run (one file per account and a manifest), and the bad inputs an offline
+//! organization audit must refuse. No network is involved.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use keyhygiene::inventory::{AccessKey, Inventory, KeyStatus, LastUse, RootKeys, SourceInfo, User};
+use serde_json::{Value, json};
+use support::{keyhygiene, stderr, stdout};
+
+const AS_OF: &str = "2026-06-01T12:00:00Z";
+
+fn t(days_before_june: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap() - chrono::Duration::days(days_before_june)
+}
+
+/// An account with one user whose one key is `key_age` days old and used yesterday.
+fn inventory(account: &str, user: &str, key_age: i64) -> Inventory {
+    let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, t(0));
+    inv.account_id = Some(account.into());
+    inv.root = RootKeys::AccountSummary {
+        keys_present: false,
+    };
+    inv.users.push(User {
+        name: user.into(),
+        arn: format!("arn:aws:iam::{account}:user/{user}"),
+        path: "/".into(),
+        user_id: format!("AIDA{account}"),
+        created: Some(t(400)),
+        tags: vec![],
+        keys: vec![AccessKey {
+            id: Some(format!("AKIA{account}KEY1")),
+            slot: None,
+            status: KeyStatus::Active,
+            created: t(key_age),
+            last_used: LastUse::Used {
+                date: t(1),
+                service: Some("s3".into()),
+                region: Some("eu-west-1".into()),
+            },
+            description: None,
+        }],
+        login: None,
+    });
+    inv.normalize();
+    inv
+}
+
+fn save(dir: &Path, name: &str, inv: &Inventory) -> PathBuf {
+    let mut out = Vec::new();
+    inv.clone().write_json(&mut out).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn audit(args: &[&str]) -> std::process::Output {
+    keyhygiene()
+        .args(["audit", "--as-of", AS_OF])
+        .args(args)
+        .output()
+        .expect("run keyhygiene")
+}
+
+fn report(out_dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn manifest(accounts: Value) -> Value {
+    json!({
+        "schema_version": 1,
+        "listed_at": "2026-06-01T11:00:00Z",
+        "organization_id": "o-exampleorg",
+        "management_account_id": "111111111111",
+        "caller_account_id": "111111111111",
+        "selection": {"org": true, "ous": [], "accounts": [], "exclude_accounts": [], "role_name": "OrganizationAccountAccessRole"},
+        "accounts": accounts,
+    })
+}
+
+fn account(id: &str, name: &str, state: &str, result: Value) -> Value {
+    json!({"account": {"id": id, "name": name, "state": state, "ou_path": "Root/Workloads"}, "result": result})
+}
+
+#[test]
+fn several_saved_files_make_one_organization_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = save(
+        dir.path(),
+        "a.json",
+        &inventory("111111111111", "alice", 10),
+    );
+    let b = save(dir.path(), "b.json", &inventory("222222222222", "bob", 200));
+    let out = dir.path().join("out");
+    // Both spellings: one flag with two values, and the flag repeated.
+    for args in [
+        vec!["--from-inventory", a.to_str().unwrap(), b.to_str().unwrap()],
+        vec![
+            "--from-inventory",
+            a.to_str().unwrap(),
+            "--from-inventory",
+            b.to_str().unwrap(),
+        ],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--out-dir", out.to_str().unwrap()]);
+        let output = audit(&all);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let doc = report(&out);
+        assert_eq!(doc["kind"], "organization");
+        assert_eq!(doc["schema_version"], 3);
+        let ids: Vec<&str> = doc["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["account_id"].as_str().unwrap())
+            .collect();
+        // Worst first: bob's 200-day-old key.
+        assert_eq!(ids, ["222222222222", "111111111111"]);
+        assert_eq!(doc["coverage"]["keys"], 2);
+        let findings = doc["findings"].as_array().unwrap();
+        assert!(!findings.is_empty());
+        assert!(findings.iter().all(|f| f["account_id"] == "222222222222"));
+        // One CSV for the organization, with the account column first and the name last.
+        let keys = std::fs::read_to_string(out.join("keys.csv")).unwrap();
+        assert_eq!(keys.lines().count(), 3, "{keys}");
+        assert!(keys.lines().next().unwrap().ends_with(",account_name"));
+        assert!(out.join("account-111111111111.html").exists());
+        assert!(out.join("account-222222222222.html").exists());
+        let page = std::fs::read_to_string(out.join("account-222222222222.html")).unwrap();
+        assert!(
+            page.contains("href=\"report.html\""),
+            "a way back to the overview"
+        );
+        let overview = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(overview.contains("href=\"account-222222222222.html\""));
+    }
+}
+
+#[test]
+fn a_single_saved_file_is_still_a_single_account_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = save(
+        dir.path(),
+        "a.json",
+        &inventory("111111111111", "alice", 10),
+    );
+    let out = dir.path().join("out");
+    let output = audit(&[
+        "--from-inventory",
+        a.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let doc = report(&out);
+    assert_eq!(doc["kind"], "account");
+    assert_eq!(doc["account_id"], "111111111111");
+    assert!(doc["organization"].is_null());
+    assert_eq!(doc["accounts"].as_array().unwrap().len(), 1);
+    assert!(!out.join("account-111111111111.html").exists());
+    assert!(stdout(&output).contains("account 111111111111"));
+}
+
+#[test]
+fn a_manifest_tells_inactive_accounts_from_unaudited_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    save(
+        &saved,
+        "account-111111111111.json",
+        &inventory("111111111111", "alice", 10),
+    );
+    let write_manifest = |accounts: Value| {
+        std::fs::write(
+            saved.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest(accounts)).unwrap(),
+        )
+        .unwrap();
+    };
+    let audited = account(
+        "111111111111",
+        "prod",
+        "ACTIVE",
+        json!({"outcome": "audited", "file": "account-111111111111.json"}),
+    );
+    let closed = account(
+        "333333333333",
+        "old",
+        "CLOSED",
+        json!({"outcome": "not-active"}),
+    );
+    let out = dir.path().join("out");
+    let run = || {
+        audit(&[
+            "--from-inventory",
+            saved.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+    };
+
+    // A closed account is listed as not assessed and does not make the run incomplete.
+    write_manifest(json!([audited.clone(), closed.clone()]));
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let doc = report(&out);
+    assert_eq!(doc["organization"]["id"], "o-exampleorg");
+    assert_eq!(doc["organization"]["accounts_not_assessed"], 1);
+    assert!(doc["coverage"]["complete"].as_bool().unwrap());
+    let closed_entry = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "333333333333")
+        .unwrap();
+    assert_eq!(closed_entry["state"], "CLOSED");
+    assert_eq!(closed_entry["outcome"], "not active");
+
+    // An active account that could not be audited is a gap, named with the role tried.
+    let denied = account(
+        "444444444444",
+        "payments",
+        "ACTIVE",
+        json!({"outcome": "unreachable", "operation": "AssumeRole", "error_code": "AccessDenied",
+               "message": "not authorized to perform sts:AssumeRole",
+               "role_arn": "arn:aws:iam::444444444444:role/OrganizationAccountAccessRole"}),
+    );
+    write_manifest(json!([audited, closed, denied]));
+    let output = run();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let doc = report(&out);
+    assert!(!doc["coverage"]["complete"].as_bool().unwrap());
+    assert_eq!(
+        doc["accounts"][0]["account_id"], "444444444444",
+        "worst first"
+    );
+    assert_eq!(
+        doc["accounts"][0]["problem"]["role_arn"],
+        "arn:aws:iam::444444444444:role/OrganizationAccountAccessRole"
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("not audited: account 444444444444: AssumeRole failed with AccessDenied"),
+        "{text}"
+    );
+    let overview = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(overview.contains("arn:aws:iam::444444444444:role/OrganizationAccountAccessRole"));
+}
+
+/// One line on stderr naming the problem, exit code 2, nothing written.
+fn assert_refused(output: &std::process::Output, out: &Path, expect: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(expect), "expected {expect:?} in {err}");
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
+fn contradictory_or_hostile_saved_organizations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let a = save(
+        dir.path(),
+        "a.json",
+        &inventory("111111111111", "alice", 10),
+    );
+    let again = save(
+        dir.path(),
+        "again.json",
+        &inventory("111111111111", "alice", 10),
+    );
+    let output = audit(&[
+        "--from-inventory",
+        a.to_str().unwrap(),
+        again.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&output, &out, "account 111111111111 is also in");
+
+    // A manifest that points outside its directory.
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let escape = manifest(json!([account(
+        "111111111111",
+        "prod",
+        "ACTIVE",
+        json!({"outcome": "audited", "file": "../a.json"})
+    )]));
+    std::fs::write(saved.join("manifest.json"), escape.to_string()).unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&output, &out, "is not a file name in the same directory");
+
+    // A manifest whose file holds another account.
+    save(
+        &saved,
+        "account-111111111111.json",
+        &inventory("555555555555", "eve", 10),
+    );
+    let wrong = manifest(json!([account(
+        "111111111111",
+        "prod",
+        "ACTIVE",
+        json!({"outcome": "audited", "file": "account-111111111111.json"})
+    )]));
+    std::fs::write(saved.join("manifest.json"), wrong.to_string()).unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&output, &out, "holds account 555555555555");
+
+    // A manifest from a newer keyhygiene, and one that is not a manifest.
+    let mut newer = manifest(json!([]));
+    newer["schema_version"] = json!(99);
+    std::fs::write(saved.join("manifest.json"), newer.to_string()).unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&output, &out, "newer than this keyhygiene reads");
+    std::fs::write(saved.join("manifest.json"), "{\"accounts\": [tru").unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&output, &out, "manifest.json:1:");
+}
+
+#[test]
+fn bad_account_lists_are_refused_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let file = dir.path().join("accounts.txt");
+    std::fs::write(&file, "# prod\n111122223333\n12345\n").unwrap();
+    // An unreachable endpoint: the list is checked first, so no call is attempted.
+    let output = keyhygiene()
+        .args([
+            "audit",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--accounts-file",
+            file.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_refused(
+        &output,
+        &out,
+        &format!("{}:3: `12345` is not a 12-digit account id", file.display()),
+    );
+    let output = keyhygiene()
+        .args([
+            "audit",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--accounts",
+            "111122223333,abc",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_refused(
+        &output,
+        &out,
+        "--accounts: `abc` is not a 12-digit account id",
+    );
+    // A FIFO as the accounts file is refused, not waited on.
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let output = keyhygiene()
+        .args([
+            "audit",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--accounts-file",
+            fifo.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
