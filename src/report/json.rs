@@ -567,27 +567,6 @@ impl<'a> ReportV3<'a> {
             crawl.failed_calls += m.stats.failed_calls;
             crawl.wall_ms = crawl.wall_ms.max(m.stats.wall_ms);
         }
-        let mut by_rule: Vec<RuleCounts> = Vec::new();
-        for (_, m) in &models {
-            for r in &m.summary.by_rule {
-                match by_rule
-                    .iter_mut()
-                    .find(|c| c.rule_id == r.rule_id && c.severity == r.severity.as_str())
-                {
-                    Some(c) => {
-                        c.open += r.active;
-                        c.suppressed += r.suppressed;
-                    }
-                    None => by_rule.push(rule_counts(r)),
-                }
-            }
-        }
-        let rank = |s: &str| Severity::parse(s).map_or(0, |s| s as u8);
-        by_rule.sort_by(|a, b| {
-            rank(b.severity)
-                .cmp(&rank(a.severity))
-                .then_with(|| a.rule_id.cmp(b.rule_id))
-        });
         let t = &o.totals;
         let at = |s: Severity| {
             o.by_severity
@@ -651,7 +630,7 @@ impl<'a> ReportV3<'a> {
                     medium: at(Severity::Medium),
                     low: at(Severity::Low),
                 },
-                by_rule,
+                by_rule: o.by_rule.iter().map(rule_counts).collect(),
                 worst_severity: t.worst.map(|w| w.as_str()),
                 fails_threshold: o.fails_threshold,
                 keys_flagged: t.keys_flagged,

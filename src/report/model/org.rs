@@ -139,6 +139,9 @@ pub struct OrgModel<'a> {
     pub unused_suppressions: Vec<NoticeView>,
     /// Per-severity counts for the overview's cards, critical first.
     pub by_severity: Vec<SeverityCount>,
+    /// One row per rule and severity over every audited account: worst severity first,
+    /// then by rule id.
+    pub by_rule: Vec<RuleSummary>,
 }
 
 impl<'a> OrgModel<'a> {
@@ -195,6 +198,7 @@ impl<'a> OrgModel<'a> {
         } else {
             format!("saved inventories: {}", saved_inventories.join(", "))
         };
+        let by_rule = org_rule_summary(&accounts);
         OrgModel {
             tool_version: TOOL_VERSION,
             as_of: run.as_of,
@@ -238,6 +242,7 @@ impl<'a> OrgModel<'a> {
                 .map(notice_view)
                 .collect(),
             by_severity,
+            by_rule,
         }
     }
 
@@ -386,6 +391,37 @@ fn account_view<'a>(
     }
     view.model = model;
     view
+}
+
+/// The accounts' rule rows added up per rule and severity.
+fn org_rule_summary(accounts: &[AccountView]) -> Vec<RuleSummary> {
+    let mut rows: Vec<RuleSummary> = Vec::new();
+    for row in accounts
+        .iter()
+        .filter_map(|a| a.model.as_ref())
+        .flat_map(|m| &m.summary.by_rule)
+    {
+        match rows
+            .iter_mut()
+            .find(|r| r.rule_id == row.rule_id && r.severity == row.severity)
+        {
+            Some(r) => {
+                r.active += row.active;
+                r.suppressed += row.suppressed;
+            }
+            None => rows.push(RuleSummary {
+                // Anchors point into one account's page; the overview has none.
+                anchor: String::new(),
+                ..row.clone()
+            }),
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+    });
+    rows
 }
 
 /// The file name of an account's page in an organization report.
