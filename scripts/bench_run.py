@@ -73,6 +73,9 @@ def parse_args():
                    help="keyhygiene --concurrency (default: its own); a list such as 16,32,64 "
                         "runs the scenarios once per value (the scale series uses the first)")
     p.add_argument("--seed", type=int, default=1, help="seed of the proxy and the account plan")
+    p.add_argument("--org-pages", default="",
+                   help="organization report sizes to render and open in Chromium, e.g. 100 "
+                        "(accounts of 313 keys each, from the demo account's saved inventory)")
     p.add_argument("--work-dir", default=str(ROOT / "target/bench"))
     p.add_argument("--keep-accounts", action="store_true",
                    help="leave the seeded endpoints running for a later --reuse-accounts")
@@ -259,15 +262,16 @@ def measured(cmd, env, log):
     return proc.returncode, wall, rss_kib / 1024.0
 
 
-def browser_check(report_html, log_dir):
+def browser_check(report_html, log_dir, filter_fragment="filter=svc%20active",
+                  sort_fragment="sort=age-desc"):
     """Opens a rendered report in headless Chromium, once filtered and once sorted through
     the URL fragment; returns the page's own timings of one filter and one sort over every
-    key row (data-filter-ms, data-sort-ms), Chromium's wall time and the JS error count."""
+    row (data-filter-ms, data-sort-ms), Chromium's wall time and the JS error count."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         sys.exit("chromium not found: run scripts/setup")
     out = {}
-    for name, fragment in (("filter", "filter=svc%20active"), ("sort", "sort=age-desc")):
+    for name, fragment in (("filter", filter_fragment), ("sort", sort_fragment)):
         profile = Path(log_dir) / f"chromium-{name}"
         shutil.rmtree(profile, ignore_errors=True)
         started = time.monotonic()
@@ -540,6 +544,56 @@ def prowler_section(prowler_run, kh_run):
 
 
 # ---------------------------------------------------------------------------------------
+# The organization report at size: N accounts, each a copy of the demo account's saved
+# inventory (302 users, 313 keys) under its own account id, audited offline.
+
+SAMPLE_INVENTORY = ROOT / "sample-reports/inventory.json"
+SAMPLE_ACCOUNT = "123456789012"
+
+
+def org_pages(args, n):
+    out = Path(args.work_dir) / f"org-pages-{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    saved = out / "inventories"
+    saved.mkdir(parents=True)
+    text = SAMPLE_INVENTORY.read_text()
+    ids = [f"{200000000000 + i:012d}" for i in range(n)]
+    for account in ids:
+        (saved / f"account-{account}.json").write_text(text.replace(SAMPLE_ACCOUNT, account))
+    keys = sum(len(u["keys"]) for u in json.loads(text)["users"])
+    code, wall, rss = measured(
+        [str(Path(args.bin_dir) / "keyhygiene"), "audit", "--from-inventory", str(saved),
+         "--as-of", "2026-11-23T09:00:00Z", "--out-dir", str(out / "rendered"),
+         "--fail-on", "none", "--quiet"], aws_env(), out / "render.log")
+    rendered = out / "rendered"
+    sizes = {p.name: p.stat().st_size for p in rendered.iterdir()}
+    overview = browser_check(rendered / "report.html", out, "filter=2000000000", "sort=keys-desc")
+    page = browser_check(rendered / f"account-{ids[0]}.html", out)
+    row = {"accounts": n, "keys": keys * n, "render_wall": wall, "render_rss_mib": rss,
+           "render_exit": code, "overview_bytes": sizes.get("report.html", 0),
+           "page_bytes": sizes.get(f"account-{ids[0]}.html", 0),
+           "overview": overview, "page": page}
+    say(f"organization report, {n} accounts: render {wall:.2f} s, {rss:.1f} MiB")
+    return row
+
+
+def org_pages_table(rows):
+    print()
+    print("Organization report from saved inventories (each account: the demo account, "
+          "302 users, 313 keys):")
+    print()
+    print("| accounts | keys | render s | render peak RSS MiB | overview KiB "
+          "| overview filter / sort ms | account page KiB | account page filter / sort ms "
+          "| JS errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        o, p = r["overview"], r["page"]
+        errors = sum(x[f"{k}_js_errors"] for x in (o, p) for k in ("filter", "sort"))
+        print(f"| {r['accounts']} | {r['keys']} | {r['render_wall']:.2f} "
+              f"| {r['render_rss_mib']:.1f} | {r['overview_bytes'] / 1024:.0f} "
+              f"| {o['filter_ms']:.0f} / {o['sort_ms']:.0f} | {r['page_bytes'] / 1024:.0f} "
+              f"| {p['filter_ms']:.0f} / {p['sort_ms']:.0f} | {errors} |")
+
 
 def main():
     args = parse_args()
@@ -645,6 +699,11 @@ def main():
                       f"| {r['filter_ms']:.0f} / {r['sort_ms']:.0f}, "
                       f"{r['filter_js_errors'] + r['sort_js_errors']} "
                       f"| {r['verdict']} |")
+
+        org_rows = [org_pages(args, int(n)) for n in args.org_pages.split(",") if n]
+        if org_rows:
+            org_pages_table(org_rows)
+            results["org_pages"] = org_rows
 
         if args.prowler and main_account:
             a_run = next((r for r in runs if r["scenario"] == "A"
