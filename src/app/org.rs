@@ -255,11 +255,24 @@ fn crawl_organization(
                 &connected.config,
                 connected.clients.stats.clone(),
             );
-            Some(
-                crate::crawl::list_organization(&client, &args.ous)
-                    .await
-                    .map_err(|e| redact(e.to_string()))?,
-            )
+            let started = Instant::now();
+            let listing = crate::crawl::list_organization(&client, &args.ous)
+                .await
+                .map_err(|e| redact(e.to_string()))?;
+            if !args.quiet {
+                let active = listing
+                    .accounts
+                    .iter()
+                    .filter(|a| a.state == AccountState::Active)
+                    .count();
+                eprintln!(
+                    "keyhygiene: organization {}: {} accounts listed ({active} active) in {:.1}s",
+                    listing.organization_id.as_deref().unwrap_or("(unknown id)"),
+                    listing.accounts.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Some(listing)
         } else {
             None
         };
