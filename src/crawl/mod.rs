@@ -9,6 +9,7 @@
 mod client;
 mod errors;
 mod limiter;
+mod org;
 mod preflight;
 mod progress;
 mod report;
@@ -24,6 +25,7 @@ use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
+pub use org::{ORG_CONCURRENCY, OrgError, list_organization, organizations_client};
 pub use preflight::{ConnectError, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
