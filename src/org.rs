@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An account's state in Organizations (`State`; the older `Status` field is being
-/// retired and is not read). Only [`AccountState::Active`] accounts are crawled.
+/// An account's state in Organizations (`State`, or the retiring `Status` from an endpoint
+/// that sends only that). Only [`AccountState::Active`] accounts are crawled.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(into = "String", from = "String")]
 pub enum AccountState {

@@ -30,7 +30,7 @@ pub use accounts::{
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
-pub use org::{OrgError, list_organization, organizations_client};
+pub use org::{ORG_CONCURRENCY, OrgError, list_organization, organizations_client};
 pub use preflight::{ConnectError, Connected, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;

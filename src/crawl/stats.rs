@@ -164,6 +164,14 @@ fn error_code(err: &Error) -> Option<&str> {
         iam::get_account_summary::GetAccountSummaryError,
         aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError,
     );
+    use aws_sdk_organizations::operation as org;
+    code_of!(
+        org::describe_organization::DescribeOrganizationError,
+        org::list_accounts::ListAccountsError,
+        org::list_roots::ListRootsError,
+        org::list_organizational_units_for_parent::ListOrganizationalUnitsForParentError,
+        org::list_accounts_for_parent::ListAccountsForParentError,
+    );
     None
 }
 

@@ -65,7 +65,9 @@ impl FromStr for ActionLimit {
 }
 
 /// The requests a persistent fault applies to (`--deny`, `--fail`): `ACTION` or
-/// `ACTION:PARAM=VALUE`.
+/// `ACTION:PARAM=VALUE`. The action ends at the first `:` and the parameter's name at the
+/// first `=`, so a value may hold both, as an ARN does:
+/// `AssumeRole:RoleArn=arn:aws:iam::111111111111:role/auditor`.
 #[derive(Clone, Debug)]
 pub struct DenyRule {
     pub action: String,
@@ -129,6 +131,9 @@ pub struct Settings {
     pub deny: Vec<DenyRule>,
     /// Requests that always meet HTTP 500 `ServiceFailure`.
     pub fail: Vec<DenyRule>,
+    /// One token bucket per action and access key id, instead of one per action: each
+    /// account (one assumed-role session each) is throttled on its own, as AWS does.
+    pub throttle_per_credential: bool,
     pub seed: u64,
 }
 
@@ -207,6 +212,15 @@ impl Planner {
         *self.state.lock().expect("planner lock") = State::default();
     }
 
+    /// The token bucket a request takes from: its action's, or with
+    /// `throttle_per_credential` its action's for its access key id.
+    fn bucket_key(&self, action: &str, credential: Option<&str>) -> String {
+        match credential.filter(|_| self.settings.throttle_per_credential) {
+            Some(key_id) => format!("{action} {key_id}"),
+            None => action.to_string(),
+        }
+    }
+
     fn limit_for(&self, action: &str) -> Option<Limit> {
         self.settings
             .action_limits
@@ -216,12 +230,14 @@ impl Planner {
             .or(self.settings.default_limit)
     }
 
-    /// Decides what happens to a request for `action` whose form body is `body`.
+    /// Decides what happens to a request for `action` whose body is `body` and parameters
+    /// `params`, signed with the access key id `credential`.
     pub fn decide(
         &self,
         action: &str,
         body: &[u8],
-        form: &[(String, String)],
+        params: &[(String, String)],
+        credential: Option<&str>,
         now: Instant,
     ) -> Decision {
         let key = fnv1a(action.as_bytes()) ^ fnv1a(body).rotate_left(17);
@@ -233,7 +249,7 @@ impl Planner {
             let allowed = match self.limit_for(action) {
                 Some(limit) => state
                     .buckets
-                    .entry(action.to_string())
+                    .entry(self.bucket_key(action, credential))
                     .or_insert_with(|| Bucket::new(limit, now))
                     .take(now),
                 None => true,
@@ -250,9 +266,9 @@ impl Planner {
 
         let outcome = if !allowed {
             Outcome::Throttle
-        } else if self.settings.deny.iter().any(|r| r.matches(action, form)) {
+        } else if self.settings.deny.iter().any(|r| r.matches(action, params)) {
             Outcome::Deny
-        } else if self.settings.fail.iter().any(|r| r.matches(action, form)) {
+        } else if self.settings.fail.iter().any(|r| r.matches(action, params)) {
             Outcome::Fault(FaultKind::ServiceFailure)
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
             let kinds = &self.settings.fault_kinds;
@@ -425,6 +441,7 @@ impl Counters {
                 "slow_ms": settings.slow.as_millis() as u64,
                 "deny": settings.deny.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "throttle_per_credential": settings.throttle_per_credential,
                 "seed": settings.seed,
             },
         })
@@ -446,6 +463,7 @@ mod tests {
             slow: Duration::from_secs(11),
             deny: Vec::new(),
             fail: Vec::new(),
+            throttle_per_credential: false,
             seed: 7,
         }
     }
@@ -504,7 +522,7 @@ mod tests {
             let mut out: Vec<(Vec<u8>, Outcome, Duration)> = order
                 .iter()
                 .map(|b| {
-                    let d = p.decide("ListAccessKeys", b, &[], now);
+                    let d = p.decide("ListAccessKeys", b, &[], None, now);
                     (b.to_vec(), d.outcome, d.delay)
                 })
                 .collect();
@@ -535,12 +553,14 @@ mod tests {
         let now = Instant::now();
         for _ in 0..10 {
             assert_eq!(
-                p.decide("ListUserTags", b"UserName=a", &[], now).outcome,
+                p.decide("ListUserTags", b"UserName=a", &[], None, now)
+                    .outcome,
                 Outcome::Fault(FaultKind::ServiceFailure)
             );
         }
         assert_eq!(
-            p.decide("ListAccessKeys", b"UserName=a", &[], now).outcome,
+            p.decide("ListAccessKeys", b"UserName=a", &[], None, now)
+                .outcome,
             Outcome::Forward
         );
     }
@@ -556,15 +576,88 @@ mod tests {
             ..settings()
         });
         let now = Instant::now();
-        assert_eq!(p.decide("ListUsers", b"", &[], now).outcome, Outcome::Deny);
         assert_eq!(
-            p.decide("ListUsers", b"", &[], now).outcome,
+            p.decide("ListUsers", b"", &[], None, now).outcome,
+            Outcome::Deny
+        );
+        assert_eq!(
+            p.decide("ListUsers", b"", &[], None, now).outcome,
             Outcome::Throttle
         );
         // Each action has its own bucket.
         assert_eq!(
-            p.decide("ListUserTags", b"", &[], now).outcome,
+            p.decide("ListUserTags", b"", &[], None, now).outcome,
             Outcome::Forward
         );
+    }
+
+    #[test]
+    fn deny_rules_match_a_role_arn() {
+        let rule: DenyRule = "AssumeRole:RoleArn=arn:aws:iam::111111111111:role/auditor"
+            .parse()
+            .unwrap();
+        assert_eq!(rule.action, "AssumeRole");
+        assert_eq!(
+            rule.param,
+            Some((
+                "RoleArn".to_string(),
+                "arn:aws:iam::111111111111:role/auditor".to_string()
+            ))
+        );
+        let form = |account: &str| {
+            parse_form(
+                format!(
+                    "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fauditor&RoleSessionName=kh"
+                )
+                .as_bytes(),
+            )
+        };
+        assert!(rule.matches("AssumeRole", &form("111111111111")));
+        assert!(!rule.matches("AssumeRole", &form("222222222222")));
+        assert_eq!(
+            rule.to_string(),
+            "AssumeRole:RoleArn=arn:aws:iam::111111111111:role/auditor"
+        );
+
+        let p = Planner::new(Settings {
+            deny: vec![rule],
+            ..settings()
+        });
+        let now = Instant::now();
+        let decide = |account: &str| {
+            p.decide("AssumeRole", account.as_bytes(), &form(account), None, now)
+                .outcome
+        };
+        assert_eq!(decide("111111111111"), Outcome::Deny);
+        assert_eq!(decide("222222222222"), Outcome::Forward);
+    }
+
+    #[test]
+    fn buckets_per_credential_throttle_each_key_on_its_own() {
+        let limited = |per_credential: bool| {
+            Planner::new(Settings {
+                default_limit: Some(Limit {
+                    rate: 1.0,
+                    burst: 1.0,
+                }),
+                throttle_per_credential: per_credential,
+                ..settings()
+            })
+        };
+        let now = Instant::now();
+        let p = limited(true);
+        let call = |key: Option<&str>| p.decide("ListUsers", b"", &[], key, now).outcome;
+        assert_eq!(call(Some("ASIAONE")), Outcome::Forward);
+        assert_eq!(call(Some("ASIATWO")), Outcome::Forward);
+        assert_eq!(call(Some("ASIAONE")), Outcome::Throttle);
+        assert_eq!(call(Some("ASIATWO")), Outcome::Throttle);
+        // An unsigned request takes from the action's own bucket.
+        assert_eq!(call(None), Outcome::Forward);
+        assert_eq!(call(None), Outcome::Throttle);
+
+        let shared = limited(false);
+        let call = |key: Option<&str>| shared.decide("ListUsers", b"", &[], key, now).outcome;
+        assert_eq!(call(Some("ASIAONE")), Outcome::Forward);
+        assert_eq!(call(Some("ASIATWO")), Outcome::Throttle);
     }
 }

@@ -1,15 +1,24 @@
-//! keyhygiene-iam-proxy: an HTTP/1.1 reverse proxy that makes a local IAM-compatible
-//! endpoint (such as moto's server) answer more like IAM does.
+//! keyhygiene-iam-proxy: an HTTP/1.1 reverse proxy that makes a local AWS-compatible
+//! endpoint (such as moto's server) answer more like IAM, STS and Organizations do.
+//!
+//! It understands both protocols these services use (`protocol.rs`): the query protocol
+//! (IAM, STS: `Action=` and the parameters in the form body, XML errors) and the JSON
+//! protocol (Organizations: the action in `X-Amz-Target`, the parameters in the JSON body,
+//! JSON errors). Everything below applies to both.
 //!
 //! - Latency: every answer leaves no earlier than `--latency-ms` plus up to `--jitter-ms`
 //!   after its request arrived. The endpoint's own time counts inside that delay, as a
 //!   real service's processing time does.
-//! - Throttling: a token bucket per API action (`Action=` in the query-protocol body), with
-//!   IAM's exact `Throttling` / `Rate exceeded` error.
-//! - Random transient faults at `--fault-rate`: HTTP 500 `ServiceFailure`, a reset
-//!   connection, or an answer slower than the client's attempt timeout.
-//! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied,
-//!   `--fail ListUserTags` answers HTTP 500 `ServiceFailure` every time.
+//! - Throttling: a token bucket per API action (and, with `--throttle-per-credential`, per
+//!   access key id, so each account's session has its own), with the service's own error:
+//!   IAM's and STS's `Throttling` / `Rate exceeded`, Organizations' HTTP 400
+//!   `TooManyRequestsException`.
+//! - Random transient faults at `--fault-rate`: HTTP 500 (`ServiceFailure`, or
+//!   Organizations' `ServiceException`), a reset connection, or an answer slower than the
+//!   client's attempt timeout.
+//! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied
+//!   (Organizations: `AccessDeniedException`), `--fail ListUserTags` answers HTTP 500 every
+//!   time.
 //! - A seed: the same crawl meets the same faults on the same calls.
 //! - Counters: `GET /__proxy/stats` (JSON), `POST /__proxy/reset`, and the same JSON on
 //!   stderr (and in `--stats-file`) when the proxy stops on SIGINT or SIGTERM.
@@ -18,6 +27,7 @@
 //! can pass `--listen 127.0.0.1:0` and read the port.
 
 mod faults;
+mod protocol;
 mod wire;
 
 use std::io::Write as _;
@@ -36,13 +46,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use faults::{ActionLimit, Counters, DenyRule, FaultKind, Limit, Outcome, Planner, Settings};
+use protocol::ApiCall;
 use wire::{Request, Response};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "keyhygiene-iam-proxy",
     version,
-    about = "A reverse proxy that adds IAM-like latency, throttling and faults in front of an IAM-compatible endpoint"
+    about = "A reverse proxy that adds AWS-like latency, throttling and faults in front of an IAM-, STS- and Organizations-compatible endpoint",
+    long_about = "A reverse proxy that adds AWS-like latency, throttling and faults in front of an IAM-, STS- and Organizations-compatible endpoint (such as moto's server).\n\nIt reads the API action and its parameters from query-protocol requests (IAM, STS: Action= and the form body) and from JSON-protocol requests (Organizations: the X-Amz-Target header and the JSON body's top-level fields), and answers each service's faults with that service's own error: Throttling (IAM, STS) or TooManyRequestsException (Organizations, HTTP 400); AccessDenied or AccessDeniedException; ServiceFailure or ServiceException."
 )]
 struct Args {
     /// The endpoint to forward to, e.g. http://127.0.0.1:5000.
@@ -62,6 +74,7 @@ struct Args {
     jitter_ms: u64,
 
     /// Token-bucket rate per API action (requests per second); no throttling without it.
+    /// Actions of every protocol count, e.g. Organizations' ListAccounts.
     #[arg(long, value_name = "RPS")]
     throttle_rps: Option<f64>,
 
@@ -72,6 +85,13 @@ struct Args {
     /// A different bucket for one action (repeatable), e.g. GetAccessKeyLastUsed=10/10.
     #[arg(long = "throttle", value_name = "ACTION=RATE[/BURST]")]
     throttle_action: Vec<ActionLimit>,
+
+    /// Keep the buckets per action and per access key id (from the request's signature,
+    /// `Credential=AKID/...`), not per action alone: each account, reached through its own
+    /// assumed-role session, is throttled on its own, as AWS throttles each account.
+    /// Unsigned requests share their action's bucket.
+    #[arg(long)]
+    throttle_per_credential: bool,
 
     /// Fraction of requests (0 to 1) that meet a random transient fault.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_rate)]
@@ -88,12 +108,17 @@ struct Args {
     slow_ms: u64,
 
     /// Persistent AccessDenied for requests that match (repeatable), e.g.
-    /// ListAccessKeys:UserName=bob, or a bare action name for all its requests.
+    /// ListAccessKeys:UserName=bob, or a bare action name for all its requests. The value may
+    /// hold ':' and '=': AssumeRole:RoleArn=arn:aws:iam::111111111111:role/NAME denies
+    /// one account's AssumeRole. JSON-protocol requests match on their body's top-level
+    /// fields (ListAccountsForParent:ParentId=ou-ab12-cd34ef56) and are answered
+    /// AccessDeniedException.
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     deny: Vec<DenyRule>,
 
-    /// Persistent HTTP 500 ServiceFailure for requests that match (repeatable), e.g.
-    /// ListUserTags, or ListAccessKeys:UserName=bob: a retryable error that never clears.
+    /// Persistent HTTP 500 for requests that match (repeatable), e.g. ListUserTags, or
+    /// ListAccessKeys:UserName=bob: a retryable error that never clears (ServiceFailure;
+    /// Organizations: ServiceException). For a persistent AccessDenied, use --deny.
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     fail: Vec<DenyRule>,
 
@@ -140,6 +165,7 @@ fn main() -> std::process::ExitCode {
         slow: Duration::from_millis(args.slow_ms),
         deny: args.deny.clone(),
         fail: args.fail.clone(),
+        throttle_per_credential: args.throttle_per_credential,
         seed: args.seed,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -271,104 +297,44 @@ async fn handle(proxy: &Proxy, request: Request, arrived: Instant) -> (Option<Re
             After::KeepOpen,
         );
     }
-    let form = if request.method == "POST" {
-        faults::parse_form(&request.body)
-    } else {
-        let query = request.target.split_once('?').map(|(_, q)| q).unwrap_or("");
-        faults::parse_form(query.as_bytes())
-    };
-    let Some(action) = form
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone())
-    else {
+    let Some(call) = ApiCall::parse(&request) else {
         // Not an API call (for example the endpoint's own control API): passed through as is.
         return (Some(forward(proxy, &request).await), After::KeepOpen);
     };
-    let decision = proxy.planner.decide(&action, &request.body, &form, arrived);
-    proxy.counters.record(&action, decision.outcome);
-    let sts = form
-        .iter()
-        .any(|(k, v)| k == "Version" && v == "2011-06-15");
+    let credential = protocol::access_key_id(&request);
+    let decision = proxy.planner.decide(
+        &call.action,
+        &request.body,
+        &call.params,
+        credential.as_deref(),
+        arrived,
+    );
+    proxy.counters.record(&call.action, decision.outcome);
     let release = arrived + decision.delay;
-    // IAM's error for the outcome: HTTP status, fault type, code and message.
-    let (status, kind, code, message) = match decision.outcome {
+    match decision.outcome {
         Outcome::Forward => {
             let response = forward(proxy, &request).await;
             tokio::time::sleep_until(release).await;
-            return (Some(response), After::KeepOpen);
+            (Some(response), After::KeepOpen)
         }
         Outcome::Fault(FaultKind::Reset) => {
             tokio::time::sleep_until(release).await;
-            return (None, After::Reset);
+            (None, After::Reset)
         }
         Outcome::Fault(FaultKind::Slow) => {
             let response = forward(proxy, &request).await;
             let slow = arrived + proxy.planner.settings().slow.max(decision.delay);
             tokio::time::sleep_until(slow).await;
             // The client has most likely given up by now; close after answering anyway.
-            return (Some(response), After::Close);
+            (Some(response), After::Close)
         }
-        Outcome::Throttle => (400, "Sender", "Throttling", "Rate exceeded".to_string()),
-        Outcome::Deny => {
-            let subject = form
-                .iter()
-                .find(|(k, _)| k == "UserName" || k == "AccessKeyId")
-                .map(|(k, v)| {
-                    let what = if k == "UserName" {
-                        "user"
-                    } else {
-                        "access key"
-                    };
-                    format!(" on resource: {what} {v}")
-                })
-                .unwrap_or_default();
-            let message = format!(
-                "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: iam:{action}{subject} with an explicit deny in an identity-based policy"
-            );
-            (403, "Sender", "AccessDenied", message)
+        outcome => {
+            tokio::time::sleep_until(release).await;
+            // The service's own error for the outcome, in the request's protocol.
+            let response = call.error_response(outcome, &decision.request_id);
+            (response, After::KeepOpen)
         }
-        Outcome::Fault(FaultKind::ServiceFailure) => (
-            500,
-            "Receiver",
-            "ServiceFailure",
-            "The request processing has failed because of an unknown error, exception or failure."
-                .to_string(),
-        ),
-    };
-    tokio::time::sleep_until(release).await;
-    let body = error_xml(sts, kind, code, &message, &decision.request_id);
-    (
-        Some(error_response(status, body, &decision.request_id)),
-        After::KeepOpen,
-    )
-}
-
-fn error_xml(sts: bool, kind: &str, code: &str, message: &str, request_id: &str) -> String {
-    let namespace = if sts {
-        "https://sts.amazonaws.com/doc/2011-06-15/"
-    } else {
-        "https://iam.amazonaws.com/doc/2010-05-08/"
-    };
-    format!(
-        "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-        xml_escape(message)
-    )
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn error_response(status: u16, body: String, request_id: &str) -> Response {
-    let mut response = Response::new(status, "text/xml", body);
-    response
-        .headers
-        .push(("x-amzn-RequestId".into(), request_id.as_bytes().to_vec()));
-    response
+    }
 }
 
 fn control_endpoint(proxy: &Proxy, method: &str, path: &str) -> Response {

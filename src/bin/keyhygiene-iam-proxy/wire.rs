@@ -1,5 +1,6 @@
 //! The client side of the proxy: a minimal HTTP/1.1 server with keep-alive, enough for
-//! the AWS SDKs' query-protocol requests (a body with Content-Length, no chunked upload).
+//! the AWS SDKs' query- and JSON-protocol requests (a body with Content-Length, no chunked
+//! upload).
 //! Owning the socket is what lets the proxy reset a connection on purpose.
 
 use std::io;
@@ -19,6 +20,16 @@ pub struct Request {
     pub body: Bytes,
     /// The client asked to close the connection after this exchange.
     pub close: bool,
+}
+
+impl Request {
+    /// The value of the first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
 }
 
 pub struct Response {
