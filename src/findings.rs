@@ -115,6 +115,8 @@ pub struct SuppressionNotice {
     pub rule: String,
     pub user: String,
     pub access_key_id: Option<String>,
+    /// The account the entry is limited to; `None` for an entry that applies everywhere.
+    pub account: Option<String>,
     pub reason: String,
     pub expires: Option<NaiveDate>,
     /// Where the entry is, `file:line`.

@@ -413,6 +413,7 @@ fn findings(inv: &Inventory) -> FindingSet {
             rule: "unused-key".into(),
             user: "priya.shah".into(),
             access_key_id: None,
+            account: None,
             reason: "parental leave".into(),
             expires: chrono::NaiveDate::from_ymd_opt(2026, 3, 1),
             location: "keyhygiene.toml:18".into(),

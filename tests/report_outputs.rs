@@ -310,6 +310,7 @@ fn findings(inv: &Inventory) -> FindingSet {
             rule: "key-age".to_string(),
             user: "bob".to_string(),
             access_key_id: None,
+            account: None,
             reason: "migration to roles".to_string(),
             expires: NaiveDate::from_ymd_opt(2026, 1, 31),
             location: "keyhygiene.toml:12".to_string(),
@@ -318,6 +319,7 @@ fn findings(inv: &Inventory) -> FindingSet {
             rule: "unused-key".to_string(),
             user: "dave".to_string(),
             access_key_id: Some("AKIADAVE0000000001".to_string()),
+            account: None,
             reason: "<b>left</b> over".to_string(),
             expires: None,
             location: "keyhygiene.toml:20".to_string(),
@@ -616,6 +618,39 @@ fn the_schema_rejects_a_document_that_breaks_the_format() {
     let mut doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
     doc["as_of"] = "2026-06-01 12:00".into();
     assert!(!validator.is_valid(&doc));
+}
+
+#[test]
+fn a_suppression_limited_to_an_account_is_listed_with_it() {
+    let inv = inventory();
+    let mut set = findings(&inv);
+    set.unused_suppressions[0].account = Some("210987654321".to_string());
+    let files = render(&inv, &set);
+
+    let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
+    assert_valid(&schema_validator(), &doc);
+    assert_eq!(doc["unused_suppressions"][0]["account"], "210987654321");
+    assert!(
+        doc["expired_suppressions"][0].get("account").is_none(),
+        "an entry for every account has no account field"
+    );
+    let mut bad = doc.clone();
+    bad["unused_suppressions"][0]["account"] = "2109-8765-4321".into();
+    assert!(!schema_validator().is_valid(&bad));
+
+    let page = Html::parse_document(&String::from_utf8(files["report.html"].clone()).unwrap());
+    let user_cell = |table: &str| -> String {
+        page.select(&sel(&format!("#{table} tbody tr td:nth-child(2)")))
+            .next()
+            .unwrap()
+            .text()
+            .collect()
+    };
+    assert_eq!(
+        user_cell("unused-suppressions"),
+        "dave in account 210987654321"
+    );
+    assert_eq!(user_cell("expired-suppressions"), "bob");
 }
 
 /// The golden copy of `report.json` for the fixture. Regenerate it with

@@ -105,6 +105,14 @@ fn audit(args: AuditArgs) -> u8 {
         Ok(collected) => collected,
         Err(message) => return fail(&message),
     };
+    if let Some(id) = inventory.account_id.as_deref()
+        && !policy.scope.includes_account(id)
+    {
+        return fail(&format!(
+            "account {id} is out of the policy's scope ({}): nothing to audit (change the scope's accounts lists, or audit another account)",
+            policy.scope.accounts_description().unwrap_or_default()
+        ));
+    }
     // The default as-of of a live run is taken when the crawl has ended, so no record of
     // the crawl can be newer than it.
     let as_of = args.as_of.unwrap_or_else(Utc::now);

@@ -12,7 +12,8 @@ use crate::findings::{
 /// Turns the rules' findings into the run's [`FindingSet`] (the scope was applied to the
 /// inventory before the rules ran, by [`super::Scope::restrict`]):
 /// 1. the first unexpired `[[suppress]]` entry that matches a finding marks it suppressed;
-///    it stays in the set, with the reason;
+///    it stays in the set, with the reason (an entry with an `account` only matches
+///    findings in that account, so not findings whose account is unknown);
 /// 2. expired entries are listed as expired and suppress nothing; unexpired entries that
 ///    matched nothing are listed as unused;
 /// 3. findings are sorted by severity (highest first), rule id, user name, key.
@@ -119,6 +120,9 @@ fn matches(s: &Suppression, f: &Finding) -> bool {
         && s.access_key_id
             .as_ref()
             .is_none_or(|id| f.access_key_id.as_ref() == Some(id))
+        && s.account
+            .as_ref()
+            .is_none_or(|id| f.account_id.as_ref() == Some(id))
 }
 
 fn notice(s: &Suppression) -> SuppressionNotice {
@@ -126,6 +130,7 @@ fn notice(s: &Suppression) -> SuppressionNotice {
         rule: s.rule.clone(),
         user: s.user.as_str().to_string(),
         access_key_id: s.access_key_id.clone(),
+        account: s.account.clone(),
         reason: s.reason.clone(),
         expires: s.expires,
         location: s.location.clone(),

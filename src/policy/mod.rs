@@ -22,6 +22,11 @@ mod template;
 pub use apply::apply;
 pub use scope::ScopeOutcome;
 
+/// Whether `text` is an AWS account id: exactly 12 ASCII digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A validated policy. `Policy::default()` behaves exactly like no file at all: every rule
 /// enabled with its default severity and thresholds, everyone in scope, no suppressions.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,13 +58,30 @@ impl Policy {
     }
 }
 
-/// Which IAM users are audited. A user is in scope when it matches every non-empty
-/// `include` list (any entry of that list) and no `exclude` entry. The root user is always
-/// in scope.
+/// Which accounts and IAM users are audited. A user is in scope when it matches every
+/// non-empty `include` list (any entry of that list) and no `exclude` entry. The root user
+/// is always in scope. The `accounts` lists decide which accounts are audited at all, see
+/// [`Scope::includes_account`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scope {
     pub include: UserFilter,
     pub exclude: UserFilter,
+    /// `accounts` of `[scope.include]` and `[scope.exclude]`.
+    pub accounts: AccountFilter,
+}
+
+/// Which accounts are audited: those in `include` (every account when it is empty) and
+/// not in `exclude`. Each entry is a 12-digit account id, checked when the file is loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl AccountFilter {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -171,6 +193,9 @@ pub struct Suppression {
     /// When set, only the finding about this key (its id, or "access key N" for keys
     /// from a credential report) is suppressed.
     pub access_key_id: Option<String>,
+    /// When set, only findings in this account (12 digits) are suppressed; otherwise the
+    /// entry applies in every account.
+    pub account: Option<String>,
     pub reason: String,
     /// Valid through the whole of this day (UTC); from the next day on it suppresses nothing.
     pub expires: Option<NaiveDate>,

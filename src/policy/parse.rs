@@ -2,8 +2,8 @@
 //!
 //! The file is parsed into a spanned TOML tree first, then walked by hand so that every
 //! problem (unknown keys, wrong types, unknown rule ids, bad globs, negative thresholds,
-//! suppressions without a reason, unparsable dates) is collected with its line and column
-//! before anything is returned.
+//! suppressions without a reason, unparsable dates, malformed account ids) is collected
+//! with its line and column before anything is returned.
 
 use std::ops::Range;
 
@@ -11,16 +11,26 @@ use chrono::NaiveDate;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter};
+use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter, is_account_id};
 use crate::findings::Severity;
 use crate::rules::{RULES, find};
 
 const TOP_KEYS: &[&str] = &["rules", "scope", "suppress"];
 const SCOPE_KEYS: &[&str] = &["include", "exclude"];
-const FILTER_KEYS: &[&str] = &["users", "paths", "tags"];
-const SUPPRESS_KEYS: &[&str] = &["rule", "user", "access-key-id", "reason", "expires"];
+const FILTER_KEYS: &[&str] = &["users", "paths", "tags", "accounts"];
+const SUPPRESS_KEYS: &[&str] = &[
+    "rule",
+    "user",
+    "access-key-id",
+    "account",
+    "reason",
+    "expires",
+];
 
 type Value<'i> = Spanned<DeValue<'i>>;
+
+/// The fix for a malformed account id.
+const ACCOUNT_FIX: &str = "write the 12 digits of the account id, without dashes or spaces";
 
 struct Checker<'a> {
     text: &'a str,
@@ -343,9 +353,10 @@ fn scope(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
         return;
     };
     for (key, value) in table {
-        let target = match key.get_ref().as_ref() {
-            "include" => &mut policy.scope.include,
-            "exclude" => &mut policy.scope.exclude,
+        let scope = &mut policy.scope;
+        let (target, accounts) = match key.get_ref().as_ref() {
+            "include" => (&mut scope.include, &mut scope.accounts.include),
+            "exclude" => (&mut scope.exclude, &mut scope.accounts.exclude),
             _ => {
                 c.unknown_key(key, "[scope]", SCOPE_KEYS);
                 continue;
@@ -355,14 +366,20 @@ fn scope(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
         if let Some(filters) = c.table(
             value,
             &format!("scope.{which}"),
-            &format!("write [scope.{which}] with users, paths and tags lists under it"),
+            &format!("write [scope.{which}] with users, paths, tags and accounts lists under it"),
         ) {
-            user_filter(c, which, filters, target);
+            user_filter(c, which, filters, target, accounts);
         }
     }
 }
 
-fn user_filter(c: &mut Checker<'_>, which: &str, table: &DeTable<'_>, filter: &mut UserFilter) {
+fn user_filter(
+    c: &mut Checker<'_>,
+    which: &str,
+    table: &DeTable<'_>,
+    filter: &mut UserFilter,
+    accounts: &mut Vec<String>,
+) {
     for (key, value) in table {
         let name = key.get_ref().as_ref();
         let path = format!("scope.{which}.{name}");
@@ -410,6 +427,20 @@ fn user_filter(c: &mut Checker<'_>, which: &str, table: &DeTable<'_>, filter: &m
                     }
                 }
             }
+            "accounts" => {
+                for (text, span) in c.strings(value, &path, "write accounts = [\"123456789012\"]") {
+                    if is_account_id(text) {
+                        accounts.push(text.to_string());
+                    } else {
+                        c.problem(
+                            span,
+                            format!(
+                                "\"{path}\" entry \"{text}\" is not an account id ({ACCOUNT_FIX}, e.g. \"123456789012\")"
+                            ),
+                        );
+                    }
+                }
+            }
             _ => c.unknown_key(key, &format!("[scope.{which}]"), FILTER_KEYS),
         }
     }
@@ -449,6 +480,7 @@ fn suppression(
     let mut rule = None;
     let mut user = None;
     let mut access_key_id = None;
+    let mut account = None;
     let mut reason = None;
     let mut expires = None;
     for (key, value) in table {
@@ -470,6 +502,23 @@ fn suppression(
             },
             "access-key-id" => match c.string(value, &path, "write access-key-id = \"AKIA...\"") {
                 Some(id) => access_key_id = Some(id.to_string()),
+                None => ok = false,
+            },
+            "account" => match c.string(
+                value,
+                &path,
+                "write account = \"123456789012\", the account id in quotes",
+            ) {
+                Some(id) if is_account_id(id) => account = Some(id.to_string()),
+                Some(id) => {
+                    c.problem(
+                        value.span(),
+                        format!(
+                            "\"{path}\" is not an account id: \"{id}\" ({ACCOUNT_FIX}, e.g. account = \"123456789012\")"
+                        ),
+                    );
+                    ok = false;
+                }
                 None => ok = false,
             },
             "reason" => match c.string(
@@ -525,6 +574,7 @@ fn suppression(
         rule: rule?,
         user: user?,
         access_key_id,
+        account,
         reason: reason?,
         expires,
         location: format!("{}:{line}", c.file),

@@ -22,7 +22,32 @@ pub struct ScopeOutcome {
 }
 
 impl Scope {
-    /// Whether everyone is in scope.
+    /// Whether the account with this id is audited: it is in the `include` accounts list,
+    /// or that list is empty, and it is not in the `exclude` accounts list. An account out
+    /// of scope is not audited: its users are not crawled.
+    pub fn includes_account(&self, account_id: &str) -> bool {
+        let a = &self.accounts;
+        (a.include.is_empty() || a.include.iter().any(|id| id == account_id))
+            && !a.exclude.iter().any(|id| id == account_id)
+    }
+
+    /// The accounts part of the scope in words, e.g. "exclude accounts 111111111111,
+    /// 222222222222"; `None` when every account is in scope.
+    pub fn accounts_description(&self) -> Option<String> {
+        let part = |verb: &str, ids: &[String]| {
+            (!ids.is_empty()).then(|| format!("{verb} accounts {}", ids.join(", ")))
+        };
+        let parts: Vec<String> = [
+            part("include", &self.accounts.include),
+            part("exclude", &self.accounts.exclude),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Whether every user of an audited account is in scope (the accounts lists aside).
     pub fn is_everyone(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty()
     }
@@ -42,7 +67,8 @@ impl Scope {
             && !(self.exclude.user_matches(name) || self.exclude.path_matches(path))
     }
 
-    /// The scope in words.
+    /// The users part of the scope in words ([`Scope::accounts_description`] has the
+    /// accounts part).
     pub fn describe(&self) -> String {
         let part = |verb: &str, f: &UserFilter| {
             let mut lists = Vec::new();
@@ -74,6 +100,8 @@ impl Scope {
     }
 
     /// Removes the users out of scope, their keys and their coverage gaps from `inventory`.
+    /// The accounts lists play no part here: whether the inventory's account is audited at
+    /// all is the caller's decision, with [`Scope::includes_account`].
     ///
     /// A user whose tags could not be read (a ListUserTags gap) stays in scope when the
     /// scope looks at tags: its exclusion cannot be proven, and its gap must not vanish.
@@ -132,12 +160,5 @@ impl Scope {
             .retain(|r| !excluded.contains(&r.user));
         inventory.coverage = Some(inventory.compute_coverage());
         outcome
-    }
-}
-
-impl Scope {
-    /// Whether the account is in scope (placeholder until the policy file names accounts).
-    pub fn includes_account(&self, _account_id: &str) -> bool {
-        true
     }
 }

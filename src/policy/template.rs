@@ -41,23 +41,28 @@ pub(super) fn init_config_text() -> String {
     out.push_str(
         r#"
 # ---------------------------------------------------------------------------------------
-# Scope: which IAM users are audited. A user is audited when it matches every non-empty
-# include list (any entry in it) and no exclude entry. Empty lists mean everyone.
-# users: name globs (case-insensitive), e.g. "ci-*"
-# paths: IAM path prefixes, e.g. "/service-accounts/"
-# tags:  "key=value"; the value may be a glob, e.g. "team=payments" or "owner=*"
-# The root user is always audited.
+# Scope: which accounts and IAM users are audited. A user is audited when it matches every
+# non-empty include list (any entry in it) and no exclude entry. Empty lists mean everyone.
+# users:    name globs (case-insensitive), e.g. "ci-*"
+# paths:    IAM path prefixes, e.g. "/service-accounts/"
+# tags:     "key=value"; the value may be a glob, e.g. "team=payments" or "owner=*"
+# accounts: 12-digit account ids, e.g. "123456789012". An account is audited when it is
+#           in the include list (or that list is empty) and not in the exclude list; an
+#           account out of scope is not audited.
+# The root user of an audited account is always audited.
 # ---------------------------------------------------------------------------------------
 
 [scope.include]
 users = []
 paths = []
 tags = []
+accounts = []
 
 [scope.exclude]
 users = []
 paths = []
 tags = []
+accounts = []
 
 # ---------------------------------------------------------------------------------------
 # Suppressions: accepted findings. A suppressed finding stays in every report, with the
@@ -66,6 +71,8 @@ tags = []
 #   user           a user name glob; "<root_account>" is the root user (required)
 #   access-key-id  only the finding about this key (optional; "access key 1" or
 #                  "access key 2" for keys read from a credential report)
+#   account        only findings in this account, its 12-digit id (optional; without
+#                  it the suppression applies in every account)
 #   reason         why the finding is accepted (required)
 #   expires        a date; the suppression holds through that whole day (UTC) and is
 #                  reported as expired afterwards (optional)
@@ -76,6 +83,7 @@ tags = []
 # rule = "key-not-rotated"
 # user = "legacy-ftp"
 # access-key-id = "AKIAIOSFODNN7EXAMPLE"
+# account = "123456789012"
 # reason = "Vendor appliance, key rotation planned in SEC-1234"
 # expires = 2026-12-31
 "#,

@@ -45,6 +45,22 @@ fn init_config_spells_out_every_default() {
         }
     }
     assert!(text.contains("# [[suppress]]"));
+    assert!(text.contains("\n#   account "));
+    assert!(text.contains("\n# account = \"123456789012\"\n"));
+    assert_eq!(text.matches("\naccounts = []\n").count(), 2);
+}
+
+#[test]
+fn init_config_example_suppression_parses_when_uncommented() {
+    let text = init_config_text();
+    let example = &text[text.find("# [[suppress]]").unwrap()..];
+    let uncommented: String = example
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+        .collect();
+    let p = policy(&uncommented);
+    assert_eq!(p.suppressions.len(), 1);
+    assert_eq!(p.suppressions[0].account.as_deref(), Some("123456789012"));
 }
 
 #[test]
@@ -184,7 +200,7 @@ fn wrong_types() {
     );
     assert_eq!(
         one_problem("[scope]\ninclude = [\"x\"]\n"),
-        "policy.toml:2:11: \"scope.include\" must be a table, found array (write [scope.include] with users, paths and tags lists under it)"
+        "policy.toml:2:11: \"scope.include\" must be a table, found array (write [scope.include] with users, paths, tags and accounts lists under it)"
     );
     assert_eq!(
         one_problem("[scope.exclude]\nusers = \"bob\"\n"),
@@ -232,7 +248,7 @@ fn scope_errors() {
     );
     assert_eq!(
         one_problem("[scope.include]\nnames = []\n"),
-        "policy.toml:2:1: unknown key \"names\" in [scope.include] (expected one of: users, paths, tags)"
+        "policy.toml:2:1: unknown key \"names\" in [scope.include] (expected one of: users, paths, tags, accounts)"
     );
     assert_eq!(
         one_problem("[scope.include]\nusers = [\"ok\", \"[ci\"]\n"),
@@ -245,6 +261,69 @@ fn scope_errors() {
     assert_eq!(
         one_problem("[scope.include]\ntags = [\"team\"]\n"),
         "policy.toml:2:9: \"scope.include.tags\" entry \"team\" is not key=value (write \"team=payments\"; the value may be a glob)"
+    );
+}
+
+#[test]
+fn account_ids_must_be_twelve_digits() {
+    let base = "[[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\n";
+    assert_eq!(
+        one_problem(&format!("{base}account = \"1234-5678-9012\"\n")),
+        "policy.toml:5:11: \"suppress.account\" is not an account id: \"1234-5678-9012\" (write the 12 digits of the account id, without dashes or spaces, e.g. account = \"123456789012\")"
+    );
+    assert_eq!(
+        one_problem(&format!("{base}account = \"12345678901\"\n")),
+        "policy.toml:5:11: \"suppress.account\" is not an account id: \"12345678901\" (write the 12 digits of the account id, without dashes or spaces, e.g. account = \"123456789012\")"
+    );
+    assert_eq!(
+        one_problem(&format!("{base}account = 123456789012\n")),
+        "policy.toml:5:11: \"suppress.account\" must be a string, found integer (write account = \"123456789012\", the account id in quotes)"
+    );
+    assert_eq!(
+        one_problem("[scope.exclude]\naccounts = [\"111111111111\", \"12345678901x\"]\n"),
+        "policy.toml:2:29: \"scope.exclude.accounts\" entry \"12345678901x\" is not an account id (write the 12 digits of the account id, without dashes or spaces, e.g. \"123456789012\")"
+    );
+    assert_eq!(
+        one_problem("[scope.include]\naccounts = \"111111111111\"\n"),
+        "policy.toml:2:12: \"scope.include.accounts\" must be a list of strings, found string (write accounts = [\"123456789012\"])"
+    );
+    assert_eq!(
+        one_problem("[scope.include]\naccounts = [111111111111]\n"),
+        "policy.toml:2:13: \"scope.include.accounts\" must be a list of strings, found integer (write accounts = [\"123456789012\"])"
+    );
+    // Every bad id is reported, each at its own position.
+    let p = problems(
+        "[scope.include]\naccounts = [\"1\", \"111111111111\", \" 111111111111\"]\n\
+         [[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\naccount = \"\"\n",
+    );
+    let positions: Vec<&str> = p.iter().map(|l| l.split(": ").next().unwrap()).collect();
+    assert_eq!(
+        positions,
+        vec!["policy.toml:2:13", "policy.toml:2:34", "policy.toml:7:11"]
+    );
+    assert!(is_account_id("012345678901"));
+    for bad in [
+        "",
+        "12345678901",
+        "1234567890123",
+        "12345678901a",
+        "١٢٣٤٥٦٧٨٩٠١٢",
+    ] {
+        assert!(!is_account_id(bad), "{bad}");
+    }
+}
+
+#[test]
+fn typos_of_the_account_keys_list_the_right_names() {
+    assert_eq!(
+        one_problem(
+            "[[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\naccount-id = \"123456789012\"\n"
+        ),
+        "policy.toml:5:1: unknown key \"account-id\" in [[suppress]] (expected one of: rule, user, access-key-id, account, reason, expires)"
+    );
+    assert_eq!(
+        one_problem("[scope.exclude]\naccount = [\"123456789012\"]\n"),
+        "policy.toml:2:1: unknown key \"account\" in [scope.exclude] (expected one of: users, paths, tags, accounts)"
     );
 }
 
@@ -271,7 +350,7 @@ fn suppression_errors() {
     );
     assert_eq!(
         one_problem("[[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\nkey = \"AKIA\"\n"),
-        "policy.toml:5:1: unknown key \"key\" in [[suppress]] (expected one of: rule, user, access-key-id, reason, expires)"
+        "policy.toml:5:1: unknown key \"key\" in [[suppress]] (expected one of: rule, user, access-key-id, account, reason, expires)"
     );
     assert_eq!(
         one_problem("[[suppress]]\nrule = \"*\"\nuser = \"{a,b\"\nreason = \"r\"\n"),
@@ -579,6 +658,176 @@ fn unused_suppressions_are_listed() {
         .map(|n| n.location.as_str())
         .collect();
     assert_eq!(unused, vec!["policy.toml:7", "policy.toml:12"]);
+}
+
+const OTHER_ACCOUNT: &str = "210987654321";
+
+/// The findings of two accounts with the same users: `sample()` in [`ACCOUNT`] and in
+/// [`OTHER_ACCOUNT`], with the policy applied to both at once.
+fn audit_two_accounts(p: &Policy) -> FindingSet {
+    let mut raw = Vec::new();
+    for account in [ACCOUNT, OTHER_ACCOUNT] {
+        let mut inv = sample();
+        inv.account_id = Some(account.to_string());
+        p.scope.restrict(&mut inv);
+        raw.extend(crate::rules::evaluate(&inv, &p.rules, as_of()));
+    }
+    super::apply(p, raw, as_of())
+}
+
+fn suppressed_accounts(set: &FindingSet) -> Vec<String> {
+    set.suppressed()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f.finding.account_id.as_deref().unwrap_or("-"),
+                f.finding.rule_id,
+                f.finding.user_name
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_account_suppression_matches_only_its_account() {
+    let p = policy(&format!(
+        "[[suppress]]\nrule = \"key-unused\"\nuser = \"alice\"\naccount = \"{OTHER_ACCOUNT}\"\nreason = \"r\"\n"
+    ));
+    assert_eq!(p.suppressions[0].account.as_deref(), Some(OTHER_ACCOUNT));
+    let set = audit_two_accounts(&p);
+    assert_eq!(
+        suppressed_accounts(&set),
+        vec![format!("{OTHER_ACCOUNT} key-unused alice")]
+    );
+    assert!(set.unused_suppressions.is_empty());
+
+    // Alone with the other account's findings, the entry matches nothing.
+    let set = audit_at(&sample(), &p, as_of());
+    assert_eq!(set.suppressed().count(), 0);
+    assert_eq!(set.unused_suppressions.len(), 1);
+
+    // A finding whose account is unknown is in no particular account.
+    let mut unknown = sample();
+    unknown.account_id = None;
+    let set = audit_at(&unknown, &p, as_of());
+    assert_eq!(set.suppressed().count(), 0);
+}
+
+#[test]
+fn a_suppression_without_an_account_matches_in_every_account() {
+    let p = policy("[[suppress]]\nrule = \"key-unused\"\nuser = \"alice\"\nreason = \"r\"\n");
+    assert_eq!(p.suppressions[0].account, None);
+    let set = audit_two_accounts(&p);
+    assert_eq!(
+        suppressed_accounts(&set),
+        vec![
+            format!("{ACCOUNT} key-unused alice"),
+            format!("{OTHER_ACCOUNT} key-unused alice"),
+        ]
+    );
+    let mut unknown = sample();
+    unknown.account_id = None;
+    assert_eq!(audit_at(&unknown, &p, as_of()).suppressed().count(), 1);
+}
+
+#[test]
+fn an_entry_for_another_account_does_not_take_the_finding_from_a_later_entry() {
+    let p = policy(&format!(
+        "[[suppress]]\nrule = \"*\"\nuser = \"alice\"\naccount = \"{OTHER_ACCOUNT}\"\nreason = \"other\"\n\
+         [[suppress]]\nrule = \"*\"\nuser = \"alice\"\nreason = \"everywhere\"\n"
+    ));
+    let set = audit_at(&sample(), &p, as_of());
+    assert_eq!(set.suppressed().count(), 3);
+    assert!(
+        set.suppressed()
+            .all(|f| f.suppressed.as_ref().unwrap().reason == "everywhere")
+    );
+    assert_eq!(set.unused_suppressions.len(), 1);
+    assert_eq!(set.unused_suppressions[0].location, "policy.toml:1");
+}
+
+#[test]
+fn unused_and_expired_notices_carry_the_account() {
+    let p = policy(&format!(
+        "[[suppress]]\nrule = \"key-unused\"\nuser = \"nobody\"\naccount = \"{OTHER_ACCOUNT}\"\nreason = \"old\"\n\
+         [[suppress]]\nrule = \"key-unused\"\nuser = \"alice\"\naccount = \"{ACCOUNT}\"\nreason = \"gone\"\nexpires = 2020-01-01\n\
+         [[suppress]]\nrule = \"key-unused\"\nuser = \"nobody\"\nreason = \"old\"\n"
+    ));
+    let set = audit_at(&sample(), &p, as_of());
+    let unused: Vec<(&str, Option<&str>)> = set
+        .unused_suppressions
+        .iter()
+        .map(|n| (n.location.as_str(), n.account.as_deref()))
+        .collect();
+    assert_eq!(
+        unused,
+        vec![
+            ("policy.toml:1", Some(OTHER_ACCOUNT)),
+            ("policy.toml:12", None)
+        ]
+    );
+    assert_eq!(set.expired_suppressions.len(), 1);
+    assert_eq!(
+        set.expired_suppressions[0].account.as_deref(),
+        Some(ACCOUNT)
+    );
+    assert_eq!(
+        set.suppressed().count(),
+        0,
+        "the expired entry suppresses nothing"
+    );
+}
+
+#[test]
+fn scope_includes_and_excludes_accounts() {
+    let everyone = Policy::default().scope;
+    assert!(everyone.includes_account(ACCOUNT));
+    assert_eq!(everyone.accounts_description(), None);
+
+    let p = policy("[scope.exclude]\naccounts = [\"111111111111\", \"222222222222\"]\n");
+    assert!(p.scope.includes_account(ACCOUNT));
+    assert!(!p.scope.includes_account("111111111111"));
+    assert!(!p.scope.includes_account("222222222222"));
+    assert_eq!(
+        p.scope.accounts_description().as_deref(),
+        Some("exclude accounts 111111111111, 222222222222")
+    );
+
+    let p = policy(
+        "[scope.include]\naccounts = [\"111111111111\", \"222222222222\"]\n\
+         [scope.exclude]\naccounts = [\"222222222222\"]\n",
+    );
+    assert!(p.scope.includes_account("111111111111"));
+    assert!(!p.scope.includes_account("222222222222"), "exclude wins");
+    assert!(
+        !p.scope.includes_account(ACCOUNT),
+        "not in the include list"
+    );
+    assert_eq!(
+        p.scope.accounts_description().as_deref(),
+        Some("include accounts 111111111111, 222222222222; exclude accounts 222222222222")
+    );
+}
+
+#[test]
+fn accounts_leave_the_users_of_an_audited_account_alone() {
+    let p = policy(&format!(
+        "[scope.include]\naccounts = [\"{ACCOUNT}\"]\nusers = [\"alice\"]\n\
+         [scope.exclude]\naccounts = [\"111111111111\"]\n"
+    ));
+    assert_eq!(p.scope.accounts.include, vec![ACCOUNT]);
+    assert_eq!(p.scope.accounts.exclude, vec!["111111111111"]);
+    assert_eq!(p.scope.include.users.len(), 1);
+    assert_eq!(p.scope.describe(), "include users alice");
+    assert!(p.scope.decided_by_name_and_path());
+
+    let only_accounts = policy("[scope.exclude]\naccounts = [\"111111111111\"]\n");
+    assert!(only_accounts.scope.is_everyone());
+    assert_eq!(only_accounts.scope.describe(), "");
+    let mut inv = sample();
+    let outcome = only_accounts.scope.restrict(&mut inv);
+    assert_eq!(outcome, ScopeOutcome::default());
+    assert_eq!(inv.users.len(), 3);
 }
 
 #[test]

@@ -270,6 +270,9 @@ pub struct Notice<'a> {
     pub rule: &'a str,
     pub user: &'a str,
     pub access_key_id: Option<&'a str>,
+    /// Present only for an entry limited to one account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<&'a str>,
     pub reason: &'a str,
     pub expires: Option<String>,
     pub location: &'a str,
@@ -336,6 +339,7 @@ fn notice(n: &NoticeView) -> Notice<'_> {
         rule: &n.rule,
         user: &n.user,
         access_key_id: n.access_key_id.as_deref(),
+        account: n.account.as_deref(),
         reason: &n.reason,
         expires: n.expires.map(|d| d.format("%Y-%m-%d").to_string()),
         location: &n.location,

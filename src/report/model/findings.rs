@@ -120,6 +120,8 @@ pub struct NoticeView {
     pub rule: String,
     pub user: String,
     pub access_key_id: Option<String>,
+    /// The account the entry is limited to, if any.
+    pub account: Option<String>,
     pub key_label: String,
     pub reason: String,
     pub expires: Option<NaiveDate>,
@@ -350,6 +352,7 @@ pub(super) fn notice_view(n: &SuppressionNotice) -> NoticeView {
         rule: n.rule.clone(),
         user: n.user.clone(),
         access_key_id: n.access_key_id.clone(),
+        account: n.account.clone(),
         key_label: n
             .access_key_id
             .clone()
