@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server, with IAM's ListUsers paging as IAM does it.
+"""moto's server, with IAM's ListUsers paging, and Organizations' account listings paging,
+as AWS does them.
 
 moto returns every user in one ListUsers answer whatever MaxItems says. IAM returns at most
 MaxItems users (100 by default, 1,000 at most), sometimes fewer, with IsTruncated and a
@@ -9,14 +10,23 @@ account pages through its users like a crawl of a real one.
 KEYHYGIENE_MOTO_PAGE_CAP=N answers at most N users a page whatever MaxItems asks (IAM may
 also return fewer than MaxItems), so a few hundred users span several pages in the tests.
 
+Organizations' ListAccounts, ListAccountsForParent and ListOrganizationalUnitsForParent
+answer at most MaxResults items a page (20 at most, 20 when MaxResults is absent), as
+Organizations does (accounts in the order they joined, units in the order they were
+created), with a NextToken while more remain. KEYHYGIENE_MOTO_ORG_PAGE_CAP=N answers at most N a page
+whatever MaxResults asks, so a handful of accounts span several pages in the tests.
+
 Usage: the same arguments as moto_server, e.g. `python scripts/moto_server.py -H 127.0.0.1 -p 5000`.
 """
 
+import json
 import os
 import sys
 
 from moto.core.responses import ActionResult
 from moto.iam.responses import IamResponse
+from moto.organizations.exceptions import InvalidInputException
+from moto.organizations.responses import OrganizationsResponse
 from moto.server import main
 
 IAM_DEFAULT_MAX_ITEMS = 100
@@ -38,6 +48,52 @@ def list_users(self):
 
 
 IamResponse.list_users = list_users
+
+ORG_MAX_RESULTS = 20
+
+
+def org_page(self, items):
+    """One page of `items` for MaxResults and NextToken (an offset), and the next token."""
+    asked = self._get_int_param("MaxResults") or ORG_MAX_RESULTS
+    size = min(asked, ORG_MAX_RESULTS,
+               int(os.environ.get("KEYHYGIENE_MOTO_ORG_PAGE_CAP", ORG_MAX_RESULTS)))
+    token = self._get_param("NextToken")
+    if token is not None and not (token.isdigit() and int(token) <= len(items)):
+        raise InvalidInputException("You specified an invalid value for nextToken.")
+    start = int(token) if token else 0
+    end = start + max(size, 1)
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def list_accounts(self):
+    backend = self.organizations_backend
+    accounts = sorted(backend.accounts, key=lambda a: (a.create_time, a.id))
+    page, next_token = org_page(self, accounts)
+    return json.dumps({"Accounts": [a.describe() for a in page], "NextToken": next_token})
+
+
+def list_accounts_for_parent(self):
+    backend = self.organizations_backend
+    parent_id = backend.validate_parent_id(self._get_param("ParentId"))
+    accounts = sorted((a for a in backend.accounts if a.parent_id == parent_id),
+                      key=lambda a: (a.create_time, a.id))
+    page, next_token = org_page(self, accounts)
+    return json.dumps({"Accounts": [a.describe() for a in page], "NextToken": next_token})
+
+
+def list_organizational_units_for_parent(self):
+    backend = self.organizations_backend
+    parent_id = backend.validate_parent_id(self._get_param("ParentId"))
+    units = [ou for ou in backend.ou if ou.parent_id == parent_id]
+    page, next_token = org_page(self, units)
+    return json.dumps({"OrganizationalUnits": [{"Id": ou.id, "Arn": ou.arn, "Name": ou.name}
+                                               for ou in page],
+                       "NextToken": next_token})
+
+
+OrganizationsResponse.list_accounts = list_accounts
+OrganizationsResponse.list_accounts_for_parent = list_accounts_for_parent
+OrganizationsResponse.list_organizational_units_for_parent = list_organizational_units_for_parent
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

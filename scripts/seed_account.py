@@ -28,6 +28,8 @@ import sys
 import urllib.request
 
 import boto3
+import botocore.credentials
+import botocore.session
 from botocore.config import Config
 
 ADMIN_KEY = "AKIASEEDADMINEXAMPLE"  # unknown to the endpoint: its requests mark no key as used
@@ -229,33 +231,68 @@ class Clock:
             self.current = t
 
 
-def client(endpoint, service, region, key=ADMIN_KEY, secret=ADMIN_SECRET, session=None):
+def client(endpoint, service, region, key=ADMIN_KEY, secret=ADMIN_SECRET, session=None,
+           token=None):
     session = session or boto3.session.Session()
     return session.client(service, endpoint_url=endpoint, region_name=region,
                           aws_access_key_id=key, aws_secret_access_key=secret,
+                          aws_session_token=token,
                           config=Config(retries={"max_attempts": 2, "mode": "standard"}))
 
 
-def use_key(session, endpoint, key_id, secret, service, region):
-    """One request signed with the key, so the endpoint records its last use."""
-    c = client(endpoint, service, region, key_id, secret, session)
-    calls = {
-        "s3": lambda: c.list_buckets(),
-        "sts": lambda: c.get_caller_identity(),
-        "dynamodb": lambda: c.list_tables(),
-        "sqs": lambda: c.list_queues(),
-        "ec2": lambda: c.describe_regions(),
-        "sns": lambda: c.list_topics(),
-        "iam": lambda: c.list_account_aliases(),
-    }
-    calls[service]()
+class _KeyInUse(botocore.credentials.CredentialProvider):
+    """The credentials of the key being used: one object every client signs with."""
+
+    METHOD = "seed-key-in-use"
+
+    def __init__(self):
+        super().__init__()
+        self.credentials = botocore.credentials.Credentials("unset", "unset")
+
+    def load(self):
+        return self.credentials
 
 
-def seed(plan, endpoint, clock_file, quiet):
+class KeyUser:
+    """Signs one request with a seeded key, so the endpoint records its last use there.
+
+    Its clients are made once per service and region and sign with whichever key was set
+    last, since making a client costs more than the request itself."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.key = _KeyInUse()
+        core = botocore.session.Session()
+        core.get_component("credential_provider").insert_before("env", self.key)
+        self.session = boto3.session.Session(botocore_session=core)
+        self.clients = {}
+
+    def use(self, key_id, secret, service, region):
+        c = self.clients.get((service, region))
+        if c is None:
+            c = self.session.client(service, endpoint_url=self.endpoint, region_name=region,
+                                    config=Config(retries={"max_attempts": 2,
+                                                           "mode": "standard"}))
+            self.clients[(service, region)] = c
+        self.key.credentials.access_key = key_id
+        self.key.credentials.secret_key = secret
+        calls = {
+            "s3": lambda: c.list_buckets(),
+            "sts": lambda: c.get_caller_identity(),
+            "dynamodb": lambda: c.list_tables(),
+            "sqs": lambda: c.list_queues(),
+            "ec2": lambda: c.describe_regions(),
+            "sns": lambda: c.list_topics(),
+            "iam": lambda: c.list_account_aliases(),
+        }
+        calls[service]()
+
+
+def seed_users(plan, iam, clock, key_user):
+    """Seeds the plan's users into the account `iam` (a client) signs for, moving `clock`
+    before each event and using keys through `key_user`. Returns the seeded users: the
+    plan's, with ARNs, key ids, creation and last-use dates added."""
     now = parse_time(plan["now"])
-    clock = Clock(clock_file)
-    session = boto3.session.Session()
-    iam = client(endpoint, "iam", "us-east-1", session=session)
 
     def at(days_ago):
         return now - dt.timedelta(days=days_ago)
@@ -303,8 +340,7 @@ def seed(plan, endpoint, clock_file, quiet):
         else:
             key = user["keys"][ki]
             used = key["used"]
-            use_key(session, endpoint, key["id"], secrets[key["id"]], used["service"],
-                    used["region"])
+            key_user.use(key["id"], secrets[key["id"]], used["service"], used["region"])
             used["date"] = iso(t)
 
     # Deactivation does not touch last use, so it can happen at any time.
@@ -315,11 +351,23 @@ def seed(plan, endpoint, clock_file, quiet):
                 iam.update_access_key(UserName=user["name"], AccessKeyId=key["id"],
                                       Status="Inactive")
     secrets.clear()
+    return seeded
+
+
+def seed(plan, endpoint, clock_file, quiet):
+    iam = client(endpoint, "iam", "us-east-1")
+    seeded = seed_users(plan, iam, Clock(clock_file), KeyUser(endpoint))
     if not quiet:
         keys = sum(len(u["keys"]) for u in seeded)
         print(f"seeded {len(seeded)} users and {keys} access keys as of {plan['now']}",
               file=sys.stderr)
     return {"now": plan["now"], "account_id": "123456789012", "users": seeded}
+
+
+def reset(endpoint):
+    """Empties the endpoint: no users, no organization."""
+    urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset",
+                                                  method="POST")).read()
 
 
 def main():
@@ -332,8 +380,7 @@ def main():
         plan = generated_plan(args.users, args.seed, now.replace(microsecond=0),
                               args.keys_per_user)
     # Start from an empty account.
-    urllib.request.urlopen(urllib.request.Request(args.endpoint + "/moto-api/reset",
-                                                  method="POST")).read()
+    reset(args.endpoint)
     manifest = seed(plan, args.endpoint, args.clock_file, args.quiet)
     if args.manifest:
         with open(args.manifest, "w") as f:

@@ -40,8 +40,13 @@ pub fn venv_python() -> PathBuf {
 /// several pages (IAM, too, may answer fewer users than MaxItems asks for).
 pub const LIST_USERS_PAGE_CAP: usize = 100;
 
-/// The command that starts moto's server with IAM's ListUsers paging
-/// (`scripts/moto_server.py`).
+/// Accounts per ListAccounts page (and accounts or units per ListAccountsForParent and
+/// ListOrganizationalUnitsForParent page) a server from [`Moto::start_org`] answers at most,
+/// so a handful of accounts span several pages.
+pub const ORG_PAGE_CAP: usize = 2;
+
+/// The command that starts moto's server with IAM's ListUsers paging and Organizations'
+/// paging (`scripts/moto_server.py`).
 fn moto_server() -> Command {
     let server = venv().join("bin/moto_server");
     assert!(
@@ -102,11 +107,22 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        Self::start_with(false)
+        Self::launch(false, None)
     }
 
     /// With `record`, the server records every request it receives (moto's recorder).
     pub fn start_with(record: bool) -> Moto {
+        Self::launch(record, None)
+    }
+
+    /// A server for organization runs: its Organizations listings answer at most
+    /// [`ORG_PAGE_CAP`] items a page. Seed it with [`Moto::seed_org_spec`] or
+    /// [`Moto::seed_org_generated`].
+    pub fn start_org() -> Moto {
+        Self::launch(false, Some(ORG_PAGE_CAP))
+    }
+
+    fn launch(record: bool, org_page_cap: Option<usize>) -> Moto {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock_file = dir.path().join("clock");
         std::fs::write(
@@ -130,6 +146,9 @@ impl Moto {
             if let Some(file) = &recording {
                 cmd.env("MOTO_ENABLE_RECORDING", "true")
                     .env("MOTO_RECORDER_FILEPATH", file);
+            }
+            if let Some(cap) = org_page_cap {
+                cmd.env("KEYHYGIENE_MOTO_ORG_PAGE_CAP", cap.to_string());
             }
             let mut child = cmd.spawn().expect("start moto_server");
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -175,10 +194,52 @@ impl Moto {
         ])
     }
 
+    /// Seeds an organization from a JSON plan (see scripts/seed_org.py): the organization,
+    /// its units, its member accounts and their users and keys. Returns the manifest of what
+    /// was seeded. The endpoint's clock is back at the real time afterwards.
+    pub fn seed_org_spec(&self, spec: &Path) -> Value {
+        self.run_seed(
+            "scripts/seed_org.py",
+            &["--spec", spec.to_str().expect("utf-8 path")],
+        )
+    }
+
+    /// Seeds a generated organization as of `now`: `accounts` member accounts of
+    /// `users_per_account` generated users each (plus seed_account.py's two odd ones) and
+    /// `management_users` users in the management account.
+    pub fn seed_org_generated(
+        &self,
+        accounts: usize,
+        users_per_account: usize,
+        management_users: usize,
+        seed: u64,
+        now: &str,
+    ) -> Value {
+        self.run_seed(
+            "scripts/seed_org.py",
+            &[
+                "--accounts",
+                &accounts.to_string(),
+                "--users-per-account",
+                &users_per_account.to_string(),
+                "--management-users",
+                &management_users.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--now",
+                now,
+            ],
+        )
+    }
+
     fn seed(&self, plan: &[&str]) -> Value {
+        self.run_seed("scripts/seed_account.py", plan)
+    }
+
+    fn run_seed(&self, script: &str, plan: &[&str]) -> Value {
         let manifest = self.dir.path().join("manifest.json");
         let status = Command::new(venv_python())
-            .arg(Path::new(ROOT).join("scripts/seed_account.py"))
+            .arg(Path::new(ROOT).join(script))
             .args(["--endpoint", &self.endpoint, "--clock-file"])
             .arg(&self.clock_file)
             .arg("--manifest")
@@ -186,7 +247,7 @@ impl Moto {
             .arg("--quiet")
             .args(plan)
             .status()
-            .expect("run scripts/seed_account.py");
+            .unwrap_or_else(|e| panic!("run {script}: {e}"));
         assert!(status.success(), "seeding the local endpoint failed");
         serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest"))
             .expect("manifest JSON")
