@@ -1,0 +1,453 @@
+//! Organization runs end to end, against a local organization on moto's server (seeded by
+//! scripts/seed_org.py under libfaketime): every key of every reachable account with its
+//! account id, a member whose AssumeRole is denied named as a gap with the role ARN tried,
+//! a suspended account listed but not counted, `--ou` and `--accounts` selecting exactly
+//! what they say, ListAccounts paged with small pages, and only read-only requests.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use keyhygiene::inventory::{Inventory, LastUse};
+use serde_json::{Value, json};
+use support::{FaultProxy, Moto, audit_at, stderr, stdout};
+
+const NOW: &str = "2026-06-01T12:00:00Z";
+const ROLE: &str = "OrganizationAccountAccessRole";
+
+fn key(created: u32, status: &str, used: Option<(u32, &str, &str)>) -> Value {
+    json!({"created_days_ago": created, "status": status,
+           "used": used.map(|(days, service, region)|
+               json!({"days_ago": days, "service": service, "region": region}))})
+}
+
+fn user(name: &str, created: u32, keys: Vec<Value>) -> Value {
+    json!({"name": name, "path": "/", "created_days_ago": created, "tags": {}, "keys": keys})
+}
+
+/// The management account, three active members (one in a nested unit, one to be denied)
+/// and a closed one.
+fn spec() -> Value {
+    json!({
+        "now": NOW,
+        "management": {"users": [
+            user("org-admin", 900, vec![key(500, "Active", Some((100, "iam", "us-east-1")))]),
+        ]},
+        "ous": ["Workloads/Prod", "Sandbox"],
+        "accounts": [
+            {"name": "prod-payments", "ou": "Workloads/Prod", "users": [
+                user("alice", 400, vec![
+                    key(120, "Active", Some((3, "s3", "eu-west-1"))),
+                    key(300, "Inactive", None),
+                ]),
+                user("ci-deploy", 200, vec![key(150, "Active", Some((60, "sts", "us-east-1")))]),
+            ]},
+            {"name": "sandbox-1", "ou": "Sandbox", "users": [
+                user("bob", 50, vec![key(40, "Active", Some((39, "sqs", "us-west-2")))]),
+            ]},
+            {"name": "locked", "ou": null, "users": [
+                user("carol", 300, vec![key(250, "Active", None)]),
+            ]},
+            {"name": "legacy", "ou": null, "close": true, "users": [
+                user("alice", 2000, vec![key(1999, "Active", None)]),
+            ]},
+        ]
+    })
+}
+
+struct Org {
+    moto: Moto,
+    manifest: Value,
+}
+
+impl Org {
+    fn seed(moto: Moto) -> Org {
+        let spec_file = moto.dir.path().join("org-spec.json");
+        std::fs::write(&spec_file, spec().to_string()).expect("write the spec");
+        let manifest = moto.seed_org_spec(&spec_file);
+        Org { moto, manifest }
+    }
+
+    fn account(&self, name: &str) -> &Value {
+        self.manifest["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name || (name == "management" && a["management"] == true))
+            .unwrap_or_else(|| panic!("no account {name} in the manifest"))
+    }
+
+    fn id(&self, name: &str) -> String {
+        self.account(name)["id"].as_str().unwrap().to_string()
+    }
+}
+
+fn report(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+fn account_ids(doc: &Value, outcome: &str) -> BTreeSet<String> {
+    doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"] == outcome)
+        .map(|a| a["account_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Every seeded key of `seeded` (an account of the manifest) is in `inv`, with the same
+/// status, creation date and last use, under the account's id.
+fn assert_same_keys(inv: &Inventory, seeded: &Value) {
+    let id = seeded["id"].as_str().unwrap();
+    assert_eq!(inv.account_id.as_deref(), Some(id));
+    let mut expected = BTreeMap::new();
+    for u in seeded["users"].as_array().unwrap() {
+        for k in u["keys"].as_array().unwrap() {
+            let used = k["used"].get("date").map(time);
+            expected.insert(
+                k["id"].as_str().unwrap().to_string(),
+                (
+                    u["name"].as_str().unwrap().to_string(),
+                    k["status"].as_str().unwrap().to_string(),
+                    time(&k["created"]),
+                    used,
+                ),
+            );
+        }
+    }
+    let mut crawled = BTreeMap::new();
+    for u in &inv.users {
+        assert!(u.arn.contains(&format!(":{id}:")), "{} is in {id}", u.arn);
+        for k in &u.keys {
+            let used = match &k.last_used {
+                LastUse::Used { date, .. } => Some(*date),
+                LastUse::Never => None,
+                LastUse::Unknown => panic!("{id}: last use of {:?} unknown", k.id),
+            };
+            crawled.insert(
+                k.id.clone().unwrap(),
+                (
+                    u.name.clone(),
+                    k.status.as_str().to_string(),
+                    k.created,
+                    used,
+                ),
+            );
+        }
+    }
+    assert_eq!(crawled, expected, "account {id}: every key, as seeded");
+}
+
+#[test]
+fn an_organization_run_audits_every_reachable_account_and_names_the_one_it_could_not() {
+    let org = Org::seed(Moto::start_org());
+    let denied = org.id("locked");
+    let denied_role = format!("arn:aws:iam::{denied}:role/{ROLE}");
+    let proxy = FaultProxy::start(
+        &org.moto.endpoint,
+        &["--deny", &format!("AssumeRole:RoleArn={denied_role}")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let saved = dir.path().join("saved");
+    let output = audit_at(
+        &proxy.endpoint,
+        &[
+            "--org",
+            "--as-of",
+            NOW,
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--save-inventory",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let (text, err) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "{text}\n{err}");
+
+    let doc = report(&out);
+    assert_eq!(doc["kind"], "organization");
+    assert_eq!(
+        doc["organization"]["id"], org.manifest["organization_id"],
+        "the organization is named"
+    );
+    let reachable: BTreeSet<String> = ["management", "prod-payments", "sandbox-1"]
+        .iter()
+        .map(|n| org.id(n))
+        .collect();
+    assert_eq!(account_ids(&doc, "audited"), reachable);
+    assert_eq!(
+        account_ids(&doc, "not audited"),
+        BTreeSet::from([denied.clone()])
+    );
+    assert_eq!(
+        account_ids(&doc, "not active"),
+        BTreeSet::from([org.id("legacy")]),
+        "the closed account is listed, not crawled"
+    );
+    let locked = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == denied.as_str())
+        .unwrap();
+    assert_eq!(locked["problem"]["operation"], "AssumeRole");
+    assert_eq!(locked["problem"]["error_code"], "AccessDenied");
+    assert_eq!(locked["problem"]["role_arn"], denied_role.as_str());
+    assert!(
+        text.contains(&format!(
+            "not audited: account {denied}: AssumeRole failed with AccessDenied"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&denied_role), "{text}");
+    let prod = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == org.id("prod-payments").as_str())
+        .unwrap();
+    assert_eq!(prod["ou_path"], "Root/Workloads/Prod");
+    assert_eq!(prod["name"], "prod-payments");
+    assert_eq!(prod["state"], "ACTIVE");
+
+    // Every key of every reachable account, with its account id, in the saved inventories,
+    // in keys.csv and in report.json's findings.
+    for name in ["management", "prod-payments", "sandbox-1"] {
+        let seeded = org.account(name);
+        let id = org.id(name);
+        let inv = Inventory::from_json_file(&saved.join(format!("account-{id}.json"))).unwrap();
+        assert!(inv.is_complete(), "{name}: {:?}", inv.gaps);
+        assert_same_keys(&inv, seeded);
+    }
+    let keys_csv = std::fs::read_to_string(out.join("keys.csv")).unwrap();
+    let seeded_keys: usize = ["management", "prod-payments", "sandbox-1"]
+        .iter()
+        .map(|n| {
+            org.account(n)["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["keys"].as_array().unwrap().len())
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(keys_csv.lines().count(), seeded_keys + 1, "{keys_csv}");
+    assert!(
+        keys_csv
+            .lines()
+            .skip(1)
+            .all(|l| reachable.iter().any(|id| l.starts_with(id.as_str()))),
+        "every row names its account"
+    );
+    assert!(
+        keys_csv.contains(",prod-payments"),
+        "account names are in keys.csv"
+    );
+
+    // The manifest lists every account, how it was chosen and what happened to it; the
+    // saved directory gives the same report offline.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(saved.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["accounts"].as_array().unwrap().len(), 5);
+    assert_eq!(manifest["selection"]["org"], true);
+    let offline = dir.path().join("offline");
+    let again = support::keyhygiene()
+        .args([
+            "audit",
+            "--from-inventory",
+            saved.to_str().unwrap(),
+            "--as-of",
+            NOW,
+            "--out-dir",
+            offline.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read(offline.join("keys.csv")).unwrap(),
+        keys_csv.as_bytes(),
+        "the offline report lists the same keys"
+    );
+    let offline_doc = report(&offline);
+    assert_eq!(offline_doc["findings"], doc["findings"]);
+    assert_eq!(
+        account_ids(&offline_doc, "not audited"),
+        BTreeSet::from([denied])
+    );
+}
+
+#[test]
+fn ou_and_accounts_select_exactly_what_they_say() {
+    let org = Org::seed(Moto::start_org());
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = dir
+            .path()
+            .join(format!("out-{}", args.join("-").replace('/', "_")));
+        let mut all = vec!["--as-of", NOW, "--out-dir", out.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let output = audit_at(&org.moto.endpoint, &all);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{}",
+            stderr(&output)
+        );
+        report(&out)
+    };
+
+    // The Workloads unit holds Workloads/Prod, which holds prod-payments.
+    let workloads = org.manifest["ous"]["Workloads"].as_str().unwrap();
+    let doc = run(&["--ou", workloads]);
+    assert_eq!(
+        account_ids(&doc, "audited"),
+        BTreeSet::from([org.id("prod-payments")])
+    );
+    assert_eq!(doc["accounts"].as_array().unwrap().len(), 1);
+    let sandbox = org.manifest["ous"]["Sandbox"].as_str().unwrap();
+    let doc = run(&["--ou", workloads, "--ou", sandbox]);
+    assert_eq!(
+        account_ids(&doc, "audited"),
+        BTreeSet::from([org.id("prod-payments"), org.id("sandbox-1")])
+    );
+
+    // An explicit list needs no Organizations call; the caller's own account is audited
+    // with its own credentials.
+    let ids = format!("{},{}", org.id("sandbox-1"), org.id("management"));
+    let doc = run(&["--accounts", &ids]);
+    assert_eq!(
+        account_ids(&doc, "audited"),
+        BTreeSet::from([org.id("sandbox-1"), org.id("management")])
+    );
+    assert!(
+        doc["organization"]["id"].is_null(),
+        "Organizations was not asked"
+    );
+
+    // --exclude-accounts and --org: every active account but the excluded one.
+    let doc = run(&["--org", "--exclude-accounts", &org.id("locked")]);
+    assert_eq!(
+        account_ids(&doc, "excluded"),
+        BTreeSet::from([org.id("locked")])
+    );
+    assert_eq!(account_ids(&doc, "audited").len(), 3);
+
+    // An unknown unit is refused with one line.
+    let out = dir.path().join("bad-ou");
+    let output = audit_at(
+        &org.moto.endpoint,
+        &[
+            "--ou",
+            "ou-zzzz-zzzzzzzz",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ou-zzzz-zzzzzzzz"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_organization_run_sends_only_read_only_requests() {
+    let org = Org::seed(Moto::start_with(true));
+    org.moto.control("/moto-api/recorder/reset-recording");
+    org.moto.control("/moto-api/recorder/start-recording");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let ou = org.manifest["ous"]["Workloads"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["--org"],
+        vec!["--ou", ou.as_str()],
+        vec!["--accounts", &org.id("sandbox-1")],
+    ] {
+        let mut all = vec!["--as-of", NOW, "--out-dir", out.to_str().unwrap()];
+        all.extend(args);
+        let output = audit_at(&org.moto.endpoint, &all);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{}",
+            stderr(&output)
+        );
+    }
+    org.moto.control("/moto-api/recorder/stop-recording");
+
+    let recording = std::fs::read_to_string(org.moto.recording.as_ref().unwrap()).unwrap();
+    let mut actions = BTreeMap::<String, usize>::new();
+    for line in recording.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Value = serde_json::from_str(line).expect("recorded request");
+        let target = entry["headers"]["X-Amz-Target"]
+            .as_str()
+            .unwrap_or_default();
+        let action = if let Some((_, action)) = target.split_once('.') {
+            action.to_string()
+        } else {
+            let body = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"].as_bool() == Some(true) {
+                use base64::Engine;
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .expect("base64 body"),
+                )
+                .expect("utf-8 body")
+            } else {
+                body.to_string()
+            };
+            body.split('&')
+                .find_map(|kv| kv.strip_prefix("Action="))
+                .unwrap_or_else(|| panic!("a request without an action: {line}"))
+                .to_string()
+        };
+        *actions.entry(action).or_default() += 1;
+    }
+    let allowed: BTreeSet<&str> = [
+        // IAM, in every audited account.
+        "ListUsers",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "ListUserTags",
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountSummary",
+        // STS: who the caller is, and the member accounts' roles.
+        "GetCallerIdentity",
+        "AssumeRole",
+        // Organizations: the accounts and the units above them.
+        "DescribeOrganization",
+        "ListAccounts",
+        "ListRoots",
+        "ListOrganizationalUnitsForParent",
+        "ListAccountsForParent",
+    ]
+    .into();
+    let sent: BTreeSet<&str> = actions.keys().map(String::as_str).collect();
+    assert!(
+        sent.is_subset(&allowed),
+        "only documented read-only actions: {actions:?}"
+    );
+    for needed in [
+        "ListAccounts",
+        "DescribeOrganization",
+        "AssumeRole",
+        "ListUsers",
+    ] {
+        assert!(sent.contains(needed), "{needed} was used: {actions:?}");
+    }
+}
