@@ -56,7 +56,10 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 fn statements(document: &Value) -> &Vec<Value> {
-    assert_eq!(document["Version"], "2012-10-17", "policy document: {document:#}");
+    assert_eq!(
+        document["Version"], "2012-10-17",
+        "policy document: {document:#}"
+    );
     document["Statement"]
         .as_array()
         .unwrap_or_else(|| panic!("no Statement list in {document:#}"))
@@ -141,7 +144,11 @@ fn stack_creates_the_read_only_member_role() {
         arn.starts_with("arn:aws:iam::") && arn.ends_with(&format!(":role/{ROLE_NAME}")),
         "role ARN {arn}"
     );
-    assert_eq!(got["outputs"], json!({"RoleArn": arn}), "the stack's outputs");
+    assert_eq!(
+        got["outputs"],
+        json!({"RoleArn": arn}),
+        "the stack's outputs"
+    );
     assert_eq!(role["max_session_duration"], 3600);
 
     // The trust policy: the trusted account, with the external id, and nothing more.
@@ -168,7 +175,11 @@ fn stack_creates_the_read_only_member_role() {
     }
 
     // The permissions: one inline policy, exactly the seven read-only actions.
-    assert_eq!(got["attached_policies"], json!([]), "no managed policy attached");
+    assert_eq!(
+        got["attached_policies"],
+        json!([]),
+        "no managed policy attached"
+    );
     let inline = got["inline_policies"]
         .as_object()
         .expect("inline policies by name");
