@@ -73,6 +73,18 @@ def parse_args():
                    help="keyhygiene --concurrency (default: its own); a list such as 16,32,64 "
                         "runs the scenarios once per value (the scale series uses the first)")
     p.add_argument("--seed", type=int, default=1, help="seed of the proxy and the account plan")
+    p.add_argument("--org", action="store_true",
+                   help="the organization scenario (see --org-accounts, --org-users)")
+    p.add_argument("--org-accounts", type=int, default=10, help="member accounts")
+    p.add_argument("--org-users", type=int, default=100, help="users per member account")
+    p.add_argument("--org-rate", type=float, default=5.0,
+                   help="organization scenario: req/s per action and account")
+    p.add_argument("--burst-org", type=float, default=5.0,
+                   help="organization scenario: bucket size per action and account")
+    p.add_argument("--org-concurrency", type=int, default=16,
+                   help="organization scenario: --concurrency (per account)")
+    p.add_argument("--account-concurrency", default="4,8,16",
+                   help="organization scenario: --account-concurrency values to measure")
     p.add_argument("--org-pages", default="",
                    help="organization report sizes to render and open in Chromium, e.g. 100 "
                         "(accounts of 313 keys each, from the demo account's saved inventory)")
@@ -182,11 +194,14 @@ class Account:
             sys.exit(f"moto's server did not start; see {self.dir / 'moto.log'}")
         say(f"seeding the {self.label} account into {self.endpoint}")
         self.started = time.monotonic()
-        self.seeding = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts/seed_account.py"), "--endpoint", self.endpoint,
-             "--clock-file", str(clock), "--users", str(self.users), "--seed", str(self.seed),
-             "--now", self.now, "--keys-per-user", str(self.keys_per_user), "--manifest", str(self.dir / "manifest.json"), "--quiet"],
-            stdin=subprocess.DEVNULL)
+        self.seeding = subprocess.Popen(self.seeding_command(clock), stdin=subprocess.DEVNULL)
+
+    def seeding_command(self, clock):
+        return [sys.executable, str(ROOT / "scripts/seed_account.py"), "--endpoint",
+                self.endpoint, "--clock-file", str(clock), "--users", str(self.users),
+                "--seed", str(self.seed), "--now", self.now, "--keys-per-user",
+                str(self.keys_per_user), "--manifest", str(self.dir / "manifest.json"),
+                "--quiet"]
 
     def finish_seeding(self):
         if self.seeding is None:
@@ -210,6 +225,25 @@ class Account:
             if self.proc:
                 self.proc.wait()
         self.info_file.unlink(missing_ok=True)
+
+
+class Org(Account):
+    """A moto server seeded with a generated organization: `accounts` member accounts of
+    `users` users each (scripts/seed_org.py), reached through their
+    OrganizationAccountAccessRole."""
+
+    def __init__(self, work, accounts, users, now, seed):
+        super().__init__(work, users, now, seed, 0)
+        self.accounts = accounts
+        self.dir = Path(work) / "orgs" / f"a{accounts}-u{users}"
+        self.label = f"{accounts}-account, {users}-user organization"
+        self.info_file = self.dir / "account.json"
+
+    def seeding_command(self, clock):
+        return [sys.executable, str(ROOT / "scripts/seed_org.py"), "--endpoint", self.endpoint,
+                "--clock-file", str(clock), "--accounts", str(self.accounts),
+                "--users-per-account", str(self.users), "--seed", str(self.seed),
+                "--now", self.now, "--manifest", str(self.dir / "manifest.json"), "--quiet"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -544,6 +578,107 @@ def prowler_section(prowler_run, kh_run):
 
 
 # ---------------------------------------------------------------------------------------
+# The organization scenario: every member account behind latency, each throttled on its own
+# (the proxy's buckets are per action and per access key id, and each account is one
+# assumed-role session), crawled in one organization run; then the same accounts audited one
+# at a time in a loop, the way users script it without organization support.
+
+def org_members(org):
+    return [a for a in org.manifest["accounts"] if not a.get("management")]
+
+
+def account_floor(account, args, concurrency):
+    """The fastest one account's crawl can be: its calls at the proxy's latency with
+    `concurrency` in flight, or its busiest action at the throttle rate, whichever is longer."""
+    users = len(account["users"])
+    keys = sum(len(u["keys"]) for u in account["users"])
+    needed = {"ListUsers": max(1, -(-users // 100)), "ListUserTags": users,
+              "ListAccessKeys": users, "GetAccessKeyLastUsed": keys}
+    mean_latency = (args.latency_ms + args.jitter_ms / 2.0) / 1000.0
+    by_latency = (sum(needed.values()) + 4) * mean_latency / concurrency
+    by_rate = max(max(0.0, n - args.burst) / args.org_rate for n in needed.values())
+    return max(by_latency, by_rate), sum(needed.values()) + 4
+
+
+def org_crawl(args, org, flags, extra, tag, direct=False):
+    out = Path(args.work_dir) / "runs" / f"org-a{org.accounts}-u{org.users}-{tag}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    proxy = None if direct else Proxy(args.bin_dir, org.endpoint, flags, out / "proxy.log")
+    endpoint = org.endpoint if direct else proxy.endpoint
+    cmd = [str(Path(args.bin_dir) / "keyhygiene"), "audit", "--endpoint-url", endpoint,
+           "--as-of", org.now, "--save-inventory", str(out / "saved"), "--out-dir",
+           str(out / "report"), "--fail-on", "none", *extra]
+    code, wall, rss = measured(cmd, aws_env(), out / "keyhygiene.log")
+    if proxy:
+        proxy.stop()
+    inventories = {}
+    for f in sorted((out / "saved").glob("account-*.json")):
+        inv = json.loads(f.read_text())
+        inventories[inv["account_id"]] = inv
+    return {"exit": code, "wall": wall, "rss_mib": rss, "inventories": inventories,
+            "dir": str(out)}
+
+
+def org_scenario(args, org):
+    flags = ["--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
+             "--seed", str(args.seed), "--throttle-rps", str(args.org_rate),
+             "--throttle-burst", str(args.burst_org), "--throttle-per-credential"]
+    members = org_members(org)
+    floors = {a["id"]: account_floor(a, args, args.org_concurrency) for a in members}
+    org_floor = max(f for f, _ in floors.values())
+    results = {"accounts": len(members), "users_per_account": org.users,
+               "floor": org_floor, "rows": []}
+    say(f"organization: {len(members)} accounts; the endpoint alone (no proxy)")
+    direct = org_crawl(args, org, [], ["--org", "--concurrency", str(args.org_concurrency)],
+                       "direct", direct=True)
+    results["direct_wall"] = direct["wall"]
+    for ac in [int(c) for c in args.account_concurrency.split(",") if c]:
+        say(f"organization run, --account-concurrency {ac}")
+        run = org_crawl(args, org, flags, ["--org", "--account-concurrency", str(ac),
+                                           "--concurrency", str(args.org_concurrency)], f"ac{ac}")
+        complete = all(not inv["gaps"] for inv in run["inventories"].values()) \
+            and len(run["inventories"]) == len(members) + 1
+        results["rows"].append({"account_concurrency": ac, "wall": run["wall"],
+                                "rss_mib": run["rss_mib"], "exit": run["exit"],
+                                "complete": complete, "inventories": run["inventories"]})
+        say(f"  {run['wall']:.1f} s ({run['wall'] / org_floor:.2f} x floor {org_floor:.1f} s)")
+    say("the same accounts one at a time, one keyhygiene run each")
+    loop_wall, same, loop_rss = 0.0, 0, 0.0
+    best = min(results["rows"], key=lambda r: r["wall"])
+    for a in members:
+        run = org_crawl(args, org, flags, ["--accounts", a["id"], "--concurrency",
+                                           str(args.org_concurrency)], f"loop-{a['id']}")
+        loop_wall += run["wall"]
+        loop_rss = max(loop_rss, run["rss_mib"])
+        single = run["inventories"].get(a["id"])
+        in_org = best["inventories"].get(a["id"])
+        if single and in_org and comparable(single) == comparable(in_org):
+            same += 1
+    results.update(loop_wall=loop_wall, loop_rss_mib=loop_rss, identical=same)
+    for r in results["rows"]:
+        r.pop("inventories")
+    print()
+    print(f"Organization scenario: {len(members)} member accounts x {org.users} users, "
+          f"{args.latency_ms}+U[0,{args.jitter_ms}) ms latency, {args.org_rate:g} req/s per "
+          f"action and account (burst {args.burst_org:g}), --concurrency {args.org_concurrency}, "
+          f"profile {args.profile}:")
+    print()
+    print("| run | wall s | org floor s | wall/floor | peak RSS MiB | coverage |")
+    print("|---|---|---|---|---|---|")
+    for r in results["rows"]:
+        print(f"| --org, --account-concurrency {r['account_concurrency']} | {r['wall']:.1f} "
+              f"| {org_floor:.1f} | {r['wall'] / org_floor:.2f} | {r['rss_mib']:.1f} "
+              f"| {'complete' if r['complete'] else 'INCOMPLETE'}, exit {r['exit']} |")
+    print(f"| one run per account, in a loop | {loop_wall:.1f} | {org_floor:.1f} "
+          f"| {loop_wall / org_floor:.2f} | {loop_rss:.1f} (largest run) | "
+          f"{same} of {len(members)} accounts identical to the organization run |")
+    print(f"| --org straight to the endpoint, no proxy | {direct['wall']:.1f} | | | "
+          f"{direct['rss_mib']:.1f} | endpoint capacity |")
+    return results
+
+
+# ---------------------------------------------------------------------------------------
 # The organization report at size: N accounts, each a copy of the demo account's saved
 # inventory (302 users, 313 keys) under its own account id, audited offline.
 
@@ -612,6 +747,8 @@ def main():
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     accounts = {w: Account(work, w[0], now, args.seed, w[1]) for w in sorted(set(wanted))}
+    if args.org:
+        accounts["org"] = Org(work, args.org_accounts, args.org_users, now, args.seed)
     started = []
     try:
         pending = [a for a in accounts.values() if not (args.reuse_accounts and a.reuse())]
@@ -699,6 +836,9 @@ def main():
                       f"| {r['filter_ms']:.0f} / {r['sort_ms']:.0f}, "
                       f"{r['filter_js_errors'] + r['sort_js_errors']} "
                       f"| {r['verdict']} |")
+
+        if args.org:
+            results["org"] = org_scenario(args, accounts["org"])
 
         org_rows = [org_pages(args, int(n)) for n in args.org_pages.split(",") if n]
         if org_rows:
