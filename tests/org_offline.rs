@@ -403,3 +403,100 @@ fn bad_account_lists_are_refused_before_any_call() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+#[test]
+fn the_policy_scope_and_suppressions_name_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = save(
+        dir.path(),
+        "a.json",
+        &inventory("111111111111", "alice", 200),
+    );
+    let b = save(
+        dir.path(),
+        "b.json",
+        &inventory("222222222222", "alice", 200),
+    );
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[scope.exclude]\naccounts = [\"333333333333\"]\n\n\
+         [[suppress]]\nrule = \"*\"\nuser = \"alice\"\naccount = \"111111111111\"\nreason = \"migrating\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = audit(&[
+        "--from-inventory",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--config",
+        policy.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let doc = report(&out);
+    // The suppression names one account: the same user's findings in the other stay open.
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["account_id"] == "222222222222")
+    );
+    assert!(
+        doc["suppressed_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["account_id"] == "111111111111")
+    );
+    assert!(!doc["suppressed_findings"].as_array().unwrap().is_empty());
+
+    // An account the scope leaves out is listed as out of scope, not audited.
+    std::fs::write(&policy, "[scope.exclude]\naccounts = [\"222222222222\"]\n").unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--config",
+        policy.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    let doc = report(&out);
+    let outcome = |id: &str| {
+        doc["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["account_id"] == id)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome("222222222222"), "out of scope");
+    assert_eq!(outcome("111111111111"), "audited");
+    assert!(doc["coverage"]["complete"].as_bool().unwrap());
+    assert_eq!(doc["coverage"]["keys"], 1);
+
+    // A single-account run of an account the scope leaves out is a configuration error.
+    let single = dir.path().join("single");
+    let output = audit(&[
+        "--from-inventory",
+        b.to_str().unwrap(),
+        "--config",
+        policy.to_str().unwrap(),
+        "--out-dir",
+        single.to_str().unwrap(),
+    ]);
+    assert_refused(
+        &output,
+        &single,
+        "account 222222222222 is out of the policy's scope",
+    );
+}
