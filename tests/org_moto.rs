@@ -451,3 +451,39 @@ fn an_organization_run_sends_only_read_only_requests() {
         assert!(sent.contains(needed), "{needed} was used: {actions:?}");
     }
 }
+
+#[test]
+fn an_account_past_its_timeout_is_named_and_the_others_complete() {
+    let moto = Moto::start();
+    moto.seed_generated(3, 5, NOW);
+    // Every answer takes 1.5 s: the caller's own account cannot finish within 1 s.
+    let proxy = FaultProxy::start(&moto.endpoint, &["--latency-ms", "1500"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = audit_at(
+        &proxy.endpoint,
+        &[
+            "--accounts",
+            "123456789012",
+            "--account-timeout",
+            "1s",
+            "--as-of",
+            NOW,
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let doc = report(&out);
+    let problem = &doc["accounts"][0]["problem"];
+    assert_eq!(problem["error_code"], "Timeout", "{doc}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("--account-timeout")
+    );
+    // The caller's own account needs no role.
+    assert!(problem["role_arn"].is_null());
+    assert!(stdout(&output).contains("not audited: account 123456789012"));
+}
