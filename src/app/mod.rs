@@ -6,6 +6,7 @@
 //! Coverage gaps beat findings.
 
 mod org;
+mod saved;
 
 use std::path::Path;
 

@@ -14,6 +14,7 @@ pub use crate::rules::RuleConfig;
 use crate::rules::{RuleSettings, default_settings, find};
 
 mod apply;
+mod checker;
 mod glob;
 mod parse;
 mod scope;
