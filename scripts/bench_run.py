@@ -596,7 +596,7 @@ def account_floor(account, args, concurrency):
               "ListAccessKeys": users, "GetAccessKeyLastUsed": keys}
     mean_latency = (args.latency_ms + args.jitter_ms / 2.0) / 1000.0
     by_latency = (sum(needed.values()) + 4) * mean_latency / concurrency
-    by_rate = max(max(0.0, n - args.burst) / args.org_rate for n in needed.values())
+    by_rate = max(max(0.0, n - args.burst_org) / args.org_rate for n in needed.values())
     return max(by_latency, by_rate), sum(needed.values()) + 4
 
 
