@@ -213,8 +213,6 @@ impl Checker<'_> {
     }
 }
 
-/// Validates `text`; `file` names it in problems and suppression locations.
-
 /// The largest char boundary of `text` at or before `offset`.
 pub(super) fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     while !text.is_char_boundary(offset) {

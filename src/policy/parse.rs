@@ -31,6 +31,7 @@ use super::checker::{Checker, LineIndex, Value};
 /// The fix for a malformed account id.
 const ACCOUNT_FIX: &str = "write the 12 digits of the account id, without dashes or spaces";
 
+/// Validates `text`; `file` names it in problems and suppression locations.
 pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
     let mut c = Checker {
         text,
