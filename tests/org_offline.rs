@@ -65,8 +65,26 @@ fn audit(args: &[&str]) -> std::process::Output {
         .expect("run keyhygiene")
 }
 
+/// The run's report.json, checked against the committed JSON Schema.
 fn report(out_dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap()
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json violates the schema:\n{}",
+        errors.join("\n")
+    );
+    doc
 }
 
 fn manifest(accounts: Value) -> Value {
