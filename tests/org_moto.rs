@@ -487,3 +487,48 @@ fn an_account_past_its_timeout_is_named_and_the_others_complete() {
     assert!(problem["role_arn"].is_null());
     assert!(stdout(&output).contains("not audited: account 123456789012"));
 }
+
+#[test]
+fn a_failure_inside_one_account_stays_in_that_account() {
+    let org = Org::seed(Moto::start_org());
+    // bob exists only in sandbox-1: its keys cannot be listed, however often it is retried.
+    let proxy = FaultProxy::start(
+        &org.moto.endpoint,
+        &["--deny", "ListAccessKeys:UserName=bob"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = audit_at(
+        &proxy.endpoint,
+        &[
+            "--org",
+            "--exclude-accounts",
+            &org.id("locked"),
+            "--as-of",
+            NOW,
+            "--out-dir",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let doc = report(&out);
+    let gaps = doc["coverage"]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["account_id"], org.id("sandbox-1").as_str());
+    assert_eq!(gaps[0]["user"], "bob");
+    assert_eq!(gaps[0]["operation"], "ListAccessKeys");
+    for entry in doc["accounts"].as_array().unwrap() {
+        if entry["outcome"] != "audited" {
+            continue;
+        }
+        let complete = entry["coverage"]["complete"].as_bool().unwrap();
+        assert_eq!(
+            complete,
+            entry["account_id"] != org.id("sandbox-1").as_str(),
+            "only sandbox-1 is incomplete: {entry}"
+        );
+    }
+    let overview = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(overview.contains("id=\"coverage-banner\""));
+    assert!(overview.contains(&format!("account-{}.html#coverage", org.id("sandbox-1"))));
+}

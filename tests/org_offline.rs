@@ -518,3 +518,87 @@ fn the_policy_scope_and_suppressions_name_accounts() {
         "account 222222222222 is out of the policy's scope",
     );
 }
+
+#[test]
+fn the_overview_runs_in_chromium_and_filters_and_sorts_the_accounts() {
+    use scraper::{Html, Selector};
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    // Three accounts: one key each, 10, 200 and 400 days old.
+    for (account, age) in [
+        ("111111111111", 10),
+        ("222222222222", 200),
+        ("333333333333", 400),
+    ] {
+        save(
+            &saved,
+            &format!("account-{account}.json"),
+            &inventory(account, "alice", age),
+        );
+    }
+    let out = dir.path().join("out");
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let open = |fragment: &str| {
+        let profile = tempfile::tempdir().unwrap();
+        let url = format!("file://{}#{fragment}", out.join("report.html").display());
+        Html::parse_document(&support::run_chromium(
+            profile.path(),
+            &["--dump-dom".to_string()],
+            &url,
+        ))
+    };
+    let sel = |s: &str| Selector::parse(s).unwrap();
+    let shown = |doc: &Html| -> Vec<String> {
+        doc.select(&sel("#account-rows > tr"))
+            .filter(|r| r.value().attr("hidden").is_none())
+            .map(|r| r.select(&sel("td code")).next().unwrap().text().collect())
+            .collect()
+    };
+    let ready = |doc: &Html| {
+        let body = doc.select(&sel("body")).next().unwrap();
+        assert_eq!(body.value().attr("data-js-errors"), Some("0"));
+        assert_eq!(body.value().attr("data-js-ready"), Some("1"));
+    };
+
+    let plain = open("");
+    ready(&plain);
+    // Worst first: the two old keys' accounts (one medium finding each, then by id), then
+    // the clean one.
+    assert_eq!(
+        shown(&plain),
+        ["222222222222", "333333333333", "111111111111"]
+    );
+    let filtered = open("filter=2222");
+    ready(&filtered);
+    assert_eq!(shown(&filtered), ["222222222222"]);
+    let count: String = filtered
+        .select(&sel("#key-count"))
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(count, "1 of 3 accounts");
+    let by_id = open("sort=account-asc");
+    ready(&by_id);
+    assert_eq!(
+        shown(&by_id),
+        ["111111111111", "222222222222", "333333333333"]
+    );
+    // Each row links to the account's own page, which links back.
+    let links: Vec<String> = plain
+        .select(&sel("#account-rows a"))
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
+    assert_eq!(links.len(), 3);
+    for link in links {
+        let page = std::fs::read_to_string(out.join(&link)).unwrap();
+        assert!(page.contains("href=\"report.html\""), "{link}");
+    }
+}

@@ -102,6 +102,11 @@ fn audit(args: AuditArgs) -> u8 {
     if args.is_org_run() {
         return org::audit(&args, &policy, endpoint.as_ref());
     }
+    if !args.exclude_accounts.is_empty() {
+        return fail(
+            "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file",
+        );
+    }
     let (mut inventory, origin) = match collect(&args, endpoint.as_ref(), &policy.scope) {
         Ok(collected) => collected,
         Err(message) => return fail(&message),

@@ -404,3 +404,72 @@ pub fn audit_at(endpoint: &str, args: &[&str]) -> Output {
         .output()
         .expect("run keyhygiene")
 }
+
+/// Headless Chromium, for the tests that open a report in a browser.
+///
+/// The Chromium binary, or a failure that says how to install it.
+pub fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("KEYHYGIENE_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "headless Chromium is required for the HTML report test and was not found in PATH: \
+         run `apt-get install chromium` (scripts/test installs it), or set KEYHYGIENE_CHROMIUM"
+    );
+}
+
+pub fn run_chromium(profile: &Path, extra: &[String], url: &str) -> String {
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=3000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(url)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start {}: {e}; install headless Chromium with `apt-get install chromium`",
+            chromium().display()
+        )
+    });
+    let id = child.id();
+    // A watchdog so a hung browser fails the test instead of blocking it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(90)).is_err() {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+        }
+    });
+    let started = Instant::now();
+    let output = child.wait_with_output().expect("chromium runs");
+    let _ = tx.send(());
+    assert!(
+        output.status.success(),
+        "chromium failed after {:?} ({}): {}",
+        started.elapsed(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the DOM is UTF-8")
+}
