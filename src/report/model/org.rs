@@ -375,8 +375,7 @@ fn account_view<'a>(
         }
         (None, Some(p)) => {
             view.kind = "gap";
-            view.coverage_label =
-                format!("not audited: {} failed with {}", p.operation, p.error_code);
+            view.coverage_label = format!("{} failed with {}", p.operation, p.error_code);
             totals.unreachable += 1;
         }
         (None, None) => {
