@@ -196,27 +196,9 @@ fn the_crawl_sends_only_read_only_requests() {
     moto.control("/moto-api/recorder/stop-recording");
     assert!(inv.is_complete());
 
-    let recording = std::fs::read_to_string(moto.recording.as_ref().unwrap()).expect("recording");
     let mut actions = BTreeMap::<String, usize>::new();
-    for line in recording.lines().filter(|l| !l.trim().is_empty()) {
-        let entry: Value = serde_json::from_str(line).expect("recorded request");
-        let body = entry["body"].as_str().unwrap_or_default();
-        let body = if entry["body_encoded"].as_bool() == Some(true) {
-            use base64::Engine;
-            String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(body)
-                    .expect("base64 body"),
-            )
-            .expect("utf-8 body")
-        } else {
-            body.to_string()
-        };
-        let action = body
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or_else(|| panic!("a request without an Action: {line}"));
-        *actions.entry(action.to_string()).or_default() += 1;
+    for (action, entry) in support::recorded_requests(moto.recording.as_ref().unwrap()) {
+        *actions.entry(action).or_default() += 1;
         let auth = entry["headers"]["Authorization"]
             .as_str()
             .unwrap_or_default();

@@ -11,20 +11,10 @@ use std::path::Path;
 
 use keyhygiene::inventory::{Inventory, LastUse};
 use serde_json::{Value, json};
-use support::{FaultProxy, Moto, audit_at, stderr, stdout};
+use support::{FaultProxy, Moto, audit_at, spec_key as key, spec_user as user, stderr, stdout};
 
 const NOW: &str = "2026-06-01T12:00:00Z";
 const ROLE: &str = "OrganizationAccountAccessRole";
-
-fn key(created: u32, status: &str, used: Option<(u32, &str, &str)>) -> Value {
-    json!({"created_days_ago": created, "status": status,
-           "used": used.map(|(days, service, region)|
-               json!({"days_ago": days, "service": service, "region": region}))})
-}
-
-fn user(name: &str, created: u32, keys: Vec<Value>) -> Value {
-    json!({"name": name, "path": "/", "created_days_ago": created, "tags": {}, "keys": keys})
-}
 
 /// The management account, three active members (one in a nested unit, one to be denied)
 /// and a closed one.
@@ -388,33 +378,8 @@ fn an_organization_run_sends_only_read_only_requests() {
     }
     org.moto.control("/moto-api/recorder/stop-recording");
 
-    let recording = std::fs::read_to_string(org.moto.recording.as_ref().unwrap()).unwrap();
     let mut actions = BTreeMap::<String, usize>::new();
-    for line in recording.lines().filter(|l| !l.trim().is_empty()) {
-        let entry: Value = serde_json::from_str(line).expect("recorded request");
-        let target = entry["headers"]["X-Amz-Target"]
-            .as_str()
-            .unwrap_or_default();
-        let action = if let Some((_, action)) = target.split_once('.') {
-            action.to_string()
-        } else {
-            let body = entry["body"].as_str().unwrap_or_default();
-            let body = if entry["body_encoded"].as_bool() == Some(true) {
-                use base64::Engine;
-                String::from_utf8(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body)
-                        .expect("base64 body"),
-                )
-                .expect("utf-8 body")
-            } else {
-                body.to_string()
-            };
-            body.split('&')
-                .find_map(|kv| kv.strip_prefix("Action="))
-                .unwrap_or_else(|| panic!("a request without an action: {line}"))
-                .to_string()
-        };
+    for (action, _) in support::recorded_requests(org.moto.recording.as_ref().unwrap()) {
         *actions.entry(action).or_default() += 1;
     }
     let allowed: BTreeSet<&str> = [

@@ -8,7 +8,7 @@ mod support;
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_types::date_time::Format;
 use serde_json::{Value, json};
-use support::{AUDIT_KEY_ID, AUDIT_SECRET, Moto, ORG_PAGE_CAP};
+use support::{AUDIT_KEY_ID, AUDIT_SECRET, Moto, ORG_PAGE_CAP, spec_key as key, spec_user as user};
 
 const NOW: &str = "2026-06-01T12:00:00Z";
 
@@ -53,16 +53,6 @@ fn organizations(endpoint: &str, creds: Credentials) -> aws_sdk_organizations::C
             .credentials_provider(creds)
             .build(),
     )
-}
-
-fn key(created: u32, status: &str, used: Option<(u32, &str, &str)>) -> Value {
-    json!({"created_days_ago": created, "status": status,
-           "used": used.map(|(days, service, region)|
-               json!({"days_ago": days, "service": service, "region": region}))})
-}
-
-fn user(name: &str, created: u32, keys: Vec<Value>) -> Value {
-    json!({"name": name, "path": "/", "created_days_ago": created, "tags": {}, "keys": keys})
 }
 
 fn spec() -> Value {

@@ -269,14 +269,11 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
             }
         );
     }
-    if !m.expired_suppressions.is_empty() || !m.unused_suppressions.is_empty() {
-        let _ = writeln!(
-            out,
-            "suppressions: {} expired, {} unused (see the report)",
-            m.expired_suppressions.len(),
-            m.unused_suppressions.len()
-        );
-    }
+    suppressions_line(
+        &mut out,
+        m.expired_suppressions.len(),
+        m.unused_suppressions.len(),
+    );
     let _ = writeln!(out, "coverage: {}", m.coverage_label());
     for a in m.accounts.iter().filter(|a| a.problem.is_some()) {
         let p = a.problem.expect("filtered");
@@ -293,39 +290,7 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
                 .unwrap_or_default()
         );
     }
-    if let Some(threshold) = m.fail_on {
-        let _ = writeln!(
-            out,
-            "fail-on {}: {}",
-            threshold.as_str(),
-            if m.fails_threshold {
-                "reached"
-            } else {
-                "not reached"
-            }
-        );
-    }
-    if written.is_empty() {
-        let _ = writeln!(out, "no report files written");
-    } else {
-        let pages = written
-            .iter()
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("account-"))
-            })
-            .count();
-        let _ = writeln!(out, "wrote:");
-        for p in written.iter().filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("account-"))
-        }) {
-            let _ = writeln!(out, "  {}", p.display());
-        }
-        if pages > 0 {
-            let _ = writeln!(out, "  and {pages} account pages (account-<id>.html)");
-        }
-    }
+    closing_lines(&mut out, m.fail_on, m.fails_threshold, written);
     out
 }
 
@@ -380,14 +345,11 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     if let Some(scope) = &m.scope {
         let _ = writeln!(out, "scope: {}", scope.label);
     }
-    if !m.expired_suppressions.is_empty() || !m.unused_suppressions.is_empty() {
-        let _ = writeln!(
-            out,
-            "suppressions: {} expired, {} unused (see the report)",
-            m.expired_suppressions.len(),
-            m.unused_suppressions.len()
-        );
-    }
+    suppressions_line(
+        &mut out,
+        m.expired_suppressions.len(),
+        m.unused_suppressions.len(),
+    );
     let _ = writeln!(out, "coverage: {}", m.coverage.label);
     for g in m.coverage.gaps.iter().take(5) {
         let _ = writeln!(
@@ -417,12 +379,36 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
             }
         );
     }
-    if let Some(threshold) = m.fail_on {
+    closing_lines(&mut out, m.fail_on, s.fails_threshold, written);
+    out
+}
+
+/// The stale suppressions, when there are any.
+fn suppressions_line(out: &mut String, expired: usize, unused: usize) {
+    use std::fmt::Write;
+    if expired > 0 || unused > 0 {
+        let _ = writeln!(
+            out,
+            "suppressions: {expired} expired, {unused} unused (see the report)"
+        );
+    }
+}
+
+/// The summary's last lines: the `--fail-on` outcome and the files written (an
+/// organization's account pages counted, not listed).
+fn closing_lines(
+    out: &mut String,
+    fail_on: Option<Severity>,
+    fails_threshold: bool,
+    written: &[PathBuf],
+) {
+    use std::fmt::Write;
+    if let Some(threshold) = fail_on {
         let _ = writeln!(
             out,
             "fail-on {}: {}",
             threshold.as_str(),
-            if s.fails_threshold {
+            if fails_threshold {
                 "reached"
             } else {
                 "not reached"
@@ -431,11 +417,18 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     }
     if written.is_empty() {
         let _ = writeln!(out, "no report files written");
-    } else {
-        let _ = writeln!(out, "wrote:");
-        for p in written {
-            let _ = writeln!(out, "  {}", p.display());
-        }
+        return;
     }
-    out
+    let is_page = |p: &&PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("account-"))
+    };
+    let _ = writeln!(out, "wrote:");
+    for p in written.iter().filter(|p| !is_page(p)) {
+        let _ = writeln!(out, "  {}", p.display());
+    }
+    let pages = written.iter().filter(is_page).count();
+    if pages > 0 {
+        let _ = writeln!(out, "  and {pages} account pages (account-<id>.html)");
+    }
 }

@@ -473,3 +473,54 @@ pub fn run_chromium(profile: &Path, extra: &[String], url: &str) -> String {
     );
     String::from_utf8(output.stdout).expect("the DOM is UTF-8")
 }
+
+/// The requests moto's recorder saw (one JSON object per line), each with its API action:
+/// `Action=` of a query-protocol request (IAM, STS) or the `X-Amz-Target` of a JSON-protocol
+/// one (Organizations).
+pub fn recorded_requests(recording: &Path) -> Vec<(String, Value)> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(recording).expect("the recording");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line).expect("a recorded request");
+            let target = entry["headers"]["X-Amz-Target"]
+                .as_str()
+                .unwrap_or_default();
+            let action = match target.split_once('.') {
+                Some((_, action)) => action.to_string(),
+                None => {
+                    let body = entry["body"].as_str().unwrap_or_default();
+                    let body = if entry["body_encoded"].as_bool() == Some(true) {
+                        String::from_utf8(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(body)
+                                .expect("a base64 body"),
+                        )
+                        .expect("a UTF-8 body")
+                    } else {
+                        body.to_string()
+                    };
+                    body.split('&')
+                        .find_map(|kv| kv.strip_prefix("Action="))
+                        .unwrap_or_else(|| panic!("a request without an action: {line}"))
+                        .to_string()
+                }
+            };
+            (action, entry)
+        })
+        .collect()
+}
+
+/// A key of a seeding plan (scripts/seed_account.py's spec): created `created` days before
+/// the plan's `now`, used `(days ago, service, region)` or never.
+pub fn spec_key(created: u32, status: &str, used: Option<(u32, &str, &str)>) -> Value {
+    serde_json::json!({"created_days_ago": created, "status": status,
+           "used": used.map(|(days, service, region)|
+               serde_json::json!({"days_ago": days, "service": service, "region": region}))})
+}
+
+/// A user of a seeding plan, at path `/`, without tags.
+pub fn spec_user(name: &str, created: u32, keys: Vec<Value>) -> Value {
+    serde_json::json!({"name": name, "path": "/", "created_days_ago": created, "tags": {}, "keys": keys})
+}
