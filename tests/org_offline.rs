@@ -153,6 +153,10 @@ fn several_saved_files_make_one_organization_report() {
             page.contains("href=\"report.html\""),
             "a way back to the overview"
         );
+        assert!(
+            page.contains("# In account 222222222222: run these with that account"),
+            "an account's commands say where to run them"
+        );
         let overview = std::fs::read_to_string(out.join("report.html")).unwrap();
         assert!(overview.contains("href=\"account-222222222222.html\""));
     }
