@@ -79,6 +79,19 @@ pub struct Account {
     pub ou_path: Option<String>,
 }
 
+impl Account {
+    /// An account known by its id alone (named with `--accounts`, or read from a saved
+    /// inventory without a manifest): no name, no OU path, not listed by Organizations.
+    pub fn named(id: &str) -> Account {
+        Account {
+            id: id.to_string(),
+            name: None,
+            state: AccountState::NotListed,
+            ou_path: None,
+        }
+    }
+}
+
 /// What Organizations said about the organization and its accounts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

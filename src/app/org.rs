@@ -169,12 +169,7 @@ fn select(
             for id in named {
                 if !listing.accounts.iter().any(|a| &a.id == id) {
                     chosen.push((
-                        Account {
-                            id: id.clone(),
-                            name: None,
-                            state: AccountState::NotListed,
-                            ou_path: None,
-                        },
+                        Account::named(id),
                         Some(Outcome::Unreachable(AccessProblem {
                             operation: "ListAccounts".into(),
                             error_code: "NotInSelection".into(),
@@ -186,20 +181,7 @@ fn select(
             }
             chosen
         }
-        None => named
-            .iter()
-            .map(|id| {
-                (
-                    Account {
-                        id: id.clone(),
-                        name: None,
-                        state: AccountState::NotListed,
-                        ou_path: None,
-                    },
-                    None,
-                )
-            })
-            .collect(),
+        None => named.iter().map(|id| (Account::named(id), None)).collect(),
     };
     accounts.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     accounts

@@ -12,8 +12,8 @@ use chrono::Utc;
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
 use crate::org::{
-    Account, AccountRecord, AccountState, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, Manifest,
-    Outcome, Selection, inventory_file_name,
+    Account, AccountRecord, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, Manifest, Outcome, Selection,
+    inventory_file_name,
 };
 
 use super::org::Collected;
@@ -73,12 +73,7 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
             ));
         }
         from.insert(id.clone(), file.display().to_string());
-        let account = known.unwrap_or(Account {
-            id: id.clone(),
-            name: None,
-            state: AccountState::NotListed,
-            ou_path: None,
-        });
+        let account = known.unwrap_or_else(|| Account::named(&id));
         records.retain(|r| r.account.id != id);
         records.push(AccountRecord {
             account,
