@@ -88,6 +88,10 @@ def parse_args():
     p.add_argument("--org-pages", default="",
                    help="organization report sizes to render and open in Chromium, e.g. 100 "
                         "(accounts of 313 keys each, from the demo account's saved inventory)")
+    p.add_argument("--history-runs", default="",
+                   help="ACCOUNTS:RUNS, e.g. 100:12: an organization of ACCOUNTS copies of the demo "
+                        "account audited offline RUNS times, a day apart, with --history (and "
+                        "once more with --baseline), to measure what the comparison costs")
     p.add_argument("--work-dir", default=str(ROOT / "target/bench"))
     p.add_argument("--keep-accounts", action="store_true",
                    help="leave the seeded endpoints running for a later --reuse-accounts")
@@ -712,6 +716,64 @@ def org_pages(args, n):
     return row
 
 
+def history_runs(args, accounts, runs):
+    """An organization audited `runs` times with --history, then with --baseline: the cost of
+    comparing and recording, against the same audit without either."""
+    out = Path(args.work_dir) / f"history-{accounts}x{runs}"
+    shutil.rmtree(out, ignore_errors=True)
+    saved = out / "inventories"
+    saved.mkdir(parents=True)
+    text = SAMPLE_INVENTORY.read_text()
+    for i in range(accounts):
+        account = f"{200000000000 + i:012d}"
+        (saved / f"account-{account}.json").write_text(text.replace(SAMPLE_ACCOUNT, account))
+    history = out / "history"
+    binary = str(Path(args.bin_dir) / "keyhygiene")
+
+    def audit(day, extra, tag):
+        as_of = f"2026-11-{23 + day:02d}T09:00:00Z" if day < 8 else f"2026-12-{day - 7:02d}T09:00:00Z"
+        return measured([binary, "audit", "--from-inventory", str(saved), "--as-of", as_of,
+                         "--out-dir", str(out / tag), "--fail-on", "none", "--quiet"] + extra,
+                        aws_env(), out / f"{tag}.log")
+
+    _, plain_wall, plain_rss = audit(0, [], "plain")
+    walls = []
+    for day in range(runs):
+        code, wall, rss = audit(day, ["--history", str(history)], f"run-{day}")
+        walls.append((wall, rss, code))
+    last = out / f"run-{runs - 1}"
+    _, baseline_wall, baseline_rss = audit(runs, ["--baseline", str(last)], "baseline")
+    records = sorted(history.iterdir())
+    doc = json.loads((last / "report.json").read_text())
+    row = {"accounts": accounts, "runs": runs, "findings": len(doc["findings"]),
+           "plain_wall": plain_wall, "plain_rss_mib": plain_rss,
+           "first_wall": walls[0][0], "first_rss_mib": walls[0][1],
+           "last_wall": walls[-1][0], "last_rss_mib": walls[-1][1],
+           "baseline_wall": baseline_wall, "baseline_rss_mib": baseline_rss,
+           "record_bytes": records[-1].stat().st_size, "records": len(records),
+           "trend_points": len(doc["history"]["trend"]), "comparison": doc["comparison"]}
+    say(f"history, {accounts} accounts x {runs} runs: plain {plain_wall:.2f} s, "
+        f"last history run {walls[-1][0]:.2f} s, baseline {baseline_wall:.2f} s")
+    return row
+
+
+def history_table(row):
+    print()
+    print(f"Runs with a baseline: {row['accounts']} accounts x 313 keys, {row['findings']} "
+          f"findings, {row['runs']} runs a day apart with --history:")
+    print()
+    print("| run | wall s | peak RSS MiB |")
+    print("|---|---|---|")
+    print(f"| no baseline, no history | {row['plain_wall']:.2f} | {row['plain_rss_mib']:.1f} |")
+    print(f"| --history, first run (empty folder) | {row['first_wall']:.2f} | {row['first_rss_mib']:.1f} |")
+    print(f"| --history, run {row['runs']} (baseline + trend of {row['trend_points']} runs) "
+          f"| {row['last_wall']:.2f} | {row['last_rss_mib']:.1f} |")
+    print(f"| --baseline report.json | {row['baseline_wall']:.2f} | {row['baseline_rss_mib']:.1f} |")
+    print()
+    print(f"History record: {row['record_bytes'] / 1024:.0f} KiB per run; comparison of the last "
+          f"history run: {row['comparison']}")
+
+
 def org_pages_table(rows):
     print()
     print("Organization report from saved inventories (each account: the demo account, "
@@ -840,6 +902,11 @@ def main():
         if args.org:
             results["org"] = org_scenario(args, accounts["org"])
 
+        if args.history_runs:
+            h_accounts, h_runs = (int(x) for x in args.history_runs.split(":"))
+            history_row = history_runs(args, h_accounts, h_runs)
+            history_table(history_row)
+            results["history_runs"] = history_row
         org_rows = [org_pages(args, int(n)) for n in args.org_pages.split(",") if n]
         if org_rows:
             org_pages_table(org_rows)

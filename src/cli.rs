@@ -162,6 +162,32 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration, help_heading = "Organization")]
     pub account_timeout: std::time::Duration,
 
+    /// Compare with an earlier run: its report.json, or its --out-dir. Each finding is then
+    /// new, unchanged or updated, and the earlier findings that are gone are resolved (or
+    /// not assessed, when this run could not look at what they were about).
+    #[arg(
+        long,
+        value_name = "FILE|DIR",
+        help_heading = "Comparing with earlier runs"
+    )]
+    pub baseline: Option<PathBuf>,
+
+    /// Keep a small record of each run in DIR (shared by jobs of different accounts and
+    /// organizations); without --baseline, the last run recorded there is the baseline, and
+    /// the HTML report draws the trend over the recorded runs.
+    #[arg(long, value_name = "DIR", help_heading = "Comparing with earlier runs")]
+    pub history: Option<PathBuf>,
+
+    /// How many runs --history keeps per account or organization (the oldest are removed).
+    #[arg(long, value_name = "N", default_value_t = crate::baseline::history::DEFAULT_KEEP as u32, value_parser = clap::value_parser!(u32).range(1..), requires = "history", help_heading = "Comparing with earlier runs")]
+    pub history_keep: u32,
+
+    /// Exit 1 only for open findings at or above --fail-on that are new since the baseline
+    /// (or worse than they were), so a scheduled job alerts on regressions while the
+    /// backlog is worked down. Needs --baseline or --history.
+    #[arg(long, help_heading = "Comparing with earlier runs")]
+    pub fail_on_new: bool,
+
     /// No progress, no summary: only errors, on stderr.
     #[arg(long, short)]
     pub quiet: bool,

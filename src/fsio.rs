@@ -61,6 +61,53 @@ pub enum ReadError {
 /// The file is opened without blocking (a FIFO would otherwise block the open itself) and
 /// checked through the open handle, so it cannot be swapped between the check and the read.
 pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open_regular(path, what)?;
+    let file_name = path.display().to_string();
+    let io_error = |source| ReadError::Io {
+        file: file_name.clone(),
+        what,
+        source,
+    };
+    let too_large = || ReadError::TooLarge {
+        file: file_name.clone(),
+        what,
+        limit_mib: limit / (1024 * 1024),
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while it is read: never read past the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The first `n` bytes of a regular file (all of it when shorter), with the checks of
+/// [`read_limited`]: for a header that sits at the start of a larger document.
+pub fn read_prefix(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, _) = open_regular(path, what)?;
+    let mut bytes = Vec::new();
+    file.take(n)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io {
+            file: path.display().to_string(),
+            what,
+            source,
+        })?;
+    Ok(bytes)
+}
+
+/// Opens `path` for reading without blocking (a FIFO never stalls the open) and refuses
+/// anything but a regular file.
+fn open_regular(
+    path: &Path,
+    what: &'static str,
+) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
     let file_name = path.display().to_string();
     let io_error = |source| ReadError::Io {
         file: file_name.clone(),
@@ -80,23 +127,7 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
             kind: file_kind(&meta.file_type()),
         });
     }
-    let too_large = || ReadError::TooLarge {
-        file: file_name.clone(),
-        what,
-        limit_mib: limit / (1024 * 1024),
-    };
-    if meta.len() > limit {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // The file may grow while it is read: never read past the limit.
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    Ok((file, meta))
 }
 
 /// [`read_limited`] for text: invalid UTF-8 is an error naming the file.

@@ -4,6 +4,7 @@
 //! → [`report`] renderers → files and an exit code.
 
 pub mod app;
+pub mod baseline;
 pub mod cli;
 pub mod crawl;
 pub mod credential_report;

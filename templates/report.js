@@ -309,9 +309,35 @@
     openTarget();
   }
 
+  function initNewOnly() {
+    // "New only" hides the findings the baseline already had, and opens the folds that
+    // hold new ones.
+    var box = document.getElementById("new-only");
+    var section = document.getElementById("findings");
+    if (!box || !section) { return; }
+    var none = document.getElementById("no-new");
+    function apply() {
+      section.classList.toggle("show-new-only", box.checked);
+      if (box.checked) {
+        var folds = section.querySelectorAll("details.more");
+        for (var i = 0; i < folds.length; i++) {
+          if (folds[i].querySelector('article.finding[data-status="new"]')) { folds[i].open = true; }
+        }
+      }
+      if (none) {
+        none.hidden = !(box.checked && !section.querySelector('article.finding[data-status="new"]'));
+      }
+    }
+    box.addEventListener("change", apply);
+    // A link can open the page filtered: report.html#new=1.
+    if (/(^#|&)new=1(&|$)/.test(window.location.hash)) { box.checked = true; }
+    apply();
+  }
+
   try {
     document.documentElement.classList.add("js");
     initDetails();
+    initNewOnly();
     initTable();
     initCopy();
     body.setAttribute("data-js-ready", "1");

@@ -7,7 +7,6 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde_json::Value;
 use support::{Moto, stderr};
 
 const NOW: &str = "2026-06-01T12:00:00Z";
@@ -42,18 +41,6 @@ const EXPECTED: &[Expected] = &[
     ("key-not-rotated", "medium", "svc-deploy", Some(0)),
     ("key-unused", "medium", "svc-deploy", Some(0)),
 ];
-
-fn key_id(manifest: &Value, user: &str, index: usize) -> String {
-    manifest["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == user)
-        .unwrap_or_else(|| panic!("{user} was seeded"))["keys"][index]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// (rule id, severity, user, key id) rows of findings.csv.
 fn findings_csv(path: &Path) -> BTreeSet<(String, String, String, String)> {
@@ -108,7 +95,8 @@ fn findings_on_an_aged_account_equal_the_hand_computed_set() {
                 rule.to_string(),
                 severity.to_string(),
                 user.to_string(),
-                key.map(|i| key_id(&manifest, user, i)).unwrap_or_default(),
+                key.map(|i| support::seeded_key_id(&manifest, user, i))
+                    .unwrap_or_default(),
             )
         })
         .collect();

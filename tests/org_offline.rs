@@ -129,7 +129,7 @@ fn several_saved_files_make_one_organization_report() {
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         let doc = report(&out);
         assert_eq!(doc["kind"], "organization");
-        assert_eq!(doc["schema_version"], 3);
+        assert_eq!(doc["schema_version"], 4);
         let ids: Vec<&str> = doc["accounts"]
             .as_array()
             .unwrap()
@@ -549,15 +549,7 @@ fn the_overview_runs_in_chromium_and_filters_and_sorts_the_accounts() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let open = |fragment: &str| {
-        let profile = tempfile::tempdir().unwrap();
-        let url = format!("file://{}#{fragment}", out.join("report.html").display());
-        Html::parse_document(&support::run_chromium(
-            profile.path(),
-            &["--dump-dom".to_string()],
-            &url,
-        ))
-    };
+    let open = |fragment: &str| support::open_in_chromium(&out.join("report.html"), fragment);
     let sel = |s: &str| Selector::parse(s).unwrap();
     let shown = |doc: &Html| -> Vec<String> {
         doc.select(&sel("#account-rows > tr"))
@@ -605,4 +597,165 @@ fn the_overview_runs_in_chromium_and_filters_and_sorts_the_accounts() {
         let page = std::fs::read_to_string(out.join(&link)).unwrap();
         assert!(page.contains("href=\"report.html\""), "{link}");
     }
+}
+
+#[test]
+fn an_organization_run_compares_each_account_with_the_last_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let history = dir.path().join("history");
+    let write_manifest = |accounts: Value| {
+        std::fs::write(
+            saved.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest(accounts)).unwrap(),
+        )
+        .unwrap();
+    };
+    let audited = |id: &str| {
+        account(
+            id,
+            "acct",
+            "ACTIVE",
+            json!({"outcome": "audited", "file": format!("account-{id}.json")}),
+        )
+    };
+    // Run 1: three accounts with one old key each.
+    for id in ["111111111111", "222222222222", "333333333333"] {
+        save(
+            &saved,
+            &format!("account-{id}.json"),
+            &inventory(id, "alice", 200),
+        );
+    }
+    write_manifest(json!([
+        audited("111111111111"),
+        audited("222222222222"),
+        audited("333333333333")
+    ]));
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        dir.path().join("one").to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let names: Vec<String> = std::fs::read_dir(&history)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert!(
+        names[0].starts_with("organization-o-exampleorg."),
+        "{names:?}"
+    );
+
+    // Run 2: account 111 deleted its key (resolved), account 222 could not be audited (not
+    // assessed), account 333 got a second user (new).
+    let mut fixed = inventory("111111111111", "alice", 200);
+    fixed.users[0].keys.clear();
+    save(&saved, "account-111111111111.json", &fixed);
+    std::fs::remove_file(saved.join("account-222222222222.json")).unwrap();
+    let mut grown = inventory("333333333333", "alice", 200);
+    let mut bob = grown.users[0].clone();
+    bob.name = "bob".into();
+    bob.arn = "arn:aws:iam::333333333333:user/bob".into();
+    bob.user_id = "AIDABOB".into();
+    bob.keys[0].id = Some("AKIABOB0000000000001".into());
+    grown.users.push(bob);
+    grown.normalize();
+    save(&saved, "account-333333333333.json", &grown);
+    write_manifest(json!([
+        audited("111111111111"),
+        account(
+            "222222222222",
+            "acct",
+            "ACTIVE",
+            json!({"outcome": "unreachable", "operation": "AssumeRole", "error_code": "AccessDenied",
+                   "message": "not authorized", "role_arn": "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"})
+        ),
+        audited("333333333333")
+    ]));
+    // The same as-of (the saved data did not age), so the first run's report is named as
+    // the baseline: a history folder never compares a run with one of the same instant.
+    let out = dir.path().join("two");
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--baseline",
+        dir.path().join("one").to_str().unwrap(),
+        "--fail-on-new",
+    ]);
+    // Account 222 was not audited: incomplete coverage wins.
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let doc = report(&out);
+    let c = &doc["comparison"];
+    assert_eq!(
+        (
+            &c["new"],
+            &c["unchanged"],
+            &c["resolved"],
+            &c["not_assessed"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1)),
+        "{c}"
+    );
+    assert_eq!(doc["resolved"][0]["account_id"], "111111111111");
+    assert_eq!(doc["not_assessed"][0]["account_id"], "222222222222");
+    assert_eq!(
+        doc["not_assessed"][0]["reason"],
+        "account not audited: AssumeRole failed with AccessDenied"
+    );
+    let new: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "new")
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0]["user_name"], "bob");
+    assert!(
+        stdout(&output).contains(
+            "changes: 1 new, 0 updated, 1 resolved, 1 unchanged, 1 not assessed since 2026-06-01"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    // The overview has the changes, the lists and a "New" column; the account's page its
+    // own resolved finding.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"resolved-findings\"") && html.contains("id=\"not-assessed-findings\"")
+    );
+    assert!(html.contains("data-sort=\"new\""));
+    let page = std::fs::read_to_string(out.join("account-111111111111.html")).unwrap();
+    assert!(
+        page.contains("id=\"resolved-findings\""),
+        "the account page lists its resolved finding"
+    );
+    // A baseline of another organization is refused.
+    let mut other: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("one/report.json")).unwrap())
+            .unwrap();
+    other["organization"]["id"] = json!("o-another");
+    let other_file = dir.path().join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let output = audit(&[
+        "--from-inventory",
+        saved.to_str().unwrap(),
+        "--out-dir",
+        dir.path().join("three").to_str().unwrap(),
+        "--baseline",
+        other_file.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the baseline is a run of organization o-another, this run audits organization o-exampleorg"),
+        "{}",
+        stderr(&output)
+    );
 }

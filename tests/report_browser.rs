@@ -248,6 +248,8 @@ fn finding(
     if key_id == "access key 1" {
         return Finding {
             rule_id: rule.into(),
+            finding_id: support::test_finding_id(ACCOUNT, rule, "<root_account>", Some(key_id)),
+            user_id: None,
             severity,
             account_id: Some(ACCOUNT.into()),
             user_name: "<root_account>".into(),
@@ -283,6 +285,8 @@ fn finding(
     let last = key.last_used.date();
     Finding {
         rule_id: rule.into(),
+        finding_id: support::test_finding_id(ACCOUNT, rule, &user.name, Some(key_id)),
+        user_id: None,
         severity,
         account_id: Some(ACCOUNT.into()),
         user_name: user.name.clone(),
@@ -319,6 +323,7 @@ fn findings(inv: &Inventory) -> FindingSet {
     let open = |f| EvaluatedFinding {
         finding: f,
         suppressed: None,
+        tracking: Default::default(),
     };
     let mut list = vec![
         open(finding(
@@ -407,6 +412,7 @@ fn findings(inv: &Inventory) -> FindingSet {
             reason: "Jenkins decommissioning, ticket SEC-1432".into(),
             expires: chrono::NaiveDate::from_ymd_opt(2026, 7, 15),
         }),
+        tracking: Default::default(),
     });
     FindingSet {
         findings: list,
@@ -415,11 +421,14 @@ fn findings(inv: &Inventory) -> FindingSet {
             user: "priya.shah".into(),
             access_key_id: None,
             account: None,
+            finding_id: None,
             reason: "parental leave".into(),
             expires: chrono::NaiveDate::from_ymd_opt(2026, 3, 1),
             location: "keyhygiene.toml:18".into(),
         }],
         unused_suppressions: vec![],
+        resolved: Vec::new(),
+        not_assessed: Vec::new(),
     }
 }
 
@@ -441,6 +450,8 @@ fn write_page() -> Page {
         policy_file: Some(Path::new("keyhygiene.toml")),
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     Page {
@@ -637,6 +648,8 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {
@@ -728,6 +741,8 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {

@@ -4,6 +4,8 @@
 //! findings' messages and remediation are. The display form of a finding or a key lives
 //! only while it is written.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -102,6 +104,8 @@ fn account(users: usize) -> (Inventory, FindingSet) {
                 findings.push(EvaluatedFinding {
                     finding: Finding {
                         rule_id: rule.to_string(),
+                        finding_id: support::test_finding_id(ACCOUNT, rule, &u.name, Some(&id)),
+                        user_id: None,
                         severity,
                         account_id: Some(ACCOUNT.to_string()),
                         user_name: u.name.clone(),
@@ -128,6 +132,7 @@ fn account(users: usize) -> (Inventory, FindingSet) {
                         ],
                     },
                     suppressed: None,
+                    tracking: Default::default(),
                 });
             }
         }
@@ -153,6 +158,8 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let before = LIVE.load(Ordering::SeqCst);
     PEAK.store(before, Ordering::SeqCst);

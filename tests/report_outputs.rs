@@ -2,6 +2,8 @@
 //! formula neutralisation, JSON against its schema and byte-stability, and the HTML parsed
 //! as a DOM.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -18,7 +20,7 @@ use scraper::{Html, Selector};
 
 const ACCOUNT: &str = "123456789012";
 const HOSTILE: &str = "<script>alert(1)</script>";
-const FINDINGS_HEADER: &str = "account_id,rule_id,severity,user_name,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_date,last_used_service,last_used_region,days_since_last_use,suppressed,suppression_reason,message,remediation,compliance,account_name";
+const FINDINGS_HEADER: &str = "account_id,rule_id,severity,user_name,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_date,last_used_service,last_used_region,days_since_last_use,suppressed,suppression_reason,message,remediation,compliance,account_name,finding_id,status,first_seen";
 
 fn as_of() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
@@ -209,6 +211,8 @@ fn finding(
         });
     Finding {
         rule_id: rule.to_string(),
+        finding_id: support::test_finding_id(ACCOUNT, rule, user_name, key_id),
+        user_id: None,
         severity,
         account_id: Some(ACCOUNT.to_string()),
         user_name: user_name.to_string(),
@@ -238,6 +242,7 @@ fn open(f: Finding) -> EvaluatedFinding {
     EvaluatedFinding {
         finding: f,
         suppressed: None,
+        tracking: Default::default(),
     }
 }
 
@@ -302,6 +307,7 @@ fn findings(inv: &Inventory) -> FindingSet {
                 reason: "break-glass key, reviewed quarterly".to_string(),
                 expires: NaiveDate::from_ymd_opt(2026, 9, 30),
             }),
+            tracking: Default::default(),
         },
     ];
     FindingSet {
@@ -311,6 +317,7 @@ fn findings(inv: &Inventory) -> FindingSet {
             user: "bob".to_string(),
             access_key_id: None,
             account: None,
+            finding_id: None,
             reason: "migration to roles".to_string(),
             expires: NaiveDate::from_ymd_opt(2026, 1, 31),
             location: "keyhygiene.toml:12".to_string(),
@@ -320,10 +327,13 @@ fn findings(inv: &Inventory) -> FindingSet {
             user: "dave".to_string(),
             access_key_id: Some("AKIADAVE0000000001".to_string()),
             account: None,
+            finding_id: None,
             reason: "<b>left</b> over".to_string(),
             expires: None,
             location: "keyhygiene.toml:20".to_string(),
         }],
+        resolved: Vec::new(),
+        not_assessed: Vec::new(),
     }
 }
 
@@ -336,6 +346,8 @@ fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> 
         policy_file: Some(Path::new("keyhygiene.toml")),
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     report::render(&[Format::Html, Format::Csv, Format::Json], &run)
         .expect("reports render")
@@ -579,7 +591,7 @@ fn report_json_validates_against_the_committed_schema() {
     let files = fixture();
     let doc: serde_json::Value = serde_json::from_slice(&files["report.json"]).unwrap();
     assert_valid(&validator, &doc);
-    assert_eq!(doc["schema_version"], 3);
+    assert_eq!(doc["schema_version"], 4);
     assert_eq!(doc["findings"].as_array().unwrap().len(), 4);
     assert_eq!(doc["suppressed_findings"].as_array().unwrap().len(), 1);
     assert_eq!(doc["summary"]["by_severity"]["critical"]["open"], 1);
@@ -913,6 +925,8 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let written =
         report::write_reports(&out, &[Format::Json, Format::Csv, Format::Json], &run).unwrap();
@@ -958,6 +972,8 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let err = report::write_reports(&blocker.join("out"), &[Format::Json], &run).unwrap_err();
     let text = err.to_string();
@@ -994,6 +1010,7 @@ fn two_severity_findings(inv: &Inventory) -> FindingSet {
             reason: "rotation ticket SEC-9".to_string(),
             expires: None,
         }),
+        tracking: Default::default(),
     });
     set
 }
@@ -1022,6 +1039,8 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
         policy_file: None,
         saved_inventory: None,
         scope: None,
+        fail_on_new: false,
+        tracking: None,
     };
     let files: BTreeMap<&str, Vec<u8>> = report::render(&[Format::Html, Format::Json], &run)
         .unwrap()
@@ -1171,6 +1190,8 @@ fn a_large_account_renders_all_reports() {
             if (as_of() - k.created).num_days() > 365 {
                 list.push(open(Finding {
                     rule_id: "key-age".to_string(),
+                    finding_id: support::test_finding_id(ACCOUNT, "key-age", &u.name, k.id.as_deref()),
+                    user_id: None,
                     severity: Severity::High,
                     account_id: Some(ACCOUNT.to_string()),
                     user_name: u.name.clone(),
@@ -1282,6 +1303,8 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
     assert!(keys > KEY_ROWS_IN_PAGE);
     let short = |u: &User, k: &AccessKey, rule: &str, severity: Severity| Finding {
         rule_id: rule.to_string(),
+        finding_id: support::test_finding_id(ACCOUNT, rule, &u.name, k.id.as_deref()),
+        user_id: None,
         severity,
         account_id: Some(ACCOUNT.to_string()),
         user_name: u.name.clone(),
@@ -1318,6 +1341,7 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
                     reason: "batch keys".to_string(),
                     expires: None,
                 }),
+                tracking: Default::default(),
             });
         }
     }

@@ -7,11 +7,13 @@
 
 mod org;
 mod saved;
+mod tracking;
 
 use std::path::Path;
 
 use chrono::Utc;
 
+use crate::baseline::{AccountAssessment, Assessment, Audited, RunIdentity};
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
 use crate::crawl::{AwsOptions, CrawlOptions, CrawlScope, ProgressMode};
 use crate::findings::Severity;
@@ -99,8 +101,13 @@ fn audit(args: AuditArgs) -> u8 {
         Err(message) => return fail(&message),
     };
 
+    let tracking = match tracking::Tracking::prepare(&args) {
+        Ok(tracking) => tracking,
+        Err(message) => return fail(&message),
+    };
+
     if args.is_org_run() {
-        return org::audit(&args, &policy, endpoint.as_ref());
+        return org::audit(&args, &policy, endpoint.as_ref(), &tracking);
     }
     if !args.exclude_accounts.is_empty() {
         return fail(
@@ -143,7 +150,33 @@ fn audit(args: AuditArgs) -> u8 {
     // The scope is decided once: users out of scope leave the inventory before the rules.
     let scope = policy.scope.restrict(&mut inventory);
     let raw = crate::rules::evaluate(&inventory, &policy.rules, as_of);
-    let findings = policy::apply(&policy, raw, as_of);
+    let mut findings = policy::apply(&policy, raw, as_of);
+    let identity = RunIdentity {
+        audited: Audited::Account(inventory.account_id.clone()),
+        id_source: id_source(&inventory),
+    };
+    let assessment = Assessment {
+        accounts: [(
+            inventory.account_id.clone().unwrap_or_default(),
+            AccountAssessment::Audited {
+                inventory: &inventory,
+                scope: Some(&scope),
+            },
+        )]
+        .into(),
+        rules: &policy.rules,
+    };
+    let mut tracked = match tracking.compare(
+        &identity,
+        &[],
+        as_of,
+        inventory.is_complete(),
+        &mut findings,
+        &assessment,
+    ) {
+        Ok(tracked) => tracked,
+        Err(message) => return fail(&message),
+    };
     let formats = formats(&args.format);
     let run = RunInfo {
         inventory: &inventory,
@@ -153,6 +186,8 @@ fn audit(args: AuditArgs) -> u8 {
         policy_file: args.config.as_deref(),
         saved_inventory: args.from_inventory.first().map(|p| p.as_path()),
         scope: Some(&scope),
+        fail_on_new: tracking.fail_on_new,
+        tracking: Some(&tracked.run),
     };
     let model = report::ReportModel::build(&run);
     let written = match report::write_model_reports(&args.out_dir, &formats, &model) {
@@ -164,17 +199,25 @@ fn audit(args: AuditArgs) -> u8 {
     {
         return fail(&err.to_string());
     }
+    let recorded = match tracked.pending.record() {
+        Ok(recorded) => recorded,
+        Err(message) => return fail(&message),
+    };
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
         if let Some(path) = &args.save_inventory {
             println!("inventory saved to {}", path.display());
         }
+        if let Some(path) = recorded {
+            println!("history: recorded {}", path.display());
+        }
     }
-    let code = exit_code(
-        inventory.is_complete(),
-        findings.worst(),
-        args.fail_on.threshold(),
-    );
+    let worst = if tracking.fail_on_new {
+        findings.worst_regression()
+    } else {
+        findings.worst()
+    };
+    let code = exit_code(inventory.is_complete(), worst, args.fail_on.threshold());
     if code == EXIT_INCOMPLETE {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} gap(s); the reports list what could not be collected",
@@ -248,6 +291,16 @@ fn crawl_scope(scope: &Scope) -> Option<CrawlScope> {
         let scope = scope.clone();
         CrawlScope::new(move |name, path| scope.may_include(name, path))
     })
+}
+
+/// What a run's finding ids are computed from.
+fn id_source(inventory: &Inventory) -> crate::findings::IdSource {
+    match inventory.source {
+        crate::inventory::SourceInfo::CredentialReport { .. } => {
+            crate::findings::IdSource::CredentialReport
+        }
+        crate::inventory::SourceInfo::Live { .. } => crate::findings::IdSource::Api,
+    }
 }
 
 fn file_name(path: &Path) -> String {

@@ -13,8 +13,10 @@ use chrono::Utc;
 use futures::StreamExt;
 use tracing::Instrument;
 
+use crate::baseline::{AccountAssessment, Assessment, Audited, RunIdentity};
 use crate::cli::{AuditArgs, Endpoint};
 use crate::crawl::{AwsOptions, Caller, CrawlOptions, MemberRole, ProgressMode};
+use crate::findings::IdSource;
 use crate::inventory::Inventory;
 use crate::org::{
     AccessProblem, Account, AccountRecord, AccountState, MANIFEST_SCHEMA_VERSION, Manifest,
@@ -24,6 +26,7 @@ use crate::policy::Policy;
 use crate::report::{self, OrgRunInfo};
 
 use super::saved::{load_saved, stage_saved};
+use super::tracking::Tracking;
 use super::{crawl_scope, exit_code, fail, formats, stats_line};
 
 /// The largest `--accounts-file` read.
@@ -39,7 +42,12 @@ pub struct Collected {
     pub origin: String,
 }
 
-pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoint>) -> u8 {
+pub(super) fn audit(
+    args: &AuditArgs,
+    policy: &Policy,
+    endpoint: Option<&Endpoint>,
+    tracking: &Tracking,
+) -> u8 {
     let collected = if args.from_inventory.is_empty() {
         crawl_organization(args, policy, endpoint)
     } else {
@@ -82,8 +90,58 @@ pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoin
         scopes.insert(id.clone(), policy.scope.restrict(inventory));
         raw.extend(crate::rules::evaluate(inventory, &policy.rules, as_of));
     }
-    let (mut by_account, notices) =
-        report::split_by_account(crate::policy::apply(policy, raw, as_of));
+    let mut findings = crate::policy::apply(policy, raw, as_of);
+    let identity = RunIdentity {
+        audited: Audited::Organization(manifest.organization_id.clone()),
+        id_source: if inventories
+            .values()
+            .any(|i| super::id_source(i) == IdSource::CredentialReport)
+        {
+            IdSource::CredentialReport
+        } else {
+            IdSource::Api
+        },
+    };
+    let assessment = Assessment {
+        accounts: manifest
+            .accounts
+            .iter()
+            .map(|r| {
+                let id = r.account.id.clone();
+                let state = match (&r.result, inventories.get(&id)) {
+                    (Outcome::Audited { .. }, Some(inventory)) => AccountAssessment::Audited {
+                        inventory,
+                        scope: scopes.get(&id),
+                    },
+                    (outcome, _) => AccountAssessment::NotAssessed(not_assessed_reason(r, outcome)),
+                };
+                (id, state)
+            })
+            .collect(),
+        rules: &policy.rules,
+    };
+    let selected: Vec<String> = manifest
+        .accounts
+        .iter()
+        .map(|r| r.account.id.clone())
+        .collect();
+    let complete = manifest
+        .accounts
+        .iter()
+        .all(|r| !matches!(r.result, Outcome::Unreachable(_)))
+        && inventories.values().all(|i| i.is_complete());
+    let mut tracked = match tracking.compare(
+        &identity,
+        &selected,
+        as_of,
+        complete,
+        &mut findings,
+        &assessment,
+    ) {
+        Ok(tracked) => tracked,
+        Err(message) => return fail(&message),
+    };
+    let (mut by_account, notices) = report::split_by_account(findings);
     for id in inventories.keys() {
         by_account.entry(id.clone()).or_default();
     }
@@ -97,6 +155,8 @@ pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoin
         fail_on: args.fail_on.threshold(),
         policy_file: args.config.as_deref(),
         saved_inventories: &args.from_inventory,
+        fail_on_new: tracking.fail_on_new,
+        tracking: Some(&tracked.run),
     };
     let model = report::OrgModel::build(&run);
     let written = match report::write_org_reports(&args.out_dir, &formats(&args.format), &model) {
@@ -108,14 +168,29 @@ pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoin
     {
         return fail(&err.to_string());
     }
+    let recorded = match tracked.pending.record() {
+        Ok(recorded) => recorded,
+        Err(message) => return fail(&message),
+    };
     if !args.quiet {
         print!("{}", report::org_summary_text(&model, &written));
         if let Some(dir) = &args.save_inventory {
             println!("inventories saved to {}", dir.display());
         }
+        if let Some(path) = recorded {
+            println!("history: recorded {}", path.display());
+        }
     }
     let complete = model.complete;
-    let code = exit_code(complete, model.totals.worst, args.fail_on.threshold());
+    let worst = if tracking.fail_on_new {
+        by_account
+            .values()
+            .filter_map(|f| f.worst_regression())
+            .max()
+    } else {
+        model.totals.worst
+    };
+    let code = exit_code(complete, worst, args.fail_on.threshold());
     if !complete {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} of {} selected accounts not audited, {} gap(s) inside audited accounts; the reports say what is missing",
@@ -123,6 +198,20 @@ pub(super) fn audit(args: &AuditArgs, policy: &Policy, endpoint: Option<&Endpoin
         );
     }
     code
+}
+
+/// Why a selected account's baseline findings are not assessed this run.
+fn not_assessed_reason(record: &AccountRecord, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Unreachable(p) => format!(
+            "account not audited: {} failed with {}",
+            p.operation, p.error_code
+        ),
+        Outcome::NotActive => format!("account not active ({})", record.account.state.as_str()),
+        Outcome::Excluded => "account excluded (--exclude-accounts)".to_string(),
+        Outcome::OutOfScope => "out of scope".to_string(),
+        Outcome::Audited { .. } => "account not audited".to_string(),
+    }
 }
 
 /// The accounts the command line names, checked: `--accounts`, `--accounts-file`, and

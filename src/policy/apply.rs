@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Policy, Suppression};
 use crate::findings::{
-    AppliedSuppression, EvaluatedFinding, Finding, FindingSet, SuppressionNotice,
+    AppliedSuppression, EvaluatedFinding, Finding, FindingSet, SuppressionNotice, Tracking,
 };
 
 /// Turns the rules' findings into the run's [`FindingSet`] (the scope was applied to the
@@ -40,6 +40,7 @@ pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> F
             EvaluatedFinding {
                 finding,
                 suppressed,
+                tracking: Tracking::default(),
             }
         })
         .collect();
@@ -54,17 +55,21 @@ pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> F
             .filter(|(_, used)| !**used)
             .map(|(s, _)| notice(s))
             .collect(),
+        resolved: Vec::new(),
+        not_assessed: Vec::new(),
     }
 }
 
 /// The live suppressions grouped so that a finding is only tried against the entries that
 /// can match it, instead of every entry: a policy file may hold tens of thousands. Each
 /// group lists positions in `live` in file order, and every entry is in exactly one group:
+/// - an entry with a finding id, under that id;
 /// - an entry with an access key id, under its rule (or `*`) and that key id;
 /// - an entry for one user name (no wildcard), under its rule and the name in ASCII lower
 ///   case (the case a plain glob ignores);
 /// - any other entry, under its rule.
 struct Index<'a> {
+    by_id: HashMap<&'a str, Vec<usize>>,
     by_key: HashMap<(&'a str, &'a str), Vec<usize>>,
     by_user: HashMap<(&'a str, &'a [u8]), Vec<usize>>,
     by_rule: HashMap<&'a str, Vec<usize>>,
@@ -73,16 +78,18 @@ struct Index<'a> {
 impl<'a> Index<'a> {
     fn new(live: &[&'a Suppression]) -> Index<'a> {
         let mut index = Index {
+            by_id: HashMap::new(),
             by_key: HashMap::new(),
             by_user: HashMap::new(),
             by_rule: HashMap::new(),
         };
         for (i, s) in live.iter().enumerate() {
             let rule = s.rule.as_str();
-            let group = match (&s.access_key_id, s.user.literal()) {
-                (Some(key), _) => index.by_key.entry((rule, key.as_str())).or_default(),
-                (None, Some(name)) => index.by_user.entry((rule, name)).or_default(),
-                (None, None) => index.by_rule.entry(rule).or_default(),
+            let group = match (&s.finding_id, &s.access_key_id, s.user.literal()) {
+                (Some(id), _, _) => index.by_id.entry(id.as_str()).or_default(),
+                (None, Some(key), _) => index.by_key.entry((rule, key.as_str())).or_default(),
+                (None, None, Some(name)) => index.by_user.entry((rule, name)).or_default(),
+                (None, None, None) => index.by_rule.entry(rule).or_default(),
             };
             group.push(i);
         }
@@ -93,6 +100,7 @@ impl<'a> Index<'a> {
     fn first_match(&self, live: &[&Suppression], f: &Finding) -> Option<usize> {
         let name = f.user_name.to_ascii_lowercase().into_bytes();
         let mut groups: Vec<&Vec<usize>> = Vec::new();
+        groups.extend(self.by_id.get(f.finding_id.as_str()));
         for rule in [f.rule_id.as_str(), "*"] {
             if let Some(key) = &f.access_key_id {
                 groups.extend(self.by_key.get(&(rule, key.as_str())));
@@ -123,6 +131,7 @@ fn matches(s: &Suppression, f: &Finding) -> bool {
         && s.account
             .as_ref()
             .is_none_or(|id| f.account_id.as_ref() == Some(id))
+        && s.finding_id.as_ref().is_none_or(|id| *id == f.finding_id)
 }
 
 fn notice(s: &Suppression) -> SuppressionNotice {
@@ -131,6 +140,7 @@ fn notice(s: &Suppression) -> SuppressionNotice {
         user: s.user.as_str().to_string(),
         access_key_id: s.access_key_id.clone(),
         account: s.account.clone(),
+        finding_id: s.finding_id.clone(),
         reason: s.reason.clone(),
         expires: s.expires,
         location: s.location.clone(),

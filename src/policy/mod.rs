@@ -197,6 +197,8 @@ pub struct Suppression {
     /// When set, only findings in this account (12 digits) are suppressed; otherwise the
     /// entry applies in every account.
     pub account: Option<String>,
+    /// When set, only the finding with this id ([`crate::findings::id`]) is suppressed.
+    pub finding_id: Option<String>,
     pub reason: String,
     /// Valid through the whole of this day (UTC); from the next day on it suppresses nothing.
     pub expires: Option<NaiveDate>,

@@ -10,7 +10,7 @@ use std::ops::Range;
 use chrono::NaiveDate;
 use toml::de::{DeTable, DeValue};
 
-use super::{Policy, PolicyError, Suppression, TagFilter, UserFilter, is_account_id};
+use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter, is_account_id};
 use crate::findings::Severity;
 use crate::rules::find;
 
@@ -22,6 +22,7 @@ const SUPPRESS_KEYS: &[&str] = &[
     "user",
     "access-key-id",
     "account",
+    "finding-id",
     "reason",
     "expires",
 ];
@@ -294,6 +295,7 @@ fn suppression(
     let mut user = None;
     let mut access_key_id = None;
     let mut account = None;
+    let mut finding_id = None;
     let mut reason = None;
     let mut expires = None;
     for (key, value) in table {
@@ -334,6 +336,23 @@ fn suppression(
                 }
                 None => ok = false,
             },
+            "finding-id" => match c.string(
+                value,
+                &path,
+                "write finding-id = \"kh1-…\", copied from findings.csv or report.json",
+            ) {
+                Some(id) if crate::findings::is_finding_id(id) => finding_id = Some(id.to_string()),
+                Some(id) => {
+                    c.problem(
+                        value.span(),
+                        format!(
+                            "\"{path}\" is not a finding id: \"{id}\" (copy the finding_id column of findings.csv, e.g. finding-id = \"kh1-0123456789abcdef0123456789abcdef\")"
+                        ),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            },
             "reason" => match c.string(
                 value,
                 &path,
@@ -360,6 +379,8 @@ fn suppression(
         }
     }
     let present = |k: &str| table.keys().any(|key| key.get_ref().as_ref() == k);
+    // An entry that names a finding id needs no rule or user: the id says both.
+    let by_id = present("finding-id");
     for (required, fix) in [
         (
             "rule",
@@ -371,7 +392,8 @@ fn suppression(
         ),
         ("reason", "add reason = \"why this finding is accepted\""),
     ] {
-        if !present(required) {
+        let implied = by_id && required != "reason";
+        if !present(required) && !implied {
             c.problem(
                 span.clone(),
                 format!("suppression has no \"{required}\" ({fix})"),
@@ -384,10 +406,14 @@ fn suppression(
     }
     let line = c.line(span.start);
     Some(Suppression {
-        rule: rule?,
-        user: user?,
+        rule: rule.unwrap_or_else(|| "*".to_string()),
+        user: match user {
+            Some(user) => user,
+            None => Pattern::new("*").ok()?,
+        },
         access_key_id,
         account,
+        finding_id,
         reason: reason?,
         expires,
         location: format!("{}:{line}", c.file),

@@ -19,6 +19,11 @@ pub struct ScopeOutcome {
     pub keys_excluded: usize,
     /// Coverage gaps about excluded users, which no longer count.
     pub gaps_excluded: usize,
+    /// The names of the users left out (a baseline's findings about them are not
+    /// assessed, not resolved).
+    pub excluded_users: std::collections::BTreeSet<String>,
+    /// The immutable ids of the excluded users that were crawled.
+    pub excluded_user_ids: std::collections::BTreeSet<String>,
 }
 
 impl Scope {
@@ -123,6 +128,7 @@ impl Scope {
                 });
             } else {
                 outcome.users_excluded += 1;
+                outcome.excluded_users.insert(user.name.clone());
             }
         }
         if self.is_everyone() {
@@ -147,6 +153,9 @@ impl Scope {
                 outcome.users_excluded += 1;
                 outcome.keys_excluded += user.keys.len();
                 excluded.insert(user.name.clone());
+                if !user.user_id.is_empty() {
+                    outcome.excluded_user_ids.insert(user.user_id.clone());
+                }
             }
             keep
         });
@@ -155,6 +164,7 @@ impl Scope {
             .gaps
             .retain(|g| g.user.as_ref().is_none_or(|u| !excluded.contains(u)));
         outcome.gaps_excluded = before - inventory.gaps.len();
+        outcome.excluded_users.extend(excluded.iter().cloned());
         inventory
             .removed_during_crawl
             .retain(|r| !excluded.contains(&r.user));

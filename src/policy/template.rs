@@ -67,12 +67,15 @@ accounts = []
 # ---------------------------------------------------------------------------------------
 # Suppressions: accepted findings. A suppressed finding stays in every report, with the
 # reason, but does not count toward the exit code.
-#   rule           a rule id, or "*" for every rule (required)
-#   user           a user name glob; "<root_account>" is the root user (required)
+#   rule           a rule id, or "*" for every rule (required unless finding-id is set)
+#   user           a user name glob; "<root_account>" is the root user (required unless
+#                  finding-id is set)
 #   access-key-id  only the finding about this key (optional; "access key 1" or
 #                  "access key 2" for keys read from a credential report)
 #   account        only findings in this account, its 12-digit id (optional; without
 #                  it the suppression applies in every account)
+#   finding-id     only the finding with this id, "kh1-..." from the finding_id column
+#                  of findings.csv (optional)
 #   reason         why the finding is accepted (required)
 #   expires        a date; the suppression holds through that whole day (UTC) and is
 #                  reported as expired afterwards (optional)

@@ -319,7 +319,7 @@ fn typos_of_the_account_keys_list_the_right_names() {
         one_problem(
             "[[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\naccount-id = \"123456789012\"\n"
         ),
-        "policy.toml:5:1: unknown key \"account-id\" in [[suppress]] (expected one of: rule, user, access-key-id, account, reason, expires)"
+        "policy.toml:5:1: unknown key \"account-id\" in [[suppress]] (expected one of: rule, user, access-key-id, account, finding-id, reason, expires)"
     );
     assert_eq!(
         one_problem("[scope.exclude]\naccount = [\"123456789012\"]\n"),
@@ -350,7 +350,7 @@ fn suppression_errors() {
     );
     assert_eq!(
         one_problem("[[suppress]]\nrule = \"*\"\nuser = \"bob\"\nreason = \"r\"\nkey = \"AKIA\"\n"),
-        "policy.toml:5:1: unknown key \"key\" in [[suppress]] (expected one of: rule, user, access-key-id, account, reason, expires)"
+        "policy.toml:5:1: unknown key \"key\" in [[suppress]] (expected one of: rule, user, access-key-id, account, finding-id, reason, expires)"
     );
     assert_eq!(
         one_problem("[[suppress]]\nrule = \"*\"\nuser = \"{a,b\"\nreason = \"r\"\n"),
@@ -991,4 +991,47 @@ fn exit_code_matrix() {
     }
     assert_eq!(none.suppressed().count(), none.findings.len());
     assert!(!none.findings.is_empty());
+}
+
+#[test]
+fn a_suppression_can_name_a_finding_id_alone() {
+    let set = audit_at(&sample(), &Policy::default(), as_of());
+    let target = set
+        .findings
+        .iter()
+        .find(|f| f.finding.rule_id == "key-not-rotated" && f.finding.user_name == "alice")
+        .expect("alice's key is too old");
+    let id = target.finding.finding_id.clone();
+    let p = policy(&format!(
+        "[[suppress]]\nfinding-id = \"{id}\"\nreason = \"rotation booked, SEC-7\"\n"
+    ));
+    let set = audit_at(&sample(), &p, as_of());
+    let suppressed: Vec<String> = keys(&set)
+        .into_iter()
+        .filter(|k| k.ends_with("(suppressed)"))
+        .collect();
+    assert_eq!(
+        suppressed,
+        vec!["key-not-rotated alice AKIAALICE1 (suppressed)"]
+    );
+    assert!(set.unused_suppressions.is_empty());
+    // With a rule that contradicts the id, the entry matches nothing.
+    let p = policy(&format!(
+        "[[suppress]]\nrule = \"key-unused\"\nuser = \"*\"\nfinding-id = \"{id}\"\nreason = \"r\"\n"
+    ));
+    let set = audit_at(&sample(), &p, as_of());
+    assert_eq!(set.suppressed().count(), 0);
+    assert_eq!(set.unused_suppressions.len(), 1);
+    assert_eq!(
+        set.unused_suppressions[0].finding_id.as_deref(),
+        Some(id.as_str())
+    );
+}
+
+#[test]
+fn a_malformed_finding_id_is_refused_with_its_position() {
+    assert_eq!(
+        one_problem("[[suppress]]\nfinding-id = \"AKIAALICE1\"\nreason = \"r\"\n"),
+        "policy.toml:2:14: \"suppress.finding-id\" is not a finding id: \"AKIAALICE1\" (copy the finding_id column of findings.csv, e.g. finding-id = \"kh1-0123456789abcdef0123456789abcdef\")"
+    );
 }

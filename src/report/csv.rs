@@ -9,14 +9,14 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::findings::EvaluatedFinding;
 
 use super::model::{KeyRow, OrgModel, ReportModel, rfc3339};
 
 /// The header of `findings.csv`. The column order is part of the format: append, never reorder.
-pub const FINDINGS_HEADER: [&str; 19] = [
+pub const FINDINGS_HEADER: [&str; 22] = [
     "account_id",
     "rule_id",
     "severity",
@@ -36,6 +36,9 @@ pub const FINDINGS_HEADER: [&str; 19] = [
     "remediation",
     "compliance",
     "account_name",
+    "finding_id",
+    "status",
+    "first_seen",
 ];
 
 /// The header of `keys.csv`. The column order is part of the format: append, never reorder.
@@ -123,10 +126,18 @@ struct FindingRow {
     remediation: String,
     compliance: String,
     account_name: String,
+    finding_id: String,
+    status: &'static str,
+    first_seen: String,
 }
 
 impl FindingRow {
-    fn new(account: &str, account_name: Option<&str>, ef: &EvaluatedFinding) -> FindingRow {
+    fn new(
+        account: &str,
+        account_name: Option<&str>,
+        ef: &EvaluatedFinding,
+        today: NaiveDate,
+    ) -> FindingRow {
         let f = &ef.finding;
         FindingRow {
             account_id: text(f.account_id.as_deref().unwrap_or(account)),
@@ -148,6 +159,9 @@ impl FindingRow {
             remediation: text(&f.remediation.join("\n")),
             compliance: text(&f.compliance.join("; ")),
             account_name: opt_text(account_name),
+            finding_id: text(&f.finding_id),
+            status: ef.tracking.status.as_str(),
+            first_seen: ef.tracking.first_seen_text(today),
         }
     }
 }
@@ -177,8 +191,9 @@ fn finding_rows<W: Write>(
     account_name: Option<&str>,
 ) -> io::Result<()> {
     let account = m.account_id.as_deref().unwrap_or_default();
+    let today = m.as_of.date_naive();
     for f in m.open.iter().chain(&m.suppressed) {
-        w.serialize(FindingRow::new(account, account_name, f))?;
+        w.serialize(FindingRow::new(account, account_name, f, today))?;
     }
     Ok(())
 }
@@ -289,11 +304,13 @@ mod tests {
         use crate::findings::{Finding, Severity};
         let ef = EvaluatedFinding {
             finding: Finding {
+                finding_id: String::new(),
                 rule_id: String::new(),
                 severity: Severity::Low,
                 account_id: None,
                 user_name: String::new(),
                 user_arn: String::new(),
+                user_id: None,
                 access_key_id: None,
                 key_status: None,
                 key_created: None,
@@ -308,9 +325,10 @@ mod tests {
                 remediation: Vec::new(),
             },
             suppressed: None,
+            tracking: Default::default(),
         };
         assert_eq!(
-            columns(FindingRow::new("", None, &ef)),
+            columns(FindingRow::new("", None, &ef, NaiveDate::MIN)),
             FINDINGS_HEADER.join(",")
         );
         let row = KeyCsvRow {

@@ -83,6 +83,10 @@ pub struct RunInfo<'a> {
     pub saved_inventory: Option<&'a Path>,
     /// What the policy's scope left out, when it left anything out.
     pub scope: Option<&'a crate::policy::ScopeOutcome>,
+    /// `--fail-on-new`: only new and worse findings reach the threshold.
+    pub fail_on_new: bool,
+    /// The comparison with an earlier run, when there was one (or a history folder).
+    pub tracking: Option<&'a crate::baseline::RunTracking>,
 }
 
 /// Everything an organization run knows, as the renderers need it.
@@ -92,7 +96,8 @@ pub struct OrgRunInfo<'a> {
     pub inventories: &'a std::collections::BTreeMap<String, Inventory>,
     /// Each audited account's findings, by account id ([`split_by_account`]).
     pub findings: &'a std::collections::BTreeMap<String, FindingSet>,
-    /// The run's expired and unused suppressions (they belong to no one account).
+    /// The run's expired and unused suppressions (they belong to no one account), and
+    /// every account's resolved and not-assessed baseline findings.
     pub findings_notices: &'a FindingSet,
     /// What the policy's scope left out of each account.
     pub scopes: &'a std::collections::BTreeMap<String, crate::policy::ScopeOutcome>,
@@ -101,6 +106,8 @@ pub struct OrgRunInfo<'a> {
     pub policy_file: Option<&'a Path>,
     /// The saved inventories this run read, when it read any.
     pub saved_inventories: &'a [PathBuf],
+    pub fail_on_new: bool,
+    pub tracking: Option<&'a crate::baseline::RunTracking>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +254,7 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
         t.suppressed,
         t.keys_flagged
     );
+    changes_line(&mut out, &m.tracking);
     for a in m
         .accounts
         .iter()
@@ -342,6 +350,7 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
             suppressed
         );
     }
+    changes_line(&mut out, &m.tracking);
     if let Some(scope) = &m.scope {
         let _ = writeln!(out, "scope: {}", scope.label);
     }
@@ -381,6 +390,14 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     }
     closing_lines(&mut out, m.fail_on, s.fails_threshold, written);
     out
+}
+
+/// The comparison with the baseline, when there is one.
+fn changes_line(out: &mut String, tracking: &model::TrackingView) {
+    use std::fmt::Write;
+    if let Some(line) = &tracking.line {
+        let _ = writeln!(out, "changes: {line}");
+    }
 }
 
 /// The stale suppressions, when there are any.

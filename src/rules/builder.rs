@@ -1,8 +1,11 @@
 //! The only way rules make findings, so that every finding carries every field the
 //! reports need.
 
+use chrono::{DateTime, Utc};
+
+use crate::findings::id::{Subject, finding_id};
 use crate::findings::{Finding, Severity};
-use crate::inventory::{AccessKey, LastUse, ROOT_USER_NAME, RootKey, User};
+use crate::inventory::{AccessKey, LastUse, ROOT_USER_NAME, RootKey, SourceInfo, User};
 
 use super::{Context, RuleConfig, RuleInfo};
 
@@ -12,17 +15,38 @@ use super::{Context, RuleConfig, RuleInfo};
 #[must_use]
 pub struct FindingBuilder {
     finding: Finding,
+    /// What the finding is about, for its id.
+    about: About,
+    /// Whether the inventory came from a credential report (the weaker ids).
+    from_report: bool,
+}
+
+#[derive(Clone, Debug)]
+enum About {
+    User,
+    Key {
+        id: Option<String>,
+        slot: Option<u8>,
+        created: DateTime<Utc>,
+    },
+    Root {
+        slot: Option<u8>,
+    },
 }
 
 impl FindingBuilder {
     fn new(ctx: &Context<'_>, info: &RuleInfo, config: &RuleConfig) -> Self {
         FindingBuilder {
+            about: About::User,
+            from_report: matches!(ctx.inventory.source, SourceInfo::CredentialReport { .. }),
             finding: Finding {
+                finding_id: String::new(),
                 rule_id: info.id.to_string(),
                 severity: config.severity,
                 account_id: ctx.inventory.account_id.clone(),
                 user_name: String::new(),
                 user_arn: String::new(),
+                user_id: None,
                 access_key_id: None,
                 key_status: None,
                 key_created: None,
@@ -48,7 +72,13 @@ impl FindingBuilder {
         key: &AccessKey,
     ) -> Self {
         let mut b = Self::for_user(ctx, info, config, user);
+        b.about = About::Key {
+            id: key.id.clone(),
+            slot: key.slot,
+            created: key.created,
+        };
         let f = &mut b.finding;
+        // A key without an id (a credential report) is named by its slot.
         f.access_key_id = Some(key.label());
         f.key_status = Some(key.status);
         f.key_created = Some(key.created);
@@ -62,6 +92,7 @@ impl FindingBuilder {
         let mut b = Self::new(ctx, info, config);
         b.finding.user_name = user.name.clone();
         b.finding.user_arn = user.arn.clone();
+        b.finding.user_id = Some(user.user_id.clone()).filter(|id| !id.is_empty());
         b
     }
 
@@ -73,6 +104,7 @@ impl FindingBuilder {
         arn: Option<&str>,
     ) -> Self {
         let mut b = Self::new(ctx, info, config);
+        b.about = About::Root { slot: None };
         b.finding.user_name = ROOT_USER_NAME.to_string();
         b.finding.user_arn = match (arn, &ctx.inventory.account_id) {
             (Some(arn), _) => arn.to_string(),
@@ -84,6 +116,9 @@ impl FindingBuilder {
 
     /// Fills the key fields from one slot of the credential report's root row.
     pub fn root_key(mut self, ctx: &Context<'_>, key: &RootKey) -> Self {
+        self.about = About::Root {
+            slot: Some(key.slot),
+        };
         let f = &mut self.finding;
         f.access_key_id = Some(format!("access key {}", key.slot));
         f.key_status = Some(if key.active {
@@ -131,6 +166,30 @@ impl FindingBuilder {
         debug_assert!(!remediation.is_empty(), "a finding needs a remediation");
         self.finding.message = message;
         self.finding.remediation = remediation;
+        self.finding.finding_id = self.id();
         self.finding
+    }
+
+    /// The finding's id ([`crate::findings::id`]).
+    fn id(&self) -> String {
+        let f = &self.finding;
+        let arn = f.user_arn.as_str();
+        let subject = match (&self.about, &f.user_id) {
+            (About::Root { slot }, _) => Subject::Root { arn, slot: *slot },
+            (
+                About::Key {
+                    id: Some(key_id), ..
+                },
+                _,
+            ) if !self.from_report => Subject::Key { arn, key_id },
+            (About::Key { slot, created, .. }, _) => Subject::ReportKey {
+                arn,
+                slot: *slot,
+                created: *created,
+            },
+            (About::User, Some(user_id)) if !self.from_report => Subject::User { arn, user_id },
+            (About::User, _) => Subject::ReportUser { arn },
+        };
+        finding_id(f.account_id.as_deref(), &f.rule_id, subject)
     }
 }

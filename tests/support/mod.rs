@@ -232,6 +232,18 @@ impl Moto {
         )
     }
 
+    /// Changes the seeded account (scripts/change_account.py: delete or create keys, rename,
+    /// delete or create users) as of the plan's `now`, without resetting the endpoint.
+    /// Returns the manifest of what changed.
+    pub fn change(&self, changes: &Value) -> Value {
+        let file = self.dir.path().join("changes.json");
+        std::fs::write(&file, changes.to_string()).expect("changes file");
+        self.run_seed(
+            "scripts/change_account.py",
+            &["--changes", file.to_str().expect("utf-8 path")],
+        )
+    }
+
     fn seed(&self, plan: &[&str]) -> Value {
         self.run_seed("scripts/seed_account.py", plan)
     }
@@ -523,4 +535,41 @@ pub fn spec_key(created: u32, status: &str, used: Option<(u32, &str, &str)>) -> 
 /// A user of a seeding plan, at path `/`, without tags.
 pub fn spec_user(name: &str, created: u32, keys: Vec<Value>) -> Value {
     serde_json::json!({"name": name, "path": "/", "created_days_ago": created, "tags": {}, "keys": keys})
+}
+
+/// The id of the `index`-th key of `user` in a seeding manifest (scripts/seed_account.py).
+pub fn seeded_key_id(manifest: &Value, user: &str, index: usize) -> String {
+    manifest["users"]
+        .as_array()
+        .expect("the manifest lists users")
+        .iter()
+        .find(|u| u["name"] == user)
+        .unwrap_or_else(|| panic!("{user} was seeded"))["keys"][index]["id"]
+        .as_str()
+        .expect("a key id")
+        .to_string()
+}
+
+/// A finding id for a hand-built finding in `account`: scheme 1 over its rule, user and key.
+pub fn test_finding_id(account: &str, rule: &str, user: &str, key: Option<&str>) -> String {
+    keyhygiene::findings::finding_id(
+        Some(account),
+        rule,
+        keyhygiene::findings::id::Subject::Key {
+            arn: user,
+            key_id: key.unwrap_or("-"),
+        },
+    )
+}
+
+/// Opens `page` (a report file) at `#fragment` in headless Chromium and returns the DOM
+/// once its scripts have run.
+pub fn open_in_chromium(page: &Path, fragment: &str) -> scraper::Html {
+    let profile = tempfile::tempdir().expect("a browser profile");
+    let url = format!("file://{}#{fragment}", page.display());
+    scraper::Html::parse_document(&run_chromium(
+        profile.path(),
+        &["--dump-dom".to_string()],
+        &url,
+    ))
 }

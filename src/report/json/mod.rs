@@ -1,6 +1,6 @@
 //! `report.json`: the document scheduled jobs read.
 //!
-//! These are the output's own types, version 3 (`schema_version`), described by
+//! These are the output's own types, version 4 (`schema_version`), described by
 //! `schema/report.schema.json`. They are filled from the view model, never from the internal
 //! structs, so a refactor inside keyhygiene cannot change what a parser sees. Add optional
 //! fields freely; anything else needs a new schema version.
@@ -11,25 +11,33 @@
 //! coverage and summary; the account-level fields (`account_id`, `credential_report`,
 //! `root_access_keys`) are `null` in an organization's document.
 
+mod findings;
 mod org;
+mod tracking;
 
+pub use findings::*;
 pub use org::write_org_json;
+pub use tracking::*;
 
 use std::collections::BTreeMap;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use crate::findings::{EvaluatedFinding, Severity};
+use crate::findings::Severity;
 
 use super::model::{
-    AccountView, GapView, NoticeView, OrgModel, RemovedView, ReportModel, RuleSummary, rfc3339,
+    AccountView, GapView, NoticeView, OrgModel, RemovedView, ReportModel, RuleSummary,
 };
 
 /// The version of the `report.json` document.
-pub const REPORT_SCHEMA_VERSION: u32 = 3;
+///
+/// Version 4: every finding has `finding_id`, `status`, `first_seen`, `previous_severity`,
+/// `suppression_change` and `user_id`; the document has `finding_ids`, `comparison`,
+/// `resolved`, `not_assessed` and `history`.
+pub const REPORT_SCHEMA_VERSION: u32 = 4;
 
 #[derive(Serialize)]
-pub struct ReportV3<'a> {
+pub struct ReportDoc<'a> {
     pub schema_version: u32,
     /// `account` or `organization`.
     pub kind: &'a str,
@@ -50,6 +58,18 @@ pub struct ReportV3<'a> {
     pub unused_suppressions: Vec<Notice<'a>>,
     pub organization: Option<Organization<'a>>,
     pub accounts: Vec<AccountEntry<'a>>,
+    /// How `finding_id` was computed: scheme `kh1`, from the IAM API or a credential report.
+    pub finding_ids: FindingIds,
+    /// The baseline this run was compared with; `null` without one.
+    pub comparison: Option<Comparison<'a>>,
+    /// Baseline findings fixed since the baseline: their subject was assessed and the
+    /// finding is gone.
+    pub resolved: Vec<PastEntry<'a>>,
+    /// Baseline findings this run could not judge (a coverage gap, the scope, an account
+    /// not audited), carried with their `first_seen` so the next run still knows them.
+    pub not_assessed: Vec<PastEntry<'a>>,
+    /// The history folder and the trend over its runs, with `--history`.
+    pub history: Option<HistoryEntry<'a>>,
 }
 
 #[derive(Serialize)]
@@ -239,37 +259,6 @@ pub struct RuleCounts<'a> {
 }
 
 #[derive(Serialize)]
-pub struct Finding<'a> {
-    pub account_id: Option<&'a str>,
-    pub account_name: Option<&'a str>,
-    pub rule_id: &'a str,
-    pub severity: &'a str,
-    pub user_name: &'a str,
-    pub user_arn: &'a str,
-    pub access_key_id: Option<&'a str>,
-    pub key_status: Option<&'a str>,
-    pub key_created: Option<String>,
-    pub key_age_days: Option<i64>,
-    pub last_used_date: Option<String>,
-    pub last_used_service: Option<&'a str>,
-    pub last_used_region: Option<&'a str>,
-    pub days_since_last_use: Option<i64>,
-    pub description: Option<&'a str>,
-    pub message: &'a str,
-    pub remediation: &'a [String],
-    pub compliance: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppression: Option<Suppression<'a>>,
-}
-
-#[derive(Serialize)]
-pub struct Suppression<'a> {
-    pub reason: &'a str,
-    /// `YYYY-MM-DD`, or null for no expiry.
-    pub expires: Option<String>,
-}
-
-#[derive(Serialize)]
 pub struct Notice<'a> {
     pub rule: &'a str,
     pub user: &'a str,
@@ -277,65 +266,12 @@ pub struct Notice<'a> {
     /// Present only for an entry limited to one account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<&'a str>,
+    /// Present only for an entry limited to one finding id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_id: Option<&'a str>,
     pub reason: &'a str,
     pub expires: Option<String>,
     pub location: &'a str,
-}
-
-/// A list of findings, each turned into its output form only while it is written, so the
-/// document streams out without a second copy of every finding: one account's open or
-/// suppressed findings, or every account's in turn.
-pub enum FindingList<'a> {
-    Account(&'a ReportModel<'a>, bool),
-    Organization(&'a OrgModel<'a>, bool),
-}
-
-impl Serialize for FindingList<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        fn of<'m>(
-            m: &'m ReportModel<'m>,
-            name: Option<&'m str>,
-            suppressed: bool,
-        ) -> impl Iterator<Item = Finding<'m>> {
-            let list = if suppressed { &m.suppressed } else { &m.open };
-            list.iter().map(move |ef| finding(ef, name))
-        }
-        match self {
-            FindingList::Account(m, suppressed) => serializer.collect_seq(of(m, None, *suppressed)),
-            FindingList::Organization(org, suppressed) => serializer.collect_seq(
-                org.account_models()
-                    .flat_map(|(a, m)| of(m, a.name.as_deref(), *suppressed)),
-            ),
-        }
-    }
-}
-
-fn finding<'a>(ef: &'a EvaluatedFinding, account_name: Option<&'a str>) -> Finding<'a> {
-    let f = &ef.finding;
-    Finding {
-        account_id: f.account_id.as_deref(),
-        account_name,
-        rule_id: &f.rule_id,
-        severity: f.severity.as_str(),
-        user_name: &f.user_name,
-        user_arn: &f.user_arn,
-        access_key_id: f.access_key_id.as_deref(),
-        key_status: f.key_status.map(|s| s.as_str()),
-        key_created: f.key_created.map(rfc3339),
-        key_age_days: f.key_age_days,
-        last_used_date: f.last_used_date.map(rfc3339),
-        last_used_service: f.last_used_service.as_deref(),
-        last_used_region: f.last_used_region.as_deref(),
-        days_since_last_use: f.days_since_last_use,
-        description: f.description.as_deref(),
-        message: &f.message,
-        remediation: &f.remediation,
-        compliance: &f.compliance,
-        suppression: ef.suppressed.as_ref().map(|s| Suppression {
-            reason: &s.reason,
-            expires: s.expires.map(|d| d.format("%Y-%m-%d").to_string()),
-        }),
-    }
 }
 
 fn notice(n: &NoticeView) -> Notice<'_> {
@@ -344,6 +280,7 @@ fn notice(n: &NoticeView) -> Notice<'_> {
         user: &n.user,
         access_key_id: n.access_key_id.as_deref(),
         account: n.account.as_deref(),
+        finding_id: n.finding_id.as_deref(),
         reason: &n.reason,
         expires: n.expires.map(|d| d.format("%Y-%m-%d").to_string()),
         location: &n.location,
@@ -505,10 +442,12 @@ fn account_entry<'a>(
     }
 }
 
-impl<'a> ReportV3<'a> {
+impl<'a> ReportDoc<'a> {
     pub fn from_model(m: &'a ReportModel) -> Self {
         let account = m.account_id.as_deref();
-        ReportV3 {
+        let (finding_ids, comparison, resolved, not_assessed, history) =
+            tracking_fields(&m.tracking, m.id_source);
+        ReportDoc {
             schema_version: REPORT_SCHEMA_VERSION,
             kind: "account",
             tool: Tool {
@@ -557,12 +496,28 @@ impl<'a> ReportV3<'a> {
             unused_suppressions: m.unused_suppressions.iter().map(notice).collect(),
             organization: None,
             accounts: vec![account_entry(None, Some(m))],
+            finding_ids,
+            comparison,
+            resolved,
+            not_assessed,
+            history,
         }
     }
 }
 
 /// `report.json`, pretty-printed, with a trailing newline.
 pub fn write_report_json(m: &ReportModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportV3::from_model(m))?;
+    serde_json::to_writer_pretty(&mut *out, &ReportDoc::from_model(m))?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_baseline_reads_the_version_this_writes() {
+        assert_eq!(
+            super::REPORT_SCHEMA_VERSION,
+            crate::baseline::NEWEST_REPORT_SCHEMA
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl<'a> ReportV3<'a> {
+impl<'a> ReportDoc<'a> {
     /// The document of an organization run: totals over every audited account.
     pub fn from_org(o: &'a OrgModel<'a>) -> Self {
         let models: Vec<(&AccountView, &ReportModel)> = o.account_models().collect();
@@ -20,13 +20,23 @@ impl<'a> ReportV3<'a> {
             crawl.wall_ms = crawl.wall_ms.max(m.stats.wall_ms);
         }
         let t = &o.totals;
+        let source = if models
+            .iter()
+            .any(|(_, m)| m.id_source == crate::findings::IdSource::CredentialReport)
+        {
+            crate::findings::IdSource::CredentialReport
+        } else {
+            crate::findings::IdSource::Api
+        };
+        let (finding_ids, comparison, resolved, not_assessed, history) =
+            tracking_fields(&o.tracking, source);
         let at = |s: Severity| {
             o.by_severity
                 .iter()
                 .find(|c| c.severity == s)
                 .map_or_else(Counts::default, |c| counts(c.active, c.suppressed))
         };
-        ReportV3 {
+        ReportDoc {
             schema_version: REPORT_SCHEMA_VERSION,
             kind: "organization",
             tool: Tool {
@@ -108,12 +118,17 @@ impl<'a> ReportV3<'a> {
                 .iter()
                 .map(|a| account_entry(Some(a), a.model.as_ref()))
                 .collect(),
+            finding_ids,
+            comparison,
+            resolved,
+            not_assessed,
+            history,
         }
     }
 }
 
 /// An organization's `report.json`.
 pub fn write_org_json(o: &OrgModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportV3::from_org(o))?;
+    serde_json::to_writer_pretty(&mut *out, &ReportDoc::from_org(o))?;
     out.write_all(b"\n")
 }

@@ -91,6 +91,14 @@ pub struct FindingView<'a> {
     pub steps: Vec<&'a str>,
     /// The steps carry their own numbers; the HTML lists them without adding any.
     pub steps_numbered: bool,
+    /// `new`, `unchanged` or `updated`.
+    pub status: &'static str,
+    /// "new", "updated: was medium", or empty for an unchanged finding.
+    pub status_label: String,
+    /// "open since 2026-05-01" for a finding an earlier run already had.
+    pub since_label: Option<String>,
+    /// "no longer suppressed" or "suppressed since the baseline".
+    pub suppression_change: Option<&'static str>,
 }
 
 impl std::ops::Deref for FindingView<'_> {
@@ -122,6 +130,8 @@ pub struct NoticeView {
     pub access_key_id: Option<String>,
     /// The account the entry is limited to, if any.
     pub account: Option<String>,
+    /// The finding id the entry is limited to, if any.
+    pub finding_id: Option<String>,
     pub key_label: String,
     pub reason: String,
     pub expires: Option<NaiveDate>,
@@ -227,6 +237,13 @@ pub(super) fn finding_view(ef: &EvaluatedFinding) -> FindingView<'_> {
         commands,
         steps_numbered: steps_are_numbered(&steps),
         steps,
+        status: ef.tracking.status.as_str(),
+        status_label: status_label(ef),
+        since_label: ef
+            .tracking
+            .first_seen
+            .map(|d| format!("open since {}", d.format("%Y-%m-%d"))),
+        suppression_change: ef.tracking.suppression_change.map(|c| c.label()),
     }
 }
 
@@ -353,6 +370,7 @@ pub(super) fn notice_view(n: &SuppressionNotice) -> NoticeView {
         user: n.user.clone(),
         access_key_id: n.access_key_id.clone(),
         account: n.account.clone(),
+        finding_id: n.finding_id.clone(),
         key_label: n
             .access_key_id
             .clone()

@@ -34,6 +34,8 @@ mod header;
 mod keys;
 mod org;
 mod summary;
+mod tracking;
+mod trend;
 
 pub use chart::*;
 pub use findings::*;
@@ -41,6 +43,8 @@ pub use header::*;
 pub use keys::*;
 pub use org::*;
 pub use summary::*;
+pub use tracking::*;
+pub use trend::*;
 
 /// The tool's version, shown in every report.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -110,6 +114,10 @@ pub struct ReportModel<'a> {
     pub histogram: AgeHistogram,
     /// In an organization run: the way back to the overview, and the account's place in it.
     pub org: Option<OrgContext>,
+    /// The comparison with an earlier run, and the trend.
+    pub tracking: TrackingView,
+    /// What the finding ids were computed from.
+    pub id_source: crate::findings::IdSource,
 }
 
 impl<'a> ReportModel<'a> {
@@ -208,6 +216,11 @@ impl<'a> ReportModel<'a> {
             key_findings,
             histogram,
             org: None,
+            tracking: tracking_view(run.tracking, run.findings),
+            id_source: match inv.source {
+                SourceInfo::CredentialReport { .. } => crate::findings::IdSource::CredentialReport,
+                SourceInfo::Live { .. } => crate::findings::IdSource::Api,
+            },
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct AccountView<'a> {
     /// Open findings, critical first (four counts).
     pub open: [usize; 4],
     pub suppressed: usize,
+    /// Open findings new since the baseline.
+    pub new: usize,
     pub worst: Option<Severity>,
     /// The account's page (`account-<id>.html`), when it was audited.
     pub page: Option<String>,
@@ -130,6 +132,8 @@ pub struct OrgModel<'a> {
     pub fail_on: Option<Severity>,
     pub fail_on_label: String,
     pub fails_threshold: bool,
+    /// `--fail-on-new`: only new and worse findings reach the threshold.
+    pub fail_on_new: bool,
     /// Every selected active account audited, each with complete coverage.
     pub complete: bool,
     pub totals: OrgTotals,
@@ -142,6 +146,8 @@ pub struct OrgModel<'a> {
     /// One row per rule and severity over every audited account: worst severity first,
     /// then by rule id.
     pub by_rule: Vec<RuleSummary>,
+    /// The comparison with an earlier run over every account, and the trend.
+    pub tracking: TrackingView,
 }
 
 impl<'a> OrgModel<'a> {
@@ -167,9 +173,23 @@ impl<'a> OrgModel<'a> {
         });
         totals.selected = manifest.accounts.len();
         let complete = totals.unreachable == 0 && totals.gaps == 0;
-        let fails_threshold = run
-            .fail_on
-            .is_some_and(|t| totals.worst.is_some_and(|w| w >= t));
+        let gate = if run.fail_on_new {
+            run.findings
+                .values()
+                .filter_map(|f| f.worst_regression())
+                .max()
+        } else {
+            totals.worst
+        };
+        let fails_threshold = run.fail_on.is_some_and(|t| gate.is_some_and(|w| w >= t));
+        let mut tracking = tracking_view(run.tracking, run.findings_notices);
+        for set in run.findings.values() {
+            let c = crate::baseline::Changes::of(set);
+            tracking.changes.new += c.new;
+            tracking.changes.updated += c.updated;
+            tracking.changes.unchanged += c.unchanged;
+        }
+        tracking.line = run.tracking.and_then(|t| t.summary_line(tracking.changes));
         let by_severity = Severity::ALL
             .iter()
             .enumerate()
@@ -226,9 +246,11 @@ impl<'a> OrgModel<'a> {
                 .fail_on
                 .map_or_else(|| "none".to_string(), |s| s.as_str().to_string()),
             fails_threshold,
+            fail_on_new: run.fail_on_new,
             complete,
             totals,
             accounts,
+            tracking,
             expired_suppressions: run
                 .findings_notices
                 .expired_suppressions
@@ -313,7 +335,18 @@ fn account_view<'a>(
                 policy_file: run.policy_file,
                 saved_inventory: None,
                 scope: run.scopes.get(&account.id),
+                fail_on_new: run.fail_on_new,
+                tracking: None,
             });
+            // An account's page compares the account; the trend is the overview's.
+            if let Some(t) = run.tracking {
+                let account_run = crate::baseline::RunTracking {
+                    comparison: t.comparison.clone(),
+                    trend: None,
+                    history_dir: None,
+                };
+                model.tracking = tracking_view(Some(&account_run), findings);
+            }
             model.org = Some(OrgContext {
                 overview: "report.html",
                 label: title.to_string(),
@@ -339,12 +372,18 @@ fn account_view<'a>(
         gaps: 0,
         open: [0; 4],
         suppressed: 0,
+        new: 0,
         worst: None,
         page: None,
         model: None,
     };
     match (&model, problem) {
         (Some(m), _) => {
+            view.new = m
+                .open
+                .iter()
+                .filter(|f| f.tracking.status == crate::findings::Status::New)
+                .count();
             view.users = m.coverage.users_listed;
             view.keys = m.keys.len();
             view.gaps = m.coverage.gaps.len();
@@ -430,16 +469,40 @@ pub fn account_page(account_id: &str) -> String {
 
 /// Splits the run's findings by account. Findings without an account id go nowhere: an
 /// organization run only reads inventories that name their account.
+///
+/// The second set keeps what belongs to the run as a whole: the expired and unused
+/// suppressions, and every account's resolved and not-assessed baseline findings (also
+/// split by account, for the account pages), since an account that was not audited has
+/// no page of its own.
 pub fn split_by_account(findings: FindingSet) -> (BTreeMap<String, FindingSet>, FindingSet) {
     let mut by_account: BTreeMap<String, FindingSet> = BTreeMap::new();
     let FindingSet {
         findings,
         expired_suppressions,
         unused_suppressions,
+        resolved,
+        not_assessed,
     } = findings;
+    let account = |id: &Option<String>| id.clone().unwrap_or_default();
     for finding in findings {
-        let id = finding.finding.account_id.clone().unwrap_or_default();
+        let id = account(&finding.finding.account_id);
         by_account.entry(id).or_default().findings.push(finding);
+    }
+    for past in &resolved {
+        let id = account(&past.account_id);
+        by_account
+            .entry(id)
+            .or_default()
+            .resolved
+            .push(past.clone());
+    }
+    for past in &not_assessed {
+        let id = account(&past.finding.account_id);
+        by_account
+            .entry(id)
+            .or_default()
+            .not_assessed
+            .push(past.clone());
     }
     (
         by_account,
@@ -447,6 +510,8 @@ pub fn split_by_account(findings: FindingSet) -> (BTreeMap<String, FindingSet>, 
             findings: Vec::new(),
             expired_suppressions,
             unused_suppressions,
+            resolved,
+            not_assessed,
         },
     )
 }

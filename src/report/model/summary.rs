@@ -82,7 +82,12 @@ pub(super) fn summary_view(
     let total_active = by_severity.iter().map(|s| s.active).sum();
     let total_suppressed = by_severity.iter().map(|s| s.suppressed).sum();
     let worst = run.findings.worst();
-    let fails_threshold = run.fail_on.is_some_and(|t| worst.is_some_and(|w| w >= t));
+    let gate = if run.fail_on_new {
+        run.findings.worst_regression()
+    } else {
+        worst
+    };
+    let fails_threshold = run.fail_on.is_some_and(|t| gate.is_some_and(|w| w >= t));
     let keys_flagged = keys.iter().filter(|k| k.worst.is_some()).count();
     let mut users: Vec<&str> = findings
         .iter()
@@ -103,8 +108,13 @@ pub(super) fn summary_view(
     if let Some(threshold) = run.fail_on {
         verdict.threshold_state = if fails_threshold { "fail" } else { "pass" };
         verdict.threshold_label = format!(
-            "fail-on {}: {}",
+            "fail-on {}{}: {}",
             threshold.as_str(),
+            if run.fail_on_new {
+                " (new findings)"
+            } else {
+                ""
+            },
             if fails_threshold {
                 "reached"
             } else {

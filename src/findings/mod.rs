@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::KeyStatus;
 
+pub mod id;
+
+pub use id::{ID_SCHEME, IdSource, finding_id, is_finding_id};
+
 /// How bad a finding is. Ordered, so thresholds are plain comparisons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,12 +57,17 @@ impl std::fmt::Display for Severity {
 /// finding always has the fields every output needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// The finding's stable fingerprint ([`id`]): the same problem about the same key,
+    /// user or root slot has the same id in every run.
+    pub finding_id: String,
     pub rule_id: String,
     pub severity: Severity,
     pub account_id: Option<String>,
     /// The IAM user name, or `<root_account>` for the root user.
     pub user_name: String,
     pub user_arn: String,
+    /// The user's immutable id (`AIDA…`), when the source has it.
+    pub user_id: Option<String>,
     /// The key's id or, for keys from a credential report, "access key N".
     /// `None` for user- and account-level findings.
     pub access_key_id: Option<String>,
@@ -107,6 +116,117 @@ pub struct EvaluatedFinding {
     /// `Some` when an unexpired suppression matched: the finding stays in every output
     /// but does not count toward the exit code.
     pub suppressed: Option<AppliedSuppression>,
+    /// How the finding compares with the baseline's.
+    pub tracking: Tracking,
+}
+
+/// A current finding compared with the baseline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Not in the baseline (or there is no baseline).
+    #[default]
+    New,
+    /// In the baseline with the same severity.
+    Unchanged,
+    /// In the baseline with another severity (shown with the previous one).
+    Updated,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Unchanged => "unchanged",
+            Status::Updated => "updated",
+        }
+    }
+}
+
+/// A finding suppressed in one run and not in the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuppressionChange {
+    /// Open in the baseline, suppressed now.
+    NowSuppressed,
+    /// Suppressed in the baseline, open now (the entry expired or was removed).
+    NoLongerSuppressed,
+}
+
+impl SuppressionChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuppressionChange::NowSuppressed => "now-suppressed",
+            SuppressionChange::NoLongerSuppressed => "no-longer-suppressed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SuppressionChange::NowSuppressed => "suppressed since the baseline",
+            SuppressionChange::NoLongerSuppressed => "no longer suppressed",
+        }
+    }
+}
+
+/// A current finding's place in the run-to-run history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tracking {
+    pub status: Status,
+    /// The as-of date of the first run that had the finding; `None` means this run.
+    pub first_seen: Option<NaiveDate>,
+    /// The baseline's severity, for an `Updated` finding.
+    pub previous_severity: Option<Severity>,
+    pub suppression_change: Option<SuppressionChange>,
+}
+
+impl Tracking {
+    /// The first-seen date: the baseline's, or `today` (this run's as-of date).
+    pub fn first_seen_or(&self, today: NaiveDate) -> NaiveDate {
+        self.first_seen.unwrap_or(today)
+    }
+
+    /// [`Tracking::first_seen_or`] as the reports write it, `YYYY-MM-DD`.
+    pub fn first_seen_text(&self, today: NaiveDate) -> String {
+        self.first_seen_or(today).format("%Y-%m-%d").to_string()
+    }
+}
+
+impl EvaluatedFinding {
+    /// Whether the finding is a regression `--fail-on-new` alerts on: open, and new or
+    /// worse than in the baseline.
+    pub fn is_regression(&self) -> bool {
+        self.suppressed.is_none()
+            && match self.tracking.status {
+                Status::New => true,
+                Status::Unchanged => false,
+                Status::Updated => self
+                    .tracking
+                    .previous_severity
+                    .is_none_or(|p| self.finding.severity > p),
+            }
+    }
+}
+
+/// A finding of an earlier run, as a baseline records it: enough to match it by id and to
+/// tell whether its subject was assessed this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastFinding {
+    pub finding_id: String,
+    pub rule_id: String,
+    pub severity: Severity,
+    pub account_id: Option<String>,
+    pub user_name: String,
+    pub user_id: Option<String>,
+    pub access_key_id: Option<String>,
+    pub first_seen: NaiveDate,
+    pub suppressed: bool,
+}
+
+/// A baseline finding that this run could not judge, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAssessed {
+    pub finding: PastFinding,
+    /// Why, in words: "out of scope", "account not audited: AccessDenied"…
+    pub reason: String,
 }
 
 /// A `[[suppress]]` entry that did not do its job, listed so stale exceptions get noticed.
@@ -117,6 +237,8 @@ pub struct SuppressionNotice {
     pub access_key_id: Option<String>,
     /// The account the entry is limited to; `None` for an entry that applies everywhere.
     pub account: Option<String>,
+    /// The finding id the entry is limited to.
+    pub finding_id: Option<String>,
     pub reason: String,
     pub expires: Option<NaiveDate>,
     /// Where the entry is, `file:line`.
@@ -132,6 +254,12 @@ pub struct FindingSet {
     pub expired_suppressions: Vec<SuppressionNotice>,
     /// Unexpired suppressions that matched no finding.
     pub unused_suppressions: Vec<SuppressionNotice>,
+    /// Baseline findings gone this run although their subject was assessed: fixed.
+    pub resolved: Vec<PastFinding>,
+    /// Baseline findings whose subject this run did not assess (a coverage gap, the
+    /// scope, an account not audited): neither open nor resolved, carried with their
+    /// `first_seen`.
+    pub not_assessed: Vec<NotAssessed>,
 }
 
 impl FindingSet {
@@ -149,5 +277,23 @@ impl FindingSet {
     /// The highest severity among unsuppressed findings.
     pub fn worst(&self) -> Option<Severity> {
         self.active().map(|f| f.severity).max()
+    }
+
+    /// The highest severity among unsuppressed findings that are new or worse than in
+    /// the baseline ([`EvaluatedFinding::is_regression`]).
+    pub fn worst_regression(&self) -> Option<Severity> {
+        self.findings
+            .iter()
+            .filter(|f| f.is_regression())
+            .map(|f| f.finding.severity)
+            .max()
+    }
+
+    /// How many current findings have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.tracking.status == status)
+            .count()
     }
 }

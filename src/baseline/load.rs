@@ -1,0 +1,211 @@
+//! Reading a baseline: an earlier run's `report.json` (or its out-dir), or a history record.
+//!
+//! The file may be hostile: it is read only if it is a regular file of at most
+//! [`crate::fsio::MAX_DATA_FILE_BYTES`], and refused with one line naming the file and the
+//! fix when it is not a keyhygiene document, is newer than this version reads, names an
+//! unknown id scheme, holds a malformed or repeated finding id, or dates a finding's first
+//! sighting after its own run.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::findings::{ID_SCHEME, IdSource, PastFinding, Severity, is_finding_id};
+
+use super::{Audited, Baseline, Origin};
+
+/// The first `report.json` version with finding ids.
+pub const FIRST_REPORT_SCHEMA_WITH_IDS: u32 = 4;
+
+/// The newest `report.json` version this keyhygiene reads as a baseline: the one it writes
+/// (a test in `report::json` keeps the two equal).
+pub const NEWEST_REPORT_SCHEMA: u32 = 4;
+
+/// Reads the baseline at `path`: a `report.json`, a directory holding one, or a history
+/// record.
+pub fn load_baseline(path: &Path, origin: Origin) -> Result<Baseline, String> {
+    let file = if path.is_dir() {
+        path.join("report.json")
+    } else {
+        path.to_path_buf()
+    };
+    let name = file.display().to_string();
+    let bytes = crate::fsio::read_limited(&file, "baseline", crate::fsio::MAX_DATA_FILE_BYTES)
+        .map_err(|e| e.to_string())?;
+    let not_ours = |detail: String| {
+        format!(
+            "{name}: not a keyhygiene report.json or history record ({detail}); pass the report.json of an earlier run, or its --out-dir"
+        )
+    };
+    let head: Head = serde_json::from_slice(&bytes)
+        .map_err(|e| not_ours(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+    match head.kind.as_deref() {
+        Some(super::record::RECORD_KIND) => {
+            super::record::parse_record(&bytes, &name).map(|r| r.into_baseline(name, origin))
+        }
+        Some("account" | "organization")
+            if head.tool.as_ref().is_some_and(|t| t.name == "keyhygiene") =>
+        {
+            parse_report(&bytes, &name, head.schema_version, origin)
+        }
+        _ => Err(not_ours("no keyhygiene \"tool\" and \"kind\"".to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+struct Head {
+    schema_version: Option<u32>,
+    kind: Option<String>,
+    tool: Option<ToolHead>,
+}
+
+#[derive(Deserialize)]
+struct ToolHead {
+    name: String,
+}
+
+/// The parts of a `report.json` (version 4) a baseline needs; every other field is
+/// ignored.
+#[derive(Deserialize)]
+struct ReportDoc {
+    kind: String,
+    as_of: DateTime<Utc>,
+    account_id: Option<String>,
+    organization: Option<OrgHead>,
+    finding_ids: Ids,
+    findings: Vec<ReportFinding>,
+    suppressed_findings: Vec<ReportFinding>,
+    not_assessed: Vec<ReportFinding>,
+}
+
+#[derive(Deserialize)]
+struct OrgHead {
+    id: Option<String>,
+}
+
+/// `finding_ids` of a report or a history record.
+#[derive(Deserialize)]
+pub(super) struct Ids {
+    pub scheme: String,
+    pub source: IdSource,
+}
+
+#[derive(Deserialize)]
+struct ReportFinding {
+    finding_id: String,
+    rule_id: String,
+    severity: Severity,
+    account_id: Option<String>,
+    user_name: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    access_key_id: Option<String>,
+    first_seen: NaiveDate,
+    /// Set on the `not_assessed` entries.
+    #[serde(default)]
+    suppressed: bool,
+}
+
+fn parse_report(
+    bytes: &[u8],
+    name: &str,
+    version: Option<u32>,
+    origin: Origin,
+) -> Result<Baseline, String> {
+    match version {
+        Some(v) if v > NEWEST_REPORT_SCHEMA => {
+            return Err(format!(
+                "{name}: report.json schema_version {v} is newer than this keyhygiene reads ({NEWEST_REPORT_SCHEMA}); upgrade keyhygiene"
+            ));
+        }
+        Some(v) if v >= FIRST_REPORT_SCHEMA_WITH_IDS => {}
+        Some(v) => {
+            return Err(format!(
+                "{name}: report.json schema_version {v} has no finding ids (they start with schema_version {FIRST_REPORT_SCHEMA_WITH_IDS}); run once without --baseline and compare later runs with that report"
+            ));
+        }
+        None => return Err(format!("{name}: report.json has no schema_version")),
+    }
+    let doc: ReportDoc = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "{name}:{}:{}: not a valid report.json: {e} (pass the unmodified report.json of an earlier run)",
+            e.line(),
+            e.column()
+        )
+    })?;
+    check_scheme(&doc.finding_ids, name)?;
+    let audited = match doc.kind.as_str() {
+        "organization" => Audited::Organization(doc.organization.and_then(|o| o.id)),
+        _ => Audited::Account(doc.account_id),
+    };
+    let open = doc.findings.into_iter().map(|f| (f, false));
+    let suppressed = doc.suppressed_findings.into_iter().map(|f| (f, true));
+    let carried = doc.not_assessed.into_iter().map(|f| {
+        let suppressed = f.suppressed;
+        (f, suppressed)
+    });
+    let findings = open
+        .chain(suppressed)
+        .chain(carried)
+        .map(|(f, suppressed)| PastFinding {
+            finding_id: f.finding_id,
+            rule_id: f.rule_id,
+            severity: f.severity,
+            account_id: f.account_id,
+            user_name: f.user_name,
+            user_id: f.user_id,
+            access_key_id: f.access_key_id,
+            first_seen: f.first_seen,
+            suppressed,
+        })
+        .collect();
+    let baseline = Baseline {
+        file: name.to_string(),
+        origin,
+        as_of: doc.as_of,
+        audited,
+        id_source: doc.finding_ids.source,
+        findings,
+    };
+    check_findings(&baseline)?;
+    Ok(baseline)
+}
+
+pub(super) fn check_scheme(ids: &Ids, name: &str) -> Result<(), String> {
+    if ids.scheme != ID_SCHEME {
+        return Err(format!(
+            "{name}: finding ids of scheme \"{}\", which this keyhygiene does not know (it writes \"{ID_SCHEME}\"); upgrade keyhygiene",
+            ids.scheme
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses contradictions: a malformed or repeated id, a first sighting after the run.
+pub(super) fn check_findings(b: &Baseline) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    let run_date = b.as_of.date_naive();
+    for f in &b.findings {
+        if !is_finding_id(&f.finding_id) {
+            return Err(format!(
+                "{}: \"{}\" is not a finding id (the file was changed by hand or damaged; pass an unmodified one)",
+                b.file, f.finding_id
+            ));
+        }
+        if !seen.insert(f.finding_id.as_str()) {
+            return Err(format!(
+                "{}: finding {} appears twice (the file was changed by hand or damaged; pass an unmodified one)",
+                b.file, f.finding_id
+            ));
+        }
+        if f.first_seen > run_date {
+            return Err(format!(
+                "{}: finding {} was first seen {}, after the run's own as-of date {} (the file was changed by hand or damaged; pass an unmodified one)",
+                b.file, f.finding_id, f.first_seen, run_date
+            ));
+        }
+    }
+    Ok(())
+}

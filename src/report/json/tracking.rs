@@ -1,0 +1,132 @@
+//! The run-to-run part of `report.json`: how the finding ids were made, the comparison
+//! with the baseline, the resolved and not-assessed findings, and the history's trend.
+
+use serde::Serialize;
+
+use super::super::model::{PastView, TrackingView, rfc3339};
+
+#[derive(Serialize)]
+pub struct FindingIds {
+    pub scheme: &'static str,
+    pub source: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct Comparison<'a> {
+    /// `baseline` (--baseline) or `history` (the last run in --history).
+    pub origin: &'a str,
+    pub baseline_file: &'a str,
+    /// The baseline's as-of date.
+    pub since: &'a str,
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub resolved: usize,
+    pub not_assessed: usize,
+}
+
+/// A baseline finding that is not among this run's findings.
+#[derive(Serialize)]
+pub struct PastEntry<'a> {
+    pub finding_id: &'a str,
+    pub rule_id: &'a str,
+    /// The severity it had in the baseline.
+    pub severity: &'a str,
+    pub account_id: Option<&'a str>,
+    pub user_name: &'a str,
+    pub user_id: Option<&'a str>,
+    pub access_key_id: Option<&'a str>,
+    pub first_seen: String,
+    /// Whether it was suppressed in the baseline.
+    pub suppressed: bool,
+    /// `resolved` or `not assessed`.
+    pub status: &'a str,
+    /// Why it was not assessed; `null` for a resolved finding.
+    pub reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct HistoryEntry<'a> {
+    pub dir: &'a str,
+    /// Open findings per run, oldest first, this run last.
+    pub trend: Vec<TrendEntry>,
+}
+
+#[derive(Serialize)]
+pub struct TrendEntry {
+    pub as_of: String,
+    pub complete: bool,
+    pub open: BySeverityOpen,
+}
+
+#[derive(Serialize)]
+pub struct BySeverityOpen {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+}
+
+/// The run-to-run part of a document, from the run's tracking view.
+pub(super) fn tracking_fields<'a>(
+    t: &'a TrackingView,
+    source: crate::findings::IdSource,
+) -> (
+    FindingIds,
+    Option<Comparison<'a>>,
+    Vec<PastEntry<'a>>,
+    Vec<PastEntry<'a>>,
+    Option<HistoryEntry<'a>>,
+) {
+    let past = |p: &'a PastView, status: &'a str| PastEntry {
+        finding_id: &p.finding_id,
+        rule_id: &p.rule_id,
+        severity: p.severity.as_str(),
+        account_id: p.account_id.as_deref(),
+        user_name: &p.user_name,
+        user_id: p.user_id.as_deref(),
+        access_key_id: (!p.key_label.is_empty()).then_some(p.key_label.as_str()),
+        first_seen: p.first_seen.clone(),
+        suppressed: p.suppressed,
+        status,
+        reason: (status == "not assessed").then_some(p.note.as_str()),
+    };
+    (
+        FindingIds {
+            scheme: crate::findings::ID_SCHEME,
+            source: source.as_str(),
+        },
+        t.comparison.as_ref().map(|c| Comparison {
+            origin: c.origin.as_str(),
+            baseline_file: &c.file,
+            since: &c.since_text,
+            new: t.changes.new,
+            updated: t.changes.updated,
+            unchanged: t.changes.unchanged,
+            resolved: t.changes.resolved,
+            not_assessed: t.changes.not_assessed,
+        }),
+        t.resolved.iter().map(|p| past(p, "resolved")).collect(),
+        t.not_assessed
+            .iter()
+            .map(|p| past(p, "not assessed"))
+            .collect(),
+        t.history_dir.as_deref().map(|dir| HistoryEntry {
+            dir,
+            trend: t
+                .trend_points
+                .iter()
+                .map(|p| TrendEntry {
+                    as_of: rfc3339(p.as_of),
+                    complete: p.complete,
+                    open: BySeverityOpen {
+                        critical: p.open[0],
+                        high: p.open[1],
+                        medium: p.open[2],
+                        low: p.open[3],
+                    },
+                })
+                .collect(),
+        }),
+    )
+}
