@@ -382,3 +382,29 @@ fn a_credential_report_run_keeps_a_history_of_its_own() {
         stdout(&output)
     );
 }
+
+#[test]
+fn the_baseline_can_be_the_out_dir_the_run_replaces() {
+    // A job that writes to one folder every week compares with what is there, then
+    // replaces it.
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("report");
+    let output = audit(&["--as-of", AS_OF, "--out-dir", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let output = audit(&[
+        "--as-of",
+        LATER,
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--baseline",
+        out.to_str().unwrap(),
+        "--fail-on-new",
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let doc = report(&out);
+    assert_eq!(doc["as_of"], LATER);
+    assert_eq!(doc["comparison"]["since"], "2026-11-23");
+    assert!(doc["comparison"]["unchanged"].as_u64().unwrap() > 200);
+}
