@@ -188,6 +188,12 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Comparing with earlier runs")]
     pub fail_on_new: bool,
 
+    /// Audit only shard K of N of the selected accounts (an account's shard is a hash of its
+    /// id), to spread an organization over N jobs; merge their --save-inventory folders
+    /// with --from-inventory.
+    #[arg(long, value_name = "K/N", value_parser = crate::org::Shard::parse, help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
+    pub shard: Option<crate::org::Shard>,
+
     /// No progress, no summary: only errors, on stderr.
     #[arg(long, short)]
     pub quiet: bool,

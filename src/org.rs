@@ -124,6 +124,8 @@ pub enum Outcome {
     Excluded,
     /// Left out by the policy's scope.
     OutOfScope,
+    /// Audited by another shard of a sharded run (`--shard K/N`): not this run's to audit.
+    OtherShard,
     /// Selected, active, and not audited: a coverage gap.
     Unreachable(AccessProblem),
 }
@@ -135,13 +137,14 @@ impl Outcome {
     }
 
     /// A short label for reports: `audited`, `not active`, `excluded`, `out of scope`,
-    /// `not audited`.
+    /// `in another shard`, `not audited`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Audited { .. } => "audited",
             Outcome::NotActive => "not active",
             Outcome::Excluded => "excluded",
             Outcome::OutOfScope => "out of scope",
+            Outcome::OtherShard => "in another shard",
             Outcome::Unreachable(_) => "not audited",
         }
     }
@@ -187,6 +190,75 @@ pub struct Selection {
     /// The role assumed in member accounts.
     #[serde(default)]
     pub role_name: Option<String>,
+    /// `--shard K/N`: this run audited one slice of the selected accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// One slice of a sharded organization run: shard `index` of `count` (1-based).
+///
+/// An account belongs to shard `1 + (h mod N)`, where `h` is the first 8 bytes, big-endian,
+/// of the SHA-256 of its 12-digit id in ASCII: it depends on the id alone, so an account
+/// stays in its shard when others are added or removed, whatever machine computes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// The most shards a run can be split into.
+pub const MAX_SHARDS: u32 = 10_000;
+
+impl Shard {
+    /// Parses `K/N` (1 <= K <= N <= 10,000).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let fix = "write K/N, e.g. --shard 2/8 for the second of eight shards";
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text}: not K/N ({fix})"))?;
+        let number = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("--shard {text}: \"{t}\" is not a whole number ({fix})"))
+        };
+        let (index, count) = (number(k)?, number(n)?);
+        if count == 0 || count > MAX_SHARDS || index == 0 || index > count {
+            return Err(format!(
+                "--shard {text}: K must be from 1 to N, and N from 1 to {MAX_SHARDS} ({fix})"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard (1 to `count`) that audits `account_id`.
+    pub fn of(account_id: &str, count: u32) -> u32 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(account_id.as_bytes());
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&digest[..8]);
+        (u64::from_be_bytes(head) % u64::from(count)) as u32 + 1
+    }
+
+    /// Whether this shard audits `account_id`.
+    pub fn owns(&self, account_id: &str) -> bool {
+        Shard::of(account_id, self.count) == self.index
+    }
+
+    /// The manifest's file name in a saved directory: shards of one run can save into
+    /// one folder.
+    pub fn manifest_file(shard: Option<Shard>) -> String {
+        match shard {
+            None => MANIFEST_FILE.to_string(),
+            Some(s) => format!("manifest-shard-{}-of-{}.json", s.index, s.count),
+        }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl Selection {
@@ -206,6 +278,9 @@ impl Selection {
         }
         if !self.exclude_accounts.is_empty() {
             parts.push(format!("excluding {}", self.exclude_accounts.join(", ")));
+        }
+        if let Some(shard) = self.shard {
+            parts.push(format!("shard {} of {}", shard.index, shard.count));
         }
         parts.join("; ")
     }
@@ -306,5 +381,57 @@ mod tests {
         assert!(AccountState::Active.is_crawled());
         assert!(!AccountState::Other("NEW".into()).is_crawled());
         assert!(!AccountState::Closed.is_crawled());
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    #[test]
+    fn an_account_s_shard_is_the_documented_hash_of_its_id() {
+        // 1 + (first 8 bytes of SHA-256(id), big-endian) mod N: the same on every machine,
+        // in every version (a CI matrix's jobs must agree).
+        assert_eq!(Shard::of("123456789012", 3), 2);
+        assert_eq!(Shard::of("000000000001", 3), 3);
+        assert_eq!(Shard::of("123456789012", 8), 3);
+        assert_eq!(Shard::of("123456789012", 1), 1);
+        // Every account is in exactly one shard, and shards are about even.
+        let ids: Vec<String> = (0..10_000u64)
+            .map(|i| format!("{:012}", 200_000_000_000 + i))
+            .collect();
+        let mut sizes = [0usize; 4];
+        for id in &ids {
+            let owners: Vec<u32> = (1..=4)
+                .filter(|k| {
+                    Shard {
+                        index: *k,
+                        count: 4,
+                    }
+                    .owns(id)
+                })
+                .collect();
+            assert_eq!(owners.len(), 1, "{id}");
+            sizes[owners[0] as usize - 1] += 1;
+        }
+        assert!(
+            sizes.iter().all(|n| (2_300..2_700).contains(n)),
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
+    fn shard_flags_are_checked() {
+        assert_eq!(Shard::parse("2/8"), Ok(Shard { index: 2, count: 8 }));
+        assert_eq!(Shard::parse("1/1").unwrap().to_string(), "1/1");
+        for bad in ["0/3", "4/3", "3", "a/3", "1/0", "1/10001", "-1/3"] {
+            let err = Shard::parse(bad).unwrap_err();
+            assert!(err.starts_with(&format!("--shard {bad}: ")), "{err}");
+        }
+        assert_eq!(
+            Shard::manifest_file(Some(Shard { index: 2, count: 8 })),
+            "manifest-shard-2-of-8.json"
+        );
+        assert_eq!(Shard::manifest_file(None), "manifest.json");
     }
 }

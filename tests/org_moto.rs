@@ -497,3 +497,194 @@ fn a_failure_inside_one_account_stays_in_that_account() {
     assert!(overview.contains("id=\"coverage-banner\""));
     assert!(overview.contains(&format!("account-{}.html#coverage", org.id("sandbox-1"))));
 }
+
+/// (account, rule, key, severity, finding id) of every finding in a report.json.
+fn finding_rows(doc: &Value) -> BTreeSet<(String, String, String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or("-").to_string();
+            (
+                text("account_id"),
+                text("rule_id"),
+                text("access_key_id"),
+                text("severity"),
+                text("finding_id"),
+            )
+        })
+        .collect()
+}
+
+/// account id -> outcome, from a report.json.
+fn outcomes(doc: &Value) -> BTreeMap<String, String> {
+    doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account_id"].as_str().unwrap().to_string(),
+                a["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn three_shards_on_three_processes_merge_into_the_unsharded_report() {
+    let org = Org::seed(Moto::start_org());
+    let endpoint = org.moto.endpoint.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let common = ["--org", "--as-of", NOW, "--fail-on", "none"];
+
+    let whole_out = path("whole");
+    let mut args = common.to_vec();
+    args.extend(["--out-dir", whole_out.to_str().unwrap()]);
+    let output = audit_at(&endpoint, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let whole = report(&whole_out);
+
+    // Three shards at once, as three processes, saving into one shared folder.
+    let shared = path("shared");
+    let shard_outs: Vec<_> = (1..=3).map(|k| path(&format!("shard-{k}"))).collect();
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            let shard = format!("{k}/3");
+            let mut args = common.to_vec();
+            args.extend([
+                "--shard",
+                &shard,
+                "--out-dir",
+                shard_outs[k - 1].to_str().unwrap(),
+                "--save-inventory",
+                shared.to_str().unwrap(),
+                "--quiet",
+            ]);
+            support::audit_command(&endpoint, &args)
+                .spawn()
+                .expect("start a shard")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    // Each shard audited its own accounts and named the others as another shard's.
+    let owner = |id: &str| keyhygiene::org::Shard::of(id, 3) as usize;
+    for (k, out) in shard_outs.iter().enumerate() {
+        for (id, outcome) in outcomes(&report(out)) {
+            if owner(&id) == k + 1 {
+                assert_eq!(
+                    outcome,
+                    outcomes(&whole)[&id],
+                    "shard {} account {id}",
+                    k + 1
+                );
+            } else {
+                assert_eq!(outcome, "in another shard", "shard {} account {id}", k + 1);
+            }
+        }
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temporary files left: {names:?}"
+    );
+    for k in 1..=3 {
+        assert!(
+            names.contains(&format!("manifest-shard-{k}-of-3.json")),
+            "{names:?}"
+        );
+    }
+
+    // The merge is the unsharded report: the same accounts, outcomes and findings.
+    let merged_out = path("merged");
+    let output = keyhygiene_offline(&shared, &merged_out);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let merged = report(&merged_out);
+    assert_eq!(outcomes(&merged), outcomes(&whole));
+    assert_eq!(finding_rows(&merged), finding_rows(&whole));
+    assert!(!finding_rows(&whole).is_empty());
+
+    // Without one shard's output, its accounts are named as not covered, not dropped.
+    let missing = owner(&org.id("management"));
+    let partial = path("partial");
+    std::fs::create_dir(&partial).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(shared.join(format!("manifest-shard-{missing}-of-3.json"))).unwrap(),
+    )
+    .unwrap();
+    let owned_files: BTreeSet<String> = manifest["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["result"]["file"].as_str().map(str::to_string))
+        .collect();
+    for name in &names {
+        if !owned_files.contains(name) && *name != format!("manifest-shard-{missing}-of-3.json") {
+            std::fs::copy(shared.join(name), partial.join(name)).unwrap();
+        }
+    }
+    let partial_out = path("partial-out");
+    let output = keyhygiene_offline(&partial, &partial_out);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let doc = report(&partial_out);
+    for (id, outcome) in outcomes(&doc) {
+        let whole_outcome = &outcomes(&whole)[&id];
+        if owner(&id) == missing && whole_outcome == "audited" {
+            assert_eq!(outcome, "not audited", "{id}");
+            let entry = doc["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["account_id"] == id.as_str())
+                .unwrap();
+            assert_eq!(entry["problem"]["error_code"], "NotCovered");
+        } else {
+            assert_eq!(&outcome, whole_outcome, "{id}");
+        }
+    }
+
+    // The same shard twice in the merge is an overlap, refused.
+    let twice = path("twice");
+    std::fs::create_dir(&twice).unwrap();
+    let output = support::keyhygiene()
+        .args(["audit", "--as-of", NOW, "--from-inventory"])
+        .arg(&shared)
+        .arg(&merged_out.join("..").join("shared"))
+        .args(["--out-dir"])
+        .arg(&twice)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("give each account once"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// An offline audit of saved inventories.
+fn keyhygiene_offline(saved: &Path, out: &Path) -> std::process::Output {
+    support::keyhygiene()
+        .args([
+            "audit",
+            "--as-of",
+            NOW,
+            "--fail-on",
+            "none",
+            "--from-inventory",
+        ])
+        .arg(saved)
+        .arg("--out-dir")
+        .arg(out)
+        .output()
+        .unwrap()
+}

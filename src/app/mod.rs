@@ -114,6 +114,11 @@ fn audit(args: AuditArgs) -> u8 {
             "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file",
         );
     }
+    if args.shard.is_some() {
+        return fail(
+            "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file",
+        );
+    }
     let (mut inventory, origin) = match collect(&args, endpoint.as_ref(), &policy.scope) {
         Ok(collected) => collected,
         Err(message) => return fail(&message),
@@ -154,6 +159,7 @@ fn audit(args: AuditArgs) -> u8 {
     let identity = RunIdentity {
         audited: Audited::Account(inventory.account_id.clone()),
         id_source: id_source(&inventory),
+        slice: None,
     };
     let assessment = Assessment {
         accounts: [(

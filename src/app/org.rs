@@ -20,7 +20,7 @@ use crate::findings::IdSource;
 use crate::inventory::Inventory;
 use crate::org::{
     AccessProblem, Account, AccountRecord, AccountState, MANIFEST_SCHEMA_VERSION, Manifest,
-    OrgListing, Outcome, Selection, check_account_ids, parse_accounts_file,
+    OrgListing, Outcome, Selection, Shard, check_account_ids, parse_accounts_file,
 };
 use crate::policy::Policy;
 use crate::report::{self, OrgRunInfo};
@@ -101,6 +101,10 @@ pub(super) fn audit(
         } else {
             IdSource::Api
         },
+        slice: manifest
+            .selection
+            .shard
+            .map(|s| format!("shard-{}-of-{}", s.index, s.count)),
     };
     let assessment = Assessment {
         accounts: manifest
@@ -210,6 +214,7 @@ fn not_assessed_reason(record: &AccountRecord, outcome: &Outcome) -> String {
         Outcome::NotActive => format!("account not active ({})", record.account.state.as_str()),
         Outcome::Excluded => "account excluded (--exclude-accounts)".to_string(),
         Outcome::OutOfScope => "out of scope".to_string(),
+        Outcome::OtherShard => "account in another shard".to_string(),
         Outcome::Audited { .. } => "account not audited".to_string(),
     }
 }
@@ -245,6 +250,7 @@ fn select(
     listing: Option<&OrgListing>,
     named: &[String],
     excluded: &[String],
+    shard: Option<Shard>,
     policy: &Policy,
 ) -> Vec<AccountRecord> {
     let mut accounts: Vec<(Account, Option<Outcome>)> = match listing {
@@ -277,7 +283,9 @@ fn select(
         .into_iter()
         .map(|(account, decided)| {
             let result = decided.unwrap_or_else(|| {
-                if excluded.contains(&account.id) {
+                if shard.is_some_and(|s| !s.owns(&account.id)) {
+                    Outcome::OtherShard
+                } else if excluded.contains(&account.id) {
                     Outcome::Excluded
                 } else if !policy.scope.includes_account(&account.id) {
                     Outcome::OutOfScope
@@ -343,7 +351,7 @@ fn crawl_organization(
         } else {
             None
         };
-        let mut records = select(listing.as_ref(), &named, &excluded, policy);
+        let mut records = select(listing.as_ref(), &named, &excluded, args.shard, policy);
         let role = MemberRole {
             name: args.role_name.clone(),
             external_id: args.external_id.clone(),
@@ -426,6 +434,7 @@ fn crawl_organization(
                     accounts: named,
                     exclude_accounts: excluded,
                     role_name: Some(args.role_name.clone()),
+                    shard: args.shard,
                 },
                 accounts: records,
             },

@@ -12,8 +12,8 @@ use chrono::Utc;
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
 use crate::org::{
-    Account, AccountRecord, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, Manifest, Outcome, Selection,
-    inventory_file_name,
+    AccessProblem, Account, AccountRecord, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, Manifest,
+    Outcome, Selection, Shard, inventory_file_name,
 };
 
 use super::org::Collected;
@@ -39,7 +39,8 @@ pub(super) fn stage_saved(
             *file = Some(name);
         }
     }
-    set.stage(MANIFEST_FILE, |out| {
+    // Each shard of a sharded run writes its own manifest, so shards can share a folder.
+    set.stage(&Shard::manifest_file(manifest.selection.shard), |out| {
         serde_json::to_writer_pretty(&mut *out, &*manifest)?;
         out.write_all(b"\n")
     })
@@ -55,6 +56,9 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
     let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
     let mut from: BTreeMap<String, String> = BTreeMap::new();
     let mut manifest: Option<Manifest> = None;
+    // The shards whose manifests were read, and how many shards their run had.
+    let mut shards: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    let mut shard_count: Option<u32> = None;
     let mut add = |inventory: Inventory,
                    file: &Path,
                    records: &mut Vec<AccountRecord>,
@@ -90,9 +94,13 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
             add(inventory, path, &mut records, None)?;
             continue;
         }
-        let manifest_path = path.join(MANIFEST_FILE);
-        if manifest_path.exists() {
-            let saved = read_manifest(&manifest_path)?;
+        let manifests = manifest_files(path)?;
+        for manifest_path in &manifests {
+            let saved = read_manifest(manifest_path)?;
+            if let Some(shard) = saved.selection.shard {
+                shards.insert(shard.index);
+                shard_count = shard_count.or(Some(shard.count));
+            }
             for record in &saved.accounts {
                 match &record.result {
                     Outcome::Audited { file } => {
@@ -123,14 +131,35 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
                         add(inventory, &file, &mut records, Some(record.account.clone()))?;
                     }
                     _ => {
-                        if !records.iter().any(|r| r.account.id == record.account.id) {
-                            records.push(record.clone());
+                        // A shard that audited or judged the account beats the shards
+                        // that left it to another.
+                        match records
+                            .iter_mut()
+                            .find(|r| r.account.id == record.account.id)
+                        {
+                            None => records.push(record.clone()),
+                            Some(known) if known.result == Outcome::OtherShard => {
+                                *known = record.clone()
+                            }
+                            Some(_) => {}
                         }
                     }
                 }
             }
             manifest = match manifest {
                 None => Some(saved),
+                Some(first)
+                    if first.organization_id.is_some()
+                        && saved.organization_id.is_some()
+                        && first.organization_id != saved.organization_id =>
+                {
+                    return Err(format!(
+                        "{}: organization {}, but an earlier manifest is of organization {}; merge the saved inventories of one organization",
+                        manifest_path.display(),
+                        saved.organization_id.unwrap_or_default(),
+                        first.organization_id.unwrap_or_default()
+                    ));
+                }
                 Some(first) => Some(Manifest {
                     organization_id: first.organization_id.or(saved.organization_id),
                     management_account_id: first
@@ -139,7 +168,8 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
                     ..first
                 }),
             };
-        } else {
+        }
+        if manifests.is_empty() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| format!("{}: cannot read the directory: {e}", path.display()))?
                 .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -152,7 +182,7 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
             files.sort();
             if files.is_empty() {
                 return Err(format!(
-                    "{}: no {MANIFEST_FILE} and no account-*.json inventory in this directory",
+                    "{}: no {MANIFEST_FILE} (or manifest-shard-*.json) and no account-*.json inventory in this directory",
                     path.display()
                 ));
             }
@@ -160,6 +190,22 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
                 let inventory = Inventory::from_json_file(&file).map_err(|e| e.to_string())?;
                 add(inventory, &file, &mut records, None)?;
             }
+        }
+    }
+    // Merging shards: an account every shard left to another was audited by none, so a
+    // shard's output is missing. (One shard's folder alone stays that shard's view.)
+    let merged_shards = shards.len() > 1;
+    for record in records.iter_mut().filter(|_| merged_shards) {
+        if record.result == Outcome::OtherShard {
+            record.result = Outcome::Unreachable(AccessProblem {
+                operation: "shard".into(),
+                error_code: "NotCovered".into(),
+                message: format!(
+                    "no shard's saved inventory covers this account (it belongs to shard {}); run that shard again or add its folder",
+                    shard_name(&record.account.id, shard_count)
+                ),
+                role_arn: None,
+            });
         }
     }
     records.sort_by(|a, b| a.account.id.cmp(&b.account.id));
@@ -171,6 +217,10 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
     let manifest = match manifest {
         Some(first) => Manifest {
             accounts: records,
+            selection: Selection {
+                shard: first.selection.shard.filter(|_| !merged_shards),
+                ..first.selection
+            },
             ..first
         },
         None => Manifest {
@@ -192,6 +242,31 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
         inventories,
         origin,
     })
+}
+
+/// The manifests of a saved directory: `manifest.json`, and one `manifest-shard-K-of-N.json`
+/// per shard of a sharded run, in name order. Other files (a shard's temporary files
+/// among them) are ignored.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot read the directory: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == MANIFEST_FILE || (n.starts_with("manifest-shard-") && n.ends_with(".json"))
+            })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// "K of N" for an account of a run split into `count` shards.
+fn shard_name(account_id: &str, count: Option<u32>) -> String {
+    match count {
+        Some(n) => format!("{} of {n}", Shard::of(account_id, n)),
+        None => "unknown".to_string(),
+    }
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest, String> {

@@ -305,7 +305,11 @@ mod tests {
 
     #[test]
     fn keys_name_what_was_audited() {
-        let id = |audited, id_source| RunIdentity { audited, id_source };
+        let id = |audited, id_source| RunIdentity {
+            audited,
+            id_source,
+            slice: None,
+        };
         assert_eq!(
             key_for(
                 &id(Audited::Account(Some("123456789012".into())), IdSource::Api),
@@ -341,5 +345,10 @@ mod tests {
         };
         assert_eq!(accounts(&["2", "1"]), accounts(&["1", "2"]));
         assert_ne!(accounts(&["1", "2"]), accounts(&["1", "3"]));
+        let shard = RunIdentity {
+            slice: Some("shard-2-of-8".into()),
+            ..id(Audited::Organization(Some("o-abc".into())), IdSource::Api)
+        };
+        assert_eq!(key_for(&shard, &[]), "organization-o-abc-shard-2-of-8");
     }
 }

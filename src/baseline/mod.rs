@@ -65,6 +65,8 @@ impl Audited {
 pub struct RunIdentity {
     pub audited: Audited,
     pub id_source: IdSource,
+    /// The slice of a sharded run (`shard-2-of-8`): each shard keeps its own history.
+    pub slice: Option<String>,
 }
 
 impl RunIdentity {

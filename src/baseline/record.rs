@@ -94,7 +94,8 @@ pub struct FindingRecord {
     pub access_key_id: Option<String>,
 }
 
-/// The key of a run's records.
+/// The key of a run's records: what was audited, the shard of a sharded run, the kind of
+/// source.
 pub fn key_for(identity: &RunIdentity, accounts: &[String]) -> String {
     let base = match &identity.audited {
         Audited::Account(Some(id)) => format!("account-{id}"),
@@ -118,9 +119,13 @@ pub fn key_for(identity: &RunIdentity, accounts: &[String]) -> String {
             }
         })
         .collect();
+    let sliced = match &identity.slice {
+        Some(slice) => format!("{safe}-{slice}"),
+        None => safe,
+    };
     match identity.id_source {
-        IdSource::Api => safe,
-        IdSource::CredentialReport => format!("{safe}-credential-report"),
+        IdSource::Api => sliced,
+        IdSource::CredentialReport => format!("{sliced}-credential-report"),
     }
 }
 

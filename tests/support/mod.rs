@@ -407,14 +407,20 @@ pub fn audit_saving(
 /// Runs `keyhygiene audit` against any endpoint (for example a [`FaultProxy`]) with
 /// throwaway credentials.
 pub fn audit_at(endpoint: &str, args: &[&str]) -> Output {
-    let mut all = vec!["audit", "--endpoint-url", endpoint];
-    all.extend_from_slice(args);
-    keyhygiene()
-        .args(&all)
-        .env("AWS_ACCESS_KEY_ID", AUDIT_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", AUDIT_SECRET)
+    audit_command(endpoint, args)
         .output()
         .expect("run keyhygiene")
+}
+
+/// The `keyhygiene audit` command of [`audit_at`], to start without waiting for it.
+pub fn audit_command(endpoint: &str, args: &[&str]) -> Command {
+    let mut all = vec!["audit", "--endpoint-url", endpoint];
+    all.extend_from_slice(args);
+    let mut cmd = keyhygiene();
+    cmd.args(&all)
+        .env("AWS_ACCESS_KEY_ID", AUDIT_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", AUDIT_SECRET);
+    cmd
 }
 
 /// Headless Chromium, for the tests that open a report in a browser.

@@ -308,7 +308,7 @@ impl<'a> OrgModel<'a> {
         }
         if t.not_assessed > 0 {
             label.push_str(&format!(
-                "; {} not assessed (not active, excluded or out of scope)",
+                "; {} not assessed (not active, excluded, out of scope or in another shard)",
                 plural(t.not_assessed, "account", "accounts")
             ));
         }
@@ -422,6 +422,7 @@ fn account_view<'a>(
                 Outcome::NotActive => format!("not assessed: the account is {}", view.state),
                 Outcome::Excluded => "not assessed: excluded with --exclude-accounts".to_string(),
                 Outcome::OutOfScope => "not assessed: out of the policy's scope".to_string(),
+                Outcome::OtherShard => "not assessed: audited by another shard".to_string(),
                 _ => "not assessed: no inventory".to_string(),
             };
             totals.not_assessed += 1;
