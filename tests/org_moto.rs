@@ -658,7 +658,7 @@ fn three_shards_on_three_processes_merge_into_the_unsharded_report() {
     let output = support::keyhygiene()
         .args(["audit", "--as-of", NOW, "--from-inventory"])
         .arg(&shared)
-        .arg(&merged_out.join("..").join("shared"))
+        .arg(merged_out.join("..").join("shared"))
         .args(["--out-dir"])
         .arg(&twice)
         .output()
