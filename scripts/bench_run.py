@@ -430,6 +430,15 @@ def calls_cell(inv):
     return f"{main}/{other}"
 
 
+def per_key_cell(inv):
+    """Requests (retries included) per access key."""
+    if not inv:
+        return "-"
+    keys = sum(len(u["keys"]) for u in inv["users"])
+    calls = sum(inv["stats"]["calls"].values())
+    return f"{calls / keys:.2f}" if keys else "-"
+
+
 def scenario_table(runs, args, concurrency):
     print()
     print(f"Scenarios: U={args.users} users, concurrency {concurrency}, "
@@ -437,13 +446,15 @@ def scenario_table(runs, args, concurrency):
     print("calls = ListUsers/ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, "
           "retries included")
     print()
-    print("| scenario | wall s | calls | throttled | retries | failed | gaps | peak RSS MiB "
+    print("| scenario | wall s | calls | calls per key | KiB received | throttled | retries "
+          "| failed | gaps | peak RSS MiB "
           "| floor s | wall/floor | proxy: requests, throttled, faulted, denied | result |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r["inventory"]["stats"] if r["inventory"] else {}
         p = r["proxy"]
         print(f"| {r['scenario']} | {r['wall']:.1f} | {calls_cell(r['inventory'])} "
+              f"| {per_key_cell(r['inventory'])} | {st.get('bytes_received', 0) / 1024:.0f} "
               f"| {st.get('throttled', '-')} | {st.get('retries', '-')} "
               f"| {st.get('failed_calls', '-')} "
               f"| {len(r['inventory']['gaps']) if r['inventory'] else '-'} "

@@ -173,11 +173,23 @@ fn crawl_of_an_aged_account_equals_what_was_seeded() {
     assert_eq!(calls["ListUserTags"], 322);
     assert_eq!(calls["GetAccessKeyLastUsed"] as usize, coverage.keys);
     assert_eq!(inv.stats.failed_calls, 0);
+    // Every answer's bytes are counted: at least a few hundred bytes per call.
+    assert!(
+        inv.stats.bytes_received > 200 * inv.stats.total_calls(),
+        "{} bytes for {} calls",
+        inv.stats.bytes_received,
+        inv.stats.total_calls()
+    );
 
-    // The one-line crawl summary on stderr.
+    // The one-line crawl summary on stderr, with the calls per key and the bytes.
     let err = stderr(&output);
     assert!(
         err.contains("crawled 322 users") && err.contains("coverage complete"),
+        "stderr: {err}"
+    );
+    let per_key = inv.stats.total_calls() as f64 / coverage.keys as f64;
+    assert!(
+        err.contains(&format!(", {per_key:.2} per key, ")) && err.contains(" KiB received"),
         "stderr: {err}"
     );
     assert!(

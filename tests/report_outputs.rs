@@ -184,6 +184,7 @@ fn inventory() -> Inventory {
         throttled: 1,
         failed_calls: 1,
         wall_ms: 1234,
+        bytes_received: 4096,
     };
     inv.normalize();
     inv

@@ -325,12 +325,17 @@ pub fn stats_line(inv: &Inventory) -> String {
         .collect();
     let coverage = inv.compute_coverage();
     format!(
-        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}), {} retries, {} throttled, {} failed; coverage {}",
+        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}){}, {} received, {} retries, {} throttled, {} failed; coverage {}",
         coverage.users_listed,
         coverage.keys,
         stats.wall_ms as f64 / 1000.0,
         stats.total_calls(),
         calls.join(" "),
+        stats
+            .calls_per_key(coverage.keys)
+            .map(|c| format!(", {c:.2} per key"))
+            .unwrap_or_default(),
+        crate::report::model::bytes_label(stats.bytes_received),
         stats.retries,
         stats.throttled,
         stats.failed_calls,

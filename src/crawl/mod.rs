@@ -176,6 +176,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     inv.stats.calls = calls.requests;
     inv.stats.retries = calls.retries;
     inv.stats.throttled = calls.throttled;
+    inv.stats.bytes_received = calls.bytes_received;
     inv.stats.failed_calls = inv.gaps.len() as u64;
     inv.stats.wall_ms = started.elapsed().as_millis() as u64;
     inv.normalize();

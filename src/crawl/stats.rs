@@ -33,6 +33,8 @@ struct StatsInner {
     /// Calls made by the crawler, per operation (one per call, whatever the retries).
     executions: u64,
     throttled: u64,
+    /// Response bytes received (bodies, every attempt).
+    bytes_received: u64,
 }
 
 /// A snapshot of [`CallStats`].
@@ -41,6 +43,7 @@ pub struct StatsSnapshot {
     pub requests: BTreeMap<String, u64>,
     pub retries: u64,
     pub throttled: u64,
+    pub bytes_received: u64,
 }
 
 impl CallStats {
@@ -51,6 +54,7 @@ impl CallStats {
             retries: sent.saturating_sub(inner.executions),
             requests: inner.attempts,
             throttled: inner.throttled,
+            bytes_received: inner.bytes_received,
         }
     }
 
@@ -120,8 +124,17 @@ impl Intercept for StatsInterceptor {
             .and_then(|e| e.as_operation_error())
             .and_then(error_code);
         let throttled = status == Some(429) || code.is_some_and(is_throttling_code);
-        if throttled {
-            self.0.inner.lock().expect("stats lock").throttled += 1;
+        // The body's length: its Content-Length, or the size of the body the SDK read.
+        let received = context.response().and_then(|r| {
+            r.headers()
+                .get("content-length")
+                .and_then(|v| v.parse::<u64>().ok())
+                .or_else(|| r.body().content_length())
+        });
+        {
+            let mut inner = self.0.inner.lock().expect("stats lock");
+            inner.throttled += u64::from(throttled);
+            inner.bytes_received += received.unwrap_or(0);
         }
         // Only an answer from the service says anything about its rate; a timeout or a
         // reset connection does not.

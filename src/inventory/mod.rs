@@ -19,12 +19,12 @@ pub use snapshot::InventoryFileError;
 /// Version of the saved-inventory JSON document. Bump it on any change to its shape.
 ///
 /// Version 2: `credential_report.generated_at` may be `null` (a credential report CSV whose
-/// generation time is unknown). Version 1 documents still load: every version-1 document is
-/// a valid version-2 document, so reading one only updates the number.
-pub const SCHEMA_VERSION: u32 = 2;
+/// generation time is unknown). Version 3: `stats.bytes_received`. Earlier documents still
+/// load: every one is a valid version-3 document, so reading one only updates the number.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Schema versions this keyhygiene reads.
-pub const READABLE_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
+pub const READABLE_SCHEMA_VERSIONS: [u32; 3] = [1, 2, 3];
 
 /// The user name the credential report gives the root user's row, and that findings and
 /// reports use for the root user.
@@ -278,11 +278,19 @@ pub struct CrawlStats {
     /// Operations that still failed after every retry.
     pub failed_calls: u64,
     pub wall_ms: u64,
+    /// Response bytes received (version 3; 0 in older inventories and offline sources).
+    #[serde(default)]
+    pub bytes_received: u64,
 }
 
 impl CrawlStats {
     pub fn total_calls(&self) -> u64 {
         self.calls.values().sum()
+    }
+
+    /// API calls per access key (every request, retries included); `None` without keys.
+    pub fn calls_per_key(&self, keys: usize) -> Option<f64> {
+        (keys > 0).then(|| self.total_calls() as f64 / keys as f64)
     }
 }
 

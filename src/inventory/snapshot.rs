@@ -84,7 +84,7 @@ pub enum InventoryFileError {
         message: String,
     },
     #[error(
-        "{file}:1: unsupported inventory schema_version {found}; this keyhygiene reads versions 1 and {SCHEMA_VERSION} (re-save the inventory with this version)"
+        "{file}:1: unsupported inventory schema_version {found}; this keyhygiene reads versions 1 to {SCHEMA_VERSION} (re-save the inventory with this version)"
     )]
     Version { file: String, found: String },
 }

@@ -220,6 +220,10 @@ pub struct Stats<'a> {
     pub throttled: u64,
     pub failed_calls: u64,
     pub wall_ms: u64,
+    /// Response bytes received (0 when not measured: an offline source).
+    pub bytes_received: u64,
+    /// `total_calls` per access key; null without keys.
+    pub calls_per_key: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -378,7 +382,14 @@ fn stats<'a>(m: &'a ReportModel) -> Stats<'a> {
         throttled: m.stats.throttled,
         failed_calls: m.stats.failed_calls,
         wall_ms: m.stats.wall_ms,
+        bytes_received: m.stats.bytes_received,
+        calls_per_key: m.stats.calls_per_key.map(round2),
     }
+}
+
+/// Two decimals, so the document stays byte-stable and readable.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn summary<'a>(m: &'a ReportModel) -> Summary<'a> {

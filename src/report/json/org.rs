@@ -18,7 +18,10 @@ impl<'a> ReportDoc<'a> {
             crawl.throttled += m.stats.throttled;
             crawl.failed_calls += m.stats.failed_calls;
             crawl.wall_ms = crawl.wall_ms.max(m.stats.wall_ms);
+            crawl.bytes_received += m.stats.bytes_received;
         }
+        let keys = sum(|m| m.coverage.keys);
+        crawl.calls_per_key = (keys > 0).then(|| round2(crawl.total_calls as f64 / keys as f64));
         let t = &o.totals;
         let source = if models
             .iter()

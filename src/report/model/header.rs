@@ -112,6 +112,9 @@ pub struct StatsView {
     pub throttled: u64,
     pub failed_calls: u64,
     pub wall_ms: u64,
+    pub bytes_received: u64,
+    /// API calls (retries included) per access key; `None` without keys.
+    pub calls_per_key: Option<f64>,
     pub label: String,
 }
 
@@ -260,6 +263,16 @@ pub(super) fn root_view(root: &RootKeys, source: &SourceInfo) -> RootView {
     }
 }
 
+/// "12.3 KiB", "4.5 MiB".
+pub fn bytes_label(bytes: u64) -> String {
+    let kib = bytes as f64 / 1024.0;
+    if kib < 1024.0 {
+        format!("{kib:.1} KiB")
+    } else {
+        format!("{:.1} MiB", kib / 1024.0)
+    }
+}
+
 pub(super) fn stats_view(inv: &Inventory) -> StatsView {
     let s = &inv.stats;
     StatsView {
@@ -269,13 +282,23 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
         throttled: s.throttled,
         failed_calls: s.failed_calls,
         wall_ms: s.wall_ms,
+        bytes_received: s.bytes_received,
+        calls_per_key: s.calls_per_key(inv.key_count()),
         label: format!(
-            "{} API calls, {} retries, {} throttled, {} failed, {:.1} s",
+            "{} API calls{}, {} retries, {} throttled, {} failed, {:.1} s{}",
             s.total_calls(),
+            s.calls_per_key(inv.key_count())
+                .map(|c| format!(" ({c:.2} per key)"))
+                .unwrap_or_default(),
             s.retries,
             s.throttled,
             s.failed_calls,
-            s.wall_ms as f64 / 1000.0
+            s.wall_ms as f64 / 1000.0,
+            if s.bytes_received > 0 {
+                format!(", {} received", bytes_label(s.bytes_received))
+            } else {
+                String::new()
+            }
         ),
     }
 }
