@@ -392,6 +392,13 @@ fn a_second_run_says_what_is_new_resolved_unchanged_and_not_assessed() {
         row("unchanged", since2, "low")
     );
     assert!(got.values().all(|r| r.0 != "new"), "{got:?}");
+    // Run 2's page says the suppressed finding was suppressed since the baseline; run 3's
+    // card says it no longer is.
+    let page2 = std::fs::read_to_string(r2.join("report.html")).unwrap();
+    assert!(page2.contains(&format!("data-finding-id=\"{rotator_id}\"")));
+    assert!(page2.contains("suppressed since the baseline"));
+    let page3 = std::fs::read_to_string(r3.join("report.html")).unwrap();
+    assert!(page3.contains("no longer suppressed"));
     assert!(past(&doc3, "resolved").is_empty() && past(&doc3, "not_assessed").is_empty());
     assert_eq!(doc3["comparison"]["origin"], "history");
     let _ = rotator_new;
