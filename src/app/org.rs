@@ -283,14 +283,16 @@ fn select(
         .into_iter()
         .map(|(account, decided)| {
             let result = decided.unwrap_or_else(|| {
-                if shard.is_some_and(|s| !s.owns(&account.id)) {
-                    Outcome::OtherShard
-                } else if excluded.contains(&account.id) {
+                // Every shard decides exclusion, scope and state alike; only the accounts
+                // to audit are divided.
+                if excluded.contains(&account.id) {
                     Outcome::Excluded
                 } else if !policy.scope.includes_account(&account.id) {
                     Outcome::OutOfScope
                 } else if !account.state.is_crawled() {
                     Outcome::NotActive
+                } else if shard.is_some_and(|s| !s.owns(&account.id)) {
+                    Outcome::OtherShard
                 } else {
                     Outcome::Audited { file: None }
                 }

@@ -152,8 +152,15 @@ impl Moto {
             }
             let mut child = cmd.spawn().expect("start moto_server");
             let deadline = Instant::now() + Duration::from_secs(30);
+            let log_file = dir.path().join("moto.log");
+            // Ready when this server says it listens on the port (so the answer comes from
+            // it, not from another process on that port) and the port accepts connections.
+            let ours = || {
+                std::fs::read_to_string(&log_file)
+                    .is_ok_and(|log| log.contains(&format!("Running on http://127.0.0.1:{port}")))
+            };
             while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if ours() && TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return Moto {
                         child,
                         endpoint: format!("http://127.0.0.1:{port}"),
@@ -260,7 +267,11 @@ impl Moto {
             .args(plan)
             .status()
             .unwrap_or_else(|e| panic!("run {script}: {e}"));
-        assert!(status.success(), "seeding the local endpoint failed");
+        assert!(
+            status.success(),
+            "seeding the local endpoint failed; moto's log: {}",
+            std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
+        );
         serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest"))
             .expect("manifest JSON")
     }
