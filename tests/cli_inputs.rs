@@ -149,8 +149,12 @@ fn a_truncated_inventory_is_one_line_naming_file_and_line() {
 #[test]
 fn an_unknown_schema_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let json =
-        to_json(&inventory(vec![])).replacen("\"schema_version\": 2", "\"schema_version\": 99", 1);
+    let current = format!(
+        "\"schema_version\": {}",
+        keyhygiene::inventory::SCHEMA_VERSION
+    );
+    let json = to_json(&inventory(vec![])).replacen(&current, "\"schema_version\": 99", 1);
+    assert!(json.contains("\"schema_version\": 99"));
     let inv = write(dir.path(), "inv.json", &json);
     let out_dir = dir.path().join("out");
     let output = keyhygiene()
