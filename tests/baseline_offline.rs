@@ -44,6 +44,18 @@ fn history_run(as_of: &str, history: &Path, out: &Path) -> Output {
     ])
 }
 
+/// A run of the demo inventory as of `as_of`, compared with `baseline`, reports in `out`.
+fn baseline_run(as_of: &str, baseline: &Path, out: &Path) -> Output {
+    audit(&[
+        "--as-of",
+        as_of,
+        "--out-dir",
+        out.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ])
+}
+
 /// A first run's report.json, to derive baselines from.
 fn first_run(work: &Path) -> PathBuf {
     let out = work.join("first");
@@ -73,14 +85,7 @@ fn finding_ids_are_unique_and_the_same_in_every_run() {
     // A later run: every finding that is still there keeps its id, and is unchanged or
     // updated, with the first run's date.
     let later = work.path().join("later");
-    let output = audit(&[
-        "--as-of",
-        LATER,
-        "--out-dir",
-        later.to_str().unwrap(),
-        "--baseline",
-        first.to_str().unwrap(),
-    ]);
+    let output = baseline_run(LATER, &first, &later);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let doc = report(&later);
     for f in doc["findings"].as_array().unwrap() {
@@ -119,13 +124,7 @@ fn a_bad_baseline_is_refused_with_one_line_and_nothing_is_written() {
     let garbage = work.path().join("garbage.json");
     std::fs::write(&garbage, "{\"schema_version\": 4, \"findings\": [").unwrap();
     let fifo = work.path().join("fifo.json");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::make_fifo(&fifo);
     let first_id = doc["findings"][0]["finding_id"]
         .as_str()
         .unwrap()
@@ -198,14 +197,7 @@ fn a_bad_baseline_is_refused_with_one_line_and_nothing_is_written() {
     ];
     for (path, expected) in cases {
         let out = work.path().join("out");
-        let output = audit(&[
-            "--as-of",
-            LATER,
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--baseline",
-            path.to_str().unwrap(),
-        ]);
+        let output = baseline_run(LATER, &path, &out);
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{}: {err}", path.display());
         assert_eq!(err.lines().count(), 1, "{err}");

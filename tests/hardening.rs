@@ -315,13 +315,7 @@ fn devices_fifos_and_oversized_inputs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let fifo = dir.path().join("fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::make_fifo(&fifo);
     for (flag, input, expect) in [
         ("--from-inventory", "/dev/zero", "character device"),
         ("--from-inventory", path_str(&fifo), "FIFO"),

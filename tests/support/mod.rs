@@ -590,3 +590,12 @@ pub fn open_in_chromium(page: &Path, fragment: &str) -> scraper::Html {
         &url,
     ))
 }
+
+/// Makes a FIFO at `path`: an input that never ends and must be refused, not read.
+pub fn make_fifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
