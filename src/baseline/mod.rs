@@ -194,14 +194,6 @@ impl Changes {
         }
     }
 
-    pub fn add(&mut self, other: Changes) {
-        self.new += other.new;
-        self.updated += other.updated;
-        self.unchanged += other.unchanged;
-        self.resolved += other.resolved;
-        self.not_assessed += other.not_assessed;
-    }
-
     /// "4 new, 0 updated, 2 resolved, 251 unchanged, 0 not assessed".
     pub fn line(&self) -> String {
         format!(
