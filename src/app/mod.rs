@@ -200,12 +200,7 @@ fn audit(args: AuditArgs) -> u8 {
         Ok(written) => written,
         Err(err) => return fail(&err.to_string()),
     };
-    if let Some(set) = saved
-        && let Err(err) = set.commit()
-    {
-        return fail(&err.to_string());
-    }
-    let recorded = match tracked.pending.record() {
+    let recorded = match commit_run(saved, &mut tracked.pending) {
         Ok(recorded) => recorded,
         Err(message) => return fail(&message),
     };
@@ -218,11 +213,7 @@ fn audit(args: AuditArgs) -> u8 {
             println!("history: recorded {}", path.display());
         }
     }
-    let worst = if tracking.fail_on_new {
-        findings.worst_regression()
-    } else {
-        findings.worst()
-    };
+    let worst = tracking.worst([&findings]);
     let code = exit_code(inventory.is_complete(), worst, args.fail_on.threshold());
     if code == EXIT_INCOMPLETE {
         eprintln!(
@@ -297,6 +288,18 @@ fn crawl_scope(scope: &Scope) -> Option<CrawlScope> {
         let scope = scope.clone();
         CrawlScope::new(move |name, path| scope.may_include(name, path))
     })
+}
+
+/// Once the reports are written: swaps the saved inventories in, then records the run in
+/// the history folder. Returns the record's path.
+fn commit_run(
+    saved: Option<FileSet>,
+    pending: &mut tracking::Pending,
+) -> Result<Option<std::path::PathBuf>, String> {
+    if let Some(set) = saved {
+        set.commit().map_err(|e| e.to_string())?;
+    }
+    pending.record()
 }
 
 /// What a run's finding ids are computed from.

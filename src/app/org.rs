@@ -27,7 +27,7 @@ use crate::report::{self, OrgRunInfo};
 
 use super::saved::{load_saved, stage_saved};
 use super::tracking::Tracking;
-use super::{crawl_scope, exit_code, fail, formats, stats_line};
+use super::{commit_run, crawl_scope, exit_code, fail, formats, stats_line};
 
 /// The largest `--accounts-file` read.
 const ACCOUNTS_FILE_LIMIT: u64 = 4 * 1024 * 1024;
@@ -167,12 +167,7 @@ pub(super) fn audit(
         Ok(written) => written,
         Err(err) => return fail(&err.to_string()),
     };
-    if let Some(set) = saved
-        && let Err(err) = set.commit()
-    {
-        return fail(&err.to_string());
-    }
-    let recorded = match tracked.pending.record() {
+    let recorded = match commit_run(saved, &mut tracked.pending) {
         Ok(recorded) => recorded,
         Err(message) => return fail(&message),
     };
@@ -186,14 +181,7 @@ pub(super) fn audit(
         }
     }
     let complete = model.complete;
-    let worst = if tracking.fail_on_new {
-        by_account
-            .values()
-            .filter_map(|f| f.worst_regression())
-            .max()
-    } else {
-        model.totals.worst
-    };
+    let worst = tracking.worst(by_account.values());
     let code = exit_code(complete, worst, args.fail_on.threshold());
     if !complete {
         eprintln!(
