@@ -13,7 +13,7 @@ pub mod history;
 mod load;
 pub mod record;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::findings::{FindingSet, IdSource, PastFinding, Status};
 
@@ -128,7 +128,7 @@ pub struct Baseline {
 pub struct ComparisonInfo {
     pub file: String,
     pub origin: Origin,
-    pub since: NaiveDate,
+    /// The baseline's as-of date, `YYYY-MM-DD`.
     pub since_text: String,
 }
 
@@ -137,7 +137,6 @@ impl ComparisonInfo {
         ComparisonInfo {
             file: baseline.file.clone(),
             origin: baseline.origin,
-            since: baseline.as_of.date_naive(),
             since_text: baseline.as_of.format("%Y-%m-%d").to_string(),
         }
     }
