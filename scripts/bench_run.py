@@ -36,7 +36,8 @@ AUDIT_KEY_ID = "AKIAKEYHYGIENEBENCH0"  # unknown to the endpoint: crawling marks
 AUDIT_SECRET = "bench-not-a-secret"
 GNU_TIME = "/usr/bin/time"  # Debian package `time`, installed by scripts/bench
 PROWLER_PIN = "prowler==5.46.0"  # the version BENCHMARKS.md reports
-MAIN_OPS = ["ListUsers", "ListUserTags", "ListAccessKeys", "GetAccessKeyLastUsed"]
+MAIN_OPS = ["GetAccountAuthorizationDetails", "ListUsers", "ListUserTags", "ListAccessKeys",
+            "GetAccessKeyLastUsed"]
 PROWLER_CHECKS = ["iam_no_root_access_key", "iam_rotate_access_key_90_days",
                   "iam_user_accesskey_unused", "iam_user_no_setup_initial_access_key",
                   "iam_user_two_active_access_key"]
@@ -63,6 +64,10 @@ def parse_args():
     p.add_argument("--scale", default="500,1000,2000,5000",
                    help="account sizes for the scale series in scenario A ('' for none)")
     p.add_argument("--prowler", action="store_true", help="also run Prowler's five key checks")
+    p.add_argument("--call-plan", default="economical", choices=["economical", "full"],
+                   help="keyhygiene --call-plan for the scenarios and the scale series")
+    p.add_argument("--compare-plans", action="store_true",
+                   help="also run scenario A with the other call plan and compare the findings")
     p.add_argument("--prowler-venv", default=str(ROOT / "target/bench/venv"))
     p.add_argument("--latency-ms", type=int, default=45)
     p.add_argument("--jitter-ms", type=int, default=10, help="uniform extra delay, 0..J ms")
@@ -360,7 +365,7 @@ def describe(args, name):
     }[name]
 
 
-def crawl(args, account, name, flags, concurrency, tag, direct=False):
+def crawl(args, account, name, flags, concurrency, tag, direct=False, plan=None):
     """One crawl through a proxy with `flags` (or, with `direct`, straight to the endpoint)."""
     out = Path(args.work_dir) / "runs" / f"u{account.users}-k{account.keys_per_user:g}-{tag}"
     shutil.rmtree(out, ignore_errors=True)
@@ -370,7 +375,8 @@ def crawl(args, account, name, flags, concurrency, tag, direct=False):
     endpoint = account.endpoint if direct else proxy.endpoint
     cmd = [str(Path(args.bin_dir) / "keyhygiene"), "audit", "--endpoint-url", endpoint,
            "--as-of", account.now, "--save-inventory", str(inventory), "--out-dir",
-           str(out / "report"), "--fail-on", "none", "--concurrency", str(concurrency)]
+           str(out / "report"), "--fail-on", "none", "--concurrency", str(concurrency),
+           "--call-plan", plan or args.call_plan]
     code, wall, rss = measured(cmd, aws_env(), out / "keyhygiene.log")
     stats = None
     if proxy:
@@ -439,12 +445,44 @@ def per_key_cell(inv):
     return f"{calls / keys:.2f}" if keys else "-"
 
 
+def finding_keys(run):
+    report = json.loads((Path(run["dir"]) / "report/report.json").read_text())
+    return {(f["rule_id"], f["user_name"], f["access_key_id"], f["severity"])
+            for f in report["findings"]}
+
+
+def plans_section(args, account, a_run, concurrency):
+    """Scenario A again with the other call plan: the findings must be the same."""
+    other = "full" if args.call_plan == "economical" else "economical"
+    say(f"scenario A with --call-plan {other}")
+    run = crawl(args, account, "A", scenario_flags(args, "A", None), concurrency,
+                f"A-{other}", plan=other)
+    run["floor"], _ = floor(run, args, concurrency, False)
+    same = finding_keys(run) == finding_keys(a_run)
+    print()
+    print(f"Call plans, scenario A (U={args.users}, concurrency {concurrency}):")
+    print()
+    print("| call plan | wall s | calls | calls per key | KiB received | floor s | wall/floor "
+          "| peak RSS MiB | keys from the report |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for plan, r in ((args.call_plan, a_run), (other, run)):
+        inv = r["inventory"]
+        from_report = sum(1 for u in inv["users"] for k in u["keys"]
+                          if k.get("last_used_source") == "credential-report")
+        print(f"| {plan} | {r['wall']:.1f} | {calls_cell(inv)} | {per_key_cell(inv)} "
+              f"| {inv['stats'].get('bytes_received', 0) / 1024:.0f} | {r['floor']:.1f} "
+              f"| {r['wall'] / r['floor']:.2f} | {r['rss_mib']:.1f} | {from_report} |")
+    print()
+    print(f"findings (rule, user, key, severity) identical: {'yes' if same else 'NO'} "
+          f"({len(finding_keys(a_run))} findings)")
+
+
 def scenario_table(runs, args, concurrency):
     print()
     print(f"Scenarios: U={args.users} users, concurrency {concurrency}, "
           f"latency {args.latency_ms}+U[0,{args.jitter_ms}) ms, profile {args.profile}")
-    print("calls = ListUsers/ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, "
-          "retries included")
+    print(f"call plan {args.call_plan}; calls = GetAccountAuthorizationDetails/ListUsers/"
+          "ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, retries included")
     print()
     print("| scenario | wall s | calls | calls per key | KiB received | throttled | retries "
           "| failed | gaps | peak RSS MiB "
@@ -697,7 +735,7 @@ def org_scenario(args, org):
 # The organization report at size: N accounts, each a copy of the demo account's saved
 # inventory (302 users, 313 keys) under its own account id, audited offline.
 
-SAMPLE_INVENTORY = ROOT / "sample-reports/inventory.json"
+SAMPLE_INVENTORY = ROOT / "tests/fixtures/demo-inventory-v1.json"  # API-sourced: any as-of
 SAMPLE_ACCOUNT = "123456789012"
 
 
@@ -860,6 +898,8 @@ def main():
                     these.append(run)
                 scenario_table(these, args, c)
                 runs.extend(these)
+                if args.compare_plans and "A" in scenarios:
+                    plans_section(args, main_account, these[scenarios.index("A")], c)
 
         scale_rows = []
         for u in scale:

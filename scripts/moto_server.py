@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""moto's server, with IAM's ListUsers paging, and Organizations' account listings paging,
-as AWS does them.
+"""moto's server, with IAM's ListUsers and GetAccountAuthorizationDetails paging, the
+credential report's generation time, and Organizations' account listings paging, as AWS
+does them.
 
 moto returns every user in one ListUsers answer whatever MaxItems says. IAM returns at most
 MaxItems users (100 by default, 1,000 at most), sometimes fewer, with IsTruncated and a
@@ -9,6 +10,11 @@ account pages through its users like a crawl of a real one.
 
 KEYHYGIENE_MOTO_PAGE_CAP=N answers at most N users a page whatever MaxItems asks (IAM may
 also return fewer than MaxItems), so a few hundred users span several pages in the tests.
+GetAccountAuthorizationDetails pages the same way (moto answers everything at once).
+
+moto builds the credential report when it is fetched but dates it 2015-02-02; this launcher
+dates it at the time it was built (moto's clock, so a server under faketime dates it in
+its faked present), as IAM dates a fresh report.
 
 Organizations' ListAccounts, ListAccountsForParent and ListOrganizationalUnitsForParent
 answer at most MaxResults items a page (20 at most, 20 when MaxResults is absent), as
@@ -24,6 +30,7 @@ import os
 import sys
 
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.iam.responses import IamResponse
 from moto.organizations.exceptions import InvalidInputException
 from moto.organizations.responses import OrganizationsResponse
@@ -48,6 +55,34 @@ def list_users(self):
 
 
 IamResponse.list_users = list_users
+
+
+def get_account_authorization_details(self):
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    kinds = [("UserDetailList", "users"), ("GroupDetailList", "groups"),
+             ("RoleDetailList", "roles"), ("Policies", "managed_policies")]
+    items = [(field, item) for field, kind in kinds for item in details[kind]]
+    marker = self._get_param("Marker")
+    max_items = int(self._get_param("MaxItems") or IAM_DEFAULT_MAX_ITEMS)
+    size = min(max_items, IAM_MAX_ITEMS, int(os.environ.get("KEYHYGIENE_MOTO_PAGE_CAP", IAM_MAX_ITEMS)))
+    start = int(marker) if marker and marker.isdigit() else 0
+    result = {field: [] for field, _ in kinds}
+    for field, item in items[start:start + size]:
+        result[field].append(item)
+    result["IsTruncated"] = start + size < len(items)
+    if result["IsTruncated"]:
+        result["Marker"] = str(start + size)
+    return ActionResult(result)
+
+
+def get_credential_report(self):
+    report = self.backend.get_credential_report()
+    return ActionResult({"Content": report, "ReportFormat": "text/csv",
+                         "GeneratedTime": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+
+IamResponse.get_account_authorization_details = get_account_authorization_details
+IamResponse.get_credential_report = get_credential_report
 
 ORG_MAX_RESULTS = 20
 

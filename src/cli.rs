@@ -60,6 +60,14 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["from_inventory", "from_credential_report"])]
     pub max_rps: Option<u32>,
 
+    /// How each key's last use is read. `economical` (the default): users and tags from
+    /// GetAccountAuthorizationDetails, last use from the credential report, and
+    /// GetAccessKeyLastUsed only for keys whose finding the report's value could change;
+    /// the findings are those of `full`, for about half the calls. `full`: ListUsers,
+    /// ListUserTags per user and GetAccessKeyLastUsed per key.
+    #[arg(long, value_enum, default_value_t = CallPlanArg::Economical, value_name = "PLAN", conflicts_with_all = ["from_inventory", "from_credential_report"])]
+    pub call_plan: CallPlanArg,
+
     /// Evaluate as of this instant (RFC 3339, e.g. 2026-01-31T00:00:00Z) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_as_of)]
     pub as_of: Option<DateTime<Utc>>,
@@ -228,6 +236,21 @@ impl FailOnArg {
             FailOnArg::Medium => Some(Severity::Medium),
             FailOnArg::High => Some(Severity::High),
             FailOnArg::Critical => Some(Severity::Critical),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CallPlanArg {
+    Economical,
+    Full,
+}
+
+impl CallPlanArg {
+    pub fn plan(self) -> crate::crawl::CallPlan {
+        match self {
+            CallPlanArg::Economical => crate::crawl::CallPlan::Economical,
+            CallPlanArg::Full => crate::crawl::CallPlan::Full,
         }
     }
 }

@@ -15,7 +15,9 @@ const AS_OF: &str = "2026-11-23T08:00:00Z";
 const LATER: &str = "2026-12-07T08:00:00Z";
 
 fn inventory() -> PathBuf {
-    Path::new(support::ROOT).join("sample-reports/inventory.json")
+    // A saved inventory whose every last use came from GetAccessKeyLastUsed: judged at any
+    // as-of without report values to re-check.
+    Path::new(support::ROOT).join("tests/fixtures/demo-inventory-v1.json")
 }
 
 fn audit(args: &[&str]) -> Output {

@@ -33,6 +33,7 @@ fn inventory(gaps: Vec<CoverageGap>) -> Inventory {
             slot: None,
             status: KeyStatus::Active,
             created: t(10),
+            last_used_source: Default::default(),
             last_used: LastUse::Used {
                 date: t(1),
                 service: Some("s3".into()),

@@ -17,6 +17,7 @@ use std::time::Duration;
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_iam::operation::generate_credential_report::GenerateCredentialReportOutput;
 use aws_sdk_iam::operation::get_access_key_last_used::GetAccessKeyLastUsedOutput;
+use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
 use aws_sdk_iam::operation::get_account_summary::GetAccountSummaryOutput;
 use aws_sdk_iam::operation::get_credential_report::GetCredentialReportOutput;
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
@@ -42,11 +43,11 @@ use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use chrono::{DateTime, Utc};
 
-use keyhygiene::crawl::{CallStats, Clients};
+use keyhygiene::crawl::{CallPlan, CallStats, Clients, confirm_last_use};
 use keyhygiene::crawl::{CrawlOptions, ReportPolling, crawl};
 use keyhygiene::inventory::{
-    AccessKey, CoverageGap, CredentialReportInfo, Inventory, KeyStatus, LastUse, LoginInfo,
-    Removed, RootKey, RootKeys, SourceInfo, Tag, User,
+    AccessKey, CoverageGap, CredentialReportInfo, Inventory, KeyStatus, LastUse, LastUseSource,
+    LoginInfo, Removed, RootKey, RootKeys, SourceInfo, Tag, User,
 };
 
 const ACCOUNT_ID: &str = "123456789012";
@@ -412,9 +413,11 @@ fn clients_counting(
     Clients { iam, sts, stats }
 }
 
+/// The full call plan: these tests are about each call's failures.
 fn options() -> CrawlOptions {
     CrawlOptions {
         concurrency: 4,
+        plan: CallPlan::Full,
         report: ReportPolling {
             first_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(4),
@@ -470,6 +473,7 @@ fn expected_key(user: &MockUser, key: &MockKey) -> AccessKey {
             KeyStatus::Inactive
         },
         created: at(key.created),
+        last_used_source: Default::default(),
         last_used: match key.used {
             Some((date, service, region)) => LastUse::Used {
                 date: at(date),
@@ -597,6 +601,7 @@ async fn a_healthy_account_is_crawled_completely() {
             slot: None,
             status: KeyStatus::Active,
             created: at("2024-03-10T10:00:00Z"),
+            last_used_source: Default::default(),
             last_used: LastUse::Used {
                 date: at("2026-01-15T10:00:00Z"),
                 service: Some("iam".into()),
@@ -967,4 +972,179 @@ async fn every_call_counts_against_the_in_flight_bound() {
     assert_eq!(inv.stats.throttled, 3);
     assert_eq!(calls(&inv, "GetCredentialReport"), 4);
     assert_eq!(in_flight.max.load(Ordering::SeqCst), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The economical call plan
+// ---------------------------------------------------------------------------------------
+
+/// One GetAccountAuthorizationDetails page: users with their tags.
+fn details_page(names: &[&str], next_marker: Option<&str>) -> GetAccountAuthorizationDetailsOutput {
+    let users = names
+        .iter()
+        .map(|name| {
+            let user = mock_user(name);
+            let tags = user
+                .tags
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_iam::types::Tag::builder()
+                        .key(*k)
+                        .value(*v)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            aws_sdk_iam::types::UserDetail::builder()
+                .user_name(user.name)
+                .path(user.path)
+                .user_id(format!("AIDA{}", user.name.to_uppercase()))
+                .arn(arn(user))
+                .create_date(sdk_time(user.created))
+                .set_tags(Some(tags))
+                .build()
+        })
+        .collect();
+    GetAccountAuthorizationDetailsOutput::builder()
+        .set_user_detail_list(Some(users))
+        .is_truncated(next_marker.is_some())
+        .set_marker(next_marker.map(str::to_string))
+        .build()
+}
+
+fn economical() -> CrawlOptions {
+    CrawlOptions {
+        plan: CallPlan::Economical,
+        ..options()
+    }
+}
+
+/// The users as the economical plan records them from the report fixture: every key's
+/// last use from its report slot, where carol's key shows no use (the report is older
+/// than her key's use in the mocked API).
+fn users_from_report() -> Vec<User> {
+    let mut users = expected_users();
+    for key in users.iter_mut().flat_map(|u| u.keys.iter_mut()) {
+        key.last_used_source = LastUseSource::CredentialReport;
+        if key.id.as_deref() == Some(CAROL_KEY) {
+            key.last_used = LastUse::Never;
+        }
+    }
+    users
+}
+
+#[tokio::test]
+async fn the_economical_plan_takes_users_and_tags_in_pages_and_last_use_from_the_report() {
+    let pages = vec![
+        mock!(Iam::get_account_authorization_details)
+            .match_requests(|r| r.marker().is_none())
+            .then_output(|| details_page(&["alice", "bob"], Some("page2"))),
+        mock!(Iam::get_account_authorization_details)
+            .match_requests(|r| {
+                r.marker() == Some("page2") && r.filter() == [aws_sdk_iam::types::EntityType::User]
+            })
+            .then_output(|| details_page(&["carol", "dave"], None)),
+    ];
+    let clients = clients(pages, account_rules(Some(REPORT), 1));
+    let mut inv = crawl(&clients, &economical()).await;
+    assert_eq!(inv.users, users_from_report());
+    assert!(inv.is_complete(), "{:?}", inv.gaps);
+    assert_eq!(calls(&inv, "GetAccountAuthorizationDetails"), 2);
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4);
+    for unused in ["ListUsers", "ListUserTags", "GetAccessKeyLastUsed"] {
+        assert_eq!(calls(&inv, unused), 0, "{unused}");
+    }
+
+    // Confirming one key replaces the report's value with GetAccessKeyLastUsed's.
+    let asked = confirm_last_use(
+        &clients,
+        &economical(),
+        &mut inv,
+        &[CAROL_KEY.to_string()].into(),
+    )
+    .await;
+    assert_eq!(asked, 1);
+    assert_eq!(calls(&inv, "GetAccessKeyLastUsed"), 1);
+    let carol = &inv.users[2].keys[0];
+    assert_eq!(carol, &expected_users()[2].keys[0]);
+    assert_eq!(carol.last_used_source, LastUseSource::Api);
+    // A key already from the API is not asked again.
+    let asked = confirm_last_use(
+        &clients,
+        &economical(),
+        &mut inv,
+        &[CAROL_KEY.to_string()].into(),
+    )
+    .await;
+    assert_eq!(asked, 0);
+}
+
+#[tokio::test]
+async fn without_authorization_details_the_users_come_from_list_users() {
+    let denied =
+        vec![mock!(Iam::get_account_authorization_details).then_http_response(access_denied)];
+    let inv = crawl(
+        &clients(denied, account_rules(Some(REPORT), 1)),
+        &economical(),
+    )
+    .await;
+    assert_eq!(inv.users, users_from_report());
+    assert!(
+        inv.is_complete(),
+        "a refused GetAccountAuthorizationDetails is no gap: {:?}",
+        inv.gaps
+    );
+    assert_eq!(calls(&inv, "ListUsers"), 1);
+    assert_eq!(calls(&inv, "ListUserTags"), 4);
+    assert_eq!(calls(&inv, "GetAccessKeyLastUsed"), 0);
+}
+
+#[tokio::test]
+async fn without_a_report_every_last_use_comes_from_the_api() {
+    let pages = vec![
+        mock!(Iam::get_account_authorization_details)
+            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
+    ];
+    let failing = vec![mock!(Iam::get_credential_report).then_http_response(access_denied)];
+    let clients = clients(
+        pages.into_iter().chain(failing).collect(),
+        account_rules(None, 1),
+    );
+    let inv = crawl(&clients, &economical()).await;
+    assert_eq!(
+        inv.users.iter().map(|u| u.keys.clone()).collect::<Vec<_>>(),
+        expected_users()
+            .into_iter()
+            .map(|u| u.keys)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(calls(&inv, "GetAccessKeyLastUsed"), 4);
+    assert!(
+        inv.gaps
+            .iter()
+            .any(|g| g.operation == "GetCredentialReport")
+    );
+}
+
+#[tokio::test]
+async fn a_details_page_that_fails_is_a_gap_naming_the_users_listed_so_far() {
+    let pages = vec![
+        mock!(Iam::get_account_authorization_details)
+            .match_requests(|r| r.marker().is_none())
+            .then_output(|| details_page(&["alice", "bob"], Some("page2"))),
+        mock!(Iam::get_account_authorization_details).then_http_response(access_denied),
+    ];
+    let inv = crawl(
+        &clients(pages, account_rules(Some(REPORT), 1)),
+        &economical(),
+    )
+    .await;
+    assert_eq!(inv.users.len(), 2);
+    let gap = inv
+        .gaps
+        .iter()
+        .find(|g| g.operation == "GetAccountAuthorizationDetails")
+        .expect("a gap");
+    assert_eq!(gap.error_code, "AccessDenied");
+    assert!(gap.impact.contains("after 2 users"), "{}", gap.impact);
 }

@@ -6,7 +6,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use keyhygiene::inventory::{Inventory, KeyStatus, LastUse, RootKeys, SourceInfo};
+use keyhygiene::inventory::{Inventory, KeyStatus, LastUse, LastUseSource, RootKeys, SourceInfo};
 use serde_json::Value;
 use support::{Moto, stderr};
 
@@ -19,9 +19,14 @@ fn time(v: &Value) -> DateTime<Utc> {
 }
 
 fn crawl(moto: &Moto, extra: &[&str]) -> (Inventory, std::process::Output) {
+    crawl_into(moto, "run", extra)
+}
+
+/// A crawl whose inventory and reports go to `name.json` and `name/` in the test's folder.
+fn crawl_into(moto: &Moto, name: &str, extra: &[&str]) -> (Inventory, std::process::Output) {
     let dir = moto.dir.path();
-    let inventory = dir.join("inventory.json");
-    let out_dir = dir.join("report");
+    let inventory = dir.join(format!("{name}.json"));
+    let out_dir = dir.join(name);
     let mut args = vec!["--fail-on", "none"];
     args.extend_from_slice(extra);
     let output = support::audit_saving(&moto.endpoint, NOW, &inventory, &out_dir, &args);
@@ -99,12 +104,16 @@ fn assert_matches_manifest(inv: &Inventory, manifest: &Value) {
             };
             assert_eq!(key.status, status, "{name} {id}: status");
             assert_eq!(key.created, time(&sk["created"]), "{name} {id}: created");
+            // The credential report gives the date; this endpoint's report has no service
+            // or Region (`not_supported`), which only GetAccessKeyLastUsed gives.
+            let from_api = key.last_used_source == LastUseSource::Api;
             let expected_use = match &sk["used"] {
                 Value::Null => LastUse::Never,
                 used => LastUse::Used {
                     date: time(&used["date"]),
-                    service: Some(used["service"].as_str().unwrap().to_string()),
-                    region: Some(used["region"].as_str().unwrap().to_string()),
+                    service: Some(used["service"].as_str().unwrap().to_string())
+                        .filter(|_| from_api),
+                    region: Some(used["region"].as_str().unwrap().to_string()).filter(|_| from_api),
                 },
             };
             assert_eq!(key.last_used, expected_use, "{name} {id}: last use");
@@ -121,7 +130,14 @@ fn assert_matches_manifest(inv: &Inventory, manifest: &Value) {
 fn crawl_of_an_aged_account_equals_what_was_seeded() {
     let moto = Moto::start();
     let manifest = moto.seed_generated(320, 11, NOW);
-    let (inv, output) = crawl(&moto, &["--concurrency", "12"]);
+    let (inv, output) = crawl(&moto, &["--concurrency", "12", "--call-plan", "full"]);
+    assert!(
+        inv.users
+            .iter()
+            .flat_map(|u| &u.keys)
+            .all(|k| k.last_used_source == LastUseSource::Api),
+        "the full plan asks GetAccessKeyLastUsed for every key"
+    );
 
     assert_matches_manifest(&inv, &manifest);
     assert_eq!(inv.account_id.as_deref(), Some("123456789012"));
@@ -196,6 +212,139 @@ fn crawl_of_an_aged_account_equals_what_was_seeded() {
         !err.contains(support::AUDIT_SECRET),
         "a credential was printed"
     );
+
+    // The economical plan, on the same account: the same users, tags and keys, each last
+    // use the seeded one, for far fewer calls.
+    let (cheap, output) = crawl_into(&moto, "economical", &["--concurrency", "12"]);
+    assert_matches_manifest(&cheap, &manifest);
+    assert!(cheap.is_complete(), "gaps: {:?}", cheap.gaps);
+    let calls = &cheap.stats.calls;
+    assert_eq!(
+        calls["GetAccountAuthorizationDetails"] as usize,
+        322usize.div_ceil(support::LIST_USERS_PAGE_CAP),
+        "users and tags come in pages: {calls:?}"
+    );
+    assert!(!calls.contains_key("ListUsers") && !calls.contains_key("ListUserTags"));
+    assert_eq!(calls["ListAccessKeys"], 322);
+    let from_report = cheap.last_use_from_report();
+    assert!(
+        from_report > coverage.keys / 2,
+        "{from_report} of {} keys",
+        coverage.keys
+    );
+    assert_eq!(
+        calls["GetAccessKeyLastUsed"] as usize + from_report,
+        coverage.keys,
+        "every key's last use is either asked for or from the report"
+    );
+    assert!(
+        cheap.stats.total_calls() * 2 < inv.stats.total_calls() + 322,
+        "{} calls against the full plan's {}",
+        cheap.stats.total_calls(),
+        inv.stats.total_calls()
+    );
+    assert!(
+        stderr(&output).contains(&format!(
+            "last use of {from_report} of {} keys from the credential report",
+            coverage.keys
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// The (rule, user, key, severity) of every finding in a run's report.json.
+fn finding_set(dir: &std::path::Path) -> BTreeSet<(String, String, String, String)> {
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = |field: &str| f[field].as_str().unwrap_or_default().to_string();
+            (
+                text("rule_id"),
+                text("user_name"),
+                text("access_key_id"),
+                text("severity"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn both_call_plans_find_exactly_the_same_problems() {
+    let moto = Moto::start();
+    moto.seed_generated(320, 17, NOW);
+    let (full, _) = crawl_into(&moto, "full", &["--call-plan", "full"]);
+    let (cheap, _) = crawl_into(&moto, "economical", &[]);
+    let dir = moto.dir.path();
+    let (full_findings, cheap_findings) = (
+        finding_set(&dir.join("full")),
+        finding_set(&dir.join("economical")),
+    );
+    assert!(
+        full_findings.len() > 100,
+        "{} findings",
+        full_findings.len()
+    );
+    assert_eq!(full_findings, cheap_findings);
+
+    // Each plan says where every last use came from, in keys.csv's last two columns.
+    let keys_csv = std::fs::read_to_string(dir.join("economical/keys.csv")).unwrap();
+    let mut rows = keys_csv.lines();
+    assert!(
+        rows.next()
+            .unwrap()
+            .ends_with(",account_name,last_used_source,last_used_source_time")
+    );
+    let generated = cheap
+        .credential_report
+        .as_ref()
+        .unwrap()
+        .generated_at
+        .unwrap();
+    let mut sources = BTreeMap::<String, usize>::new();
+    for row in rows {
+        let cells: Vec<&str> = row.rsplitn(3, ',').collect();
+        *sources.entry(cells[1].to_string()).or_default() += 1;
+        if cells[1] == "credential-report" {
+            assert_eq!(cells[0], generated.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        }
+    }
+    assert_eq!(sources["credential-report"], cheap.last_use_from_report());
+    assert_eq!(
+        sources["api"],
+        cheap.key_count() - cheap.last_use_from_report()
+    );
+    // A finding built from a report value says so.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("economical/report.json")).unwrap())
+            .unwrap();
+    let labelled = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["last_used_source"] == "credential-report")
+        .inspect(|f| {
+            let message = f["message"].as_str().unwrap();
+            assert!(
+                message.contains("per the credential report of")
+                    || f["rule_id"] != "key-not-rotated",
+                "{message}"
+            );
+        })
+        .count();
+    assert!(labelled > 0, "no finding quotes the report");
+
+    let per_key = |inv: &Inventory| inv.stats.total_calls() as f64 / inv.key_count() as f64;
+    assert!(
+        per_key(&cheap) < 0.6 * per_key(&full),
+        "{:.2} calls per key against the full plan's {:.2}",
+        per_key(&cheap),
+        per_key(&full)
+    );
 }
 
 #[test]
@@ -220,10 +369,9 @@ fn the_crawl_sends_only_read_only_requests() {
         );
     }
     let allowed: BTreeSet<&str> = [
-        "ListUsers",
+        "GetAccountAuthorizationDetails",
         "ListAccessKeys",
         "GetAccessKeyLastUsed",
-        "ListUserTags",
         "GenerateCredentialReport",
         "GetCredentialReport",
         "GetAccountSummary",
@@ -236,4 +384,29 @@ fn the_crawl_sends_only_read_only_requests() {
         "the crawl sends exactly the documented read-only actions: {actions:?}"
     );
     assert_eq!(actions["GenerateCredentialReport"], 1);
+
+    // The full plan, and the fallback when GetAccountAuthorizationDetails is refused, use
+    // ListUsers and ListUserTags instead.
+    moto.control("/moto-api/recorder/reset-recording");
+    moto.control("/moto-api/recorder/start-recording");
+    let (inv, _) = crawl(&moto, &["--call-plan", "full"]);
+    moto.control("/moto-api/recorder/stop-recording");
+    assert!(inv.is_complete());
+    let sent: BTreeSet<String> = support::recorded_requests(moto.recording.as_ref().unwrap())
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    let full: BTreeSet<String> = [
+        "ListUsers",
+        "ListUserTags",
+        "ListAccessKeys",
+        "GetAccessKeyLastUsed",
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountSummary",
+        "GetCallerIdentity",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(sent, full);
 }

@@ -29,7 +29,8 @@ const ROLE_NAME: &str = "KeyHygieneAuditTest";
 const DEFAULT_ROLE_NAME: &str = "KeyHygieneAudit";
 
 /// The IAM actions the audit needs in each account: these, and nothing else.
-const READ_ONLY_ACTIONS: [&str; 7] = [
+const READ_ONLY_ACTIONS: [&str; 8] = [
+    "iam:GetAccountAuthorizationDetails",
     "iam:ListUsers",
     "iam:ListUserTags",
     "iam:ListAccessKeys",

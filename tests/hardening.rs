@@ -11,7 +11,12 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{AUDIT_KEY_ID, AUDIT_SECRET, FaultProxy, Moto, keyhygiene, stderr, stdout};
 
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-reports/inventory.json");
+/// The demo account as an early keyhygiene saved it (schema version 1, every last use from
+/// GetAccessKeyLastUsed).
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/demo-inventory-v1.json"
+);
 /// The sample's own as-of: between its newest record and its collection time.
 const SAMPLE_AS_OF: &str = "2026-11-23T08:00:00Z";
 const REPORT_FILES: [&str; 4] = ["report.html", "findings.csv", "keys.csv", "report.json"];
@@ -436,6 +441,14 @@ fn a_version_1_inventory_is_migrated_on_read() {
     assert_eq!(v2["schema_version"], keyhygiene::inventory::SCHEMA_VERSION);
     let mut v1 = sample();
     v1["schema_version"] = v2["schema_version"].clone();
+    // The one field version 4 added: a version-1 live crawl asked the API for every key.
+    let mut v2 = v2;
+    for user in v2["users"].as_array_mut().unwrap() {
+        for key in user["keys"].as_array_mut().unwrap() {
+            assert_eq!(key["last_used_source"], "api");
+            key.as_object_mut().unwrap().remove("last_used_source");
+        }
+    }
     assert_eq!(
         v1["users"], v2["users"],
         "the records are carried over unchanged"
@@ -476,7 +489,13 @@ fn no_log_level_prints_a_credential() {
                 "{level}: the output contains {secret}"
             );
         }
-        for leak in ["Signature=", "authorization", "x-amz-security-token"] {
+        // "authorization:" is the header; GetAccountAuthorizationDetails is an operation.
+        for leak in [
+            "Signature=",
+            "authorization:",
+            "authorization=",
+            "x-amz-security-token",
+        ] {
             assert!(
                 !all.to_ascii_lowercase()
                     .contains(&leak.to_ascii_lowercase()),
@@ -664,4 +683,57 @@ fn users_out_of_a_name_scope_are_not_crawled() {
     let gaps = report_json(&again)["coverage"]["gaps"].clone();
     assert_eq!(gaps[0]["user"], excluded.as_str());
     assert_eq!(gaps[0]["error_code"], "NotCrawled");
+}
+
+// A saved inventory whose last-use values partly come from the credential report is exact
+// only at the instants its crawl settled them for; judged later, a value that could now
+// change a finding becomes a coverage gap instead of deciding the finding.
+#[test]
+fn report_values_of_a_saved_inventory_are_checked_again_at_a_later_as_of() {
+    let sample = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sample-reports/inventory.json"
+    ));
+    let inventory = keyhygiene::inventory::Inventory::from_json_file(sample).unwrap();
+    assert!(
+        inventory.last_use_from_report() > 0,
+        "the sample has report values"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settled = audit_inventory(
+        sample,
+        &dir.path().join("settled"),
+        &["--as-of", SAMPLE_AS_OF],
+    );
+    assert_eq!(settled.status.code(), Some(0), "{}", stderr(&settled));
+
+    let later = audit_inventory(
+        sample,
+        &dir.path().join("later"),
+        &["--as-of", "2026-12-31T08:00:00Z"],
+    );
+    assert_eq!(later.status.code(), Some(3), "{}", stderr(&later));
+    let json = report_json(&dir.path().join("later"));
+    let gaps = json["coverage"]["gaps"].as_array().unwrap();
+    assert!(!gaps.is_empty());
+    for gap in gaps {
+        assert_eq!(gap["error_code"], "NotConfirmed", "{gap}");
+        let id = gap["access_key_id"].as_str().unwrap();
+        let key = inventory
+            .users
+            .iter()
+            .flat_map(|u| &u.keys)
+            .find(|k| k.id.as_deref() == Some(id))
+            .unwrap();
+        assert_eq!(
+            key.last_used_source,
+            keyhygiene::inventory::LastUseSource::CredentialReport
+        );
+    }
+    // Fewer than all report values: those no later use could change keep theirs.
+    assert!(
+        gaps.len() < inventory.last_use_from_report(),
+        "{} gaps",
+        gaps.len()
+    );
 }

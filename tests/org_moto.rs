@@ -384,6 +384,7 @@ fn an_organization_run_sends_only_read_only_requests() {
     }
     let allowed: BTreeSet<&str> = [
         // IAM, in every audited account.
+        "GetAccountAuthorizationDetails",
         "ListUsers",
         "ListAccessKeys",
         "GetAccessKeyLastUsed",
@@ -411,7 +412,7 @@ fn an_organization_run_sends_only_read_only_requests() {
         "ListAccounts",
         "DescribeOrganization",
         "AssumeRole",
-        "ListUsers",
+        "GetAccountAuthorizationDetails",
     ] {
         assert!(sent.contains(needed), "{needed} was used: {actions:?}");
     }

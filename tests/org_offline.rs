@@ -36,6 +36,7 @@ fn inventory(account: &str, user: &str, key_age: i64) -> Inventory {
             slot: None,
             status: KeyStatus::Active,
             created: t(key_age),
+            last_used_source: Default::default(),
             last_used: LastUse::Used {
                 date: t(1),
                 service: Some("s3".into()),
@@ -145,7 +146,12 @@ fn several_saved_files_make_one_organization_report() {
         // One CSV for the organization, with the account column first and the name last.
         let keys = std::fs::read_to_string(out.join("keys.csv")).unwrap();
         assert_eq!(keys.lines().count(), 3, "{keys}");
-        assert!(keys.lines().next().unwrap().ends_with(",account_name"));
+        assert!(
+            keys.lines()
+                .next()
+                .unwrap()
+                .ends_with(",account_name,last_used_source,last_used_source_time")
+        );
         assert!(out.join("account-111111111111.html").exists());
         assert!(out.join("account-222222222222.html").exists());
         let page = std::fs::read_to_string(out.join("account-222222222222.html")).unwrap();

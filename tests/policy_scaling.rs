@@ -387,7 +387,8 @@ fn expired(s: &Suppression, as_of: DateTime<Utc>) -> bool {
 #[test]
 fn the_first_matching_entry_in_file_order_wins_among_thousands() {
     let inventory = Inventory::from_json_file(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-reports/inventory.json"),
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/demo-inventory-v1.json"),
     )
     .unwrap();
     let as_of = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();

@@ -205,6 +205,7 @@ fn inventory() -> Inventory {
                 KeyStatus::Inactive
             },
             created: days_ago(spec.age),
+            last_used_source: Default::default(),
             last_used: match spec.idle {
                 Some(idle) => LastUse::Used {
                     date: days_ago(idle),
@@ -261,6 +262,7 @@ fn finding(
             last_used_date: Some(days_ago(44)),
             last_used_service: Some("s3".into()),
             last_used_region: Some("us-east-1".into()),
+            last_used_source: None,
             days_since_last_use: Some(44),
             description: None,
             message: message.into(),
@@ -301,6 +303,7 @@ fn finding(
             _ => None,
         },
         last_used_region: None,
+        last_used_source: None,
         days_since_last_use: last.map(|d| (as_of() - d).num_days()),
         description: key.description.clone(),
         message: message.into(),
@@ -630,6 +633,7 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
                     slot: None,
                     status: KeyStatus::Active,
                     created: days_ago(((i * 13 + k * 50) % 700) as i64),
+                    last_used_source: Default::default(),
                     last_used: LastUse::Never,
                     description: None,
                 })
@@ -722,6 +726,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
                     slot: None,
                     status: KeyStatus::Active,
                     created: days_ago(30 + k),
+                    last_used_source: Default::default(),
                     last_used: LastUse::Never,
                     description: None,
                 })

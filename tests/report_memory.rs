@@ -80,6 +80,7 @@ fn account(users: usize) -> (Inventory, FindingSet) {
                     slot: None,
                     status: KeyStatus::Active,
                     created: as_of() - Duration::days(300 + k),
+                    last_used_source: Default::default(),
                     last_used: LastUse::Used {
                         date: as_of() - Duration::days(100),
                         service: Some("s3".to_string()),
@@ -117,6 +118,7 @@ fn account(users: usize) -> (Inventory, FindingSet) {
                         last_used_date: k.last_used.date(),
                         last_used_service: Some("s3".to_string()),
                         last_used_region: Some("eu-west-1".to_string()),
+                        last_used_source: None,
                         days_since_last_use: Some(100),
                         description: k.description.clone(),
                         message: format!(

@@ -40,6 +40,7 @@ fn key(id: &str, status: KeyStatus, age: i64, last_used: LastUse, desc: Option<&
         slot: None,
         status,
         created: days_ago(age),
+        last_used_source: Default::default(),
         last_used,
         description: desc.map(str::to_string),
     }
@@ -229,6 +230,7 @@ fn finding(
         last_used_date: found.and_then(|(_, k)| k.last_used.date()),
         last_used_service: None,
         last_used_region: None,
+        last_used_source: None,
         days_since_last_use: found
             .and_then(|(_, k)| k.last_used.date())
             .map(|d| (as_of() - d).num_days()),
@@ -524,7 +526,7 @@ fn keys_csv_lists_every_key_with_the_rules_that_fired() {
     let (header, rows) = read_csv(&files["keys.csv"]);
     assert_eq!(
         header.join(","),
-        "account_id,user_name,user_path,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_state,last_used_date,last_used_service,last_used_region,days_since_last_use,description,password_enabled,mfa_active,worst_severity,rule_ids,suppressed_rule_ids,account_name"
+        "account_id,user_name,user_path,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_state,last_used_date,last_used_service,last_used_region,days_since_last_use,description,password_enabled,mfa_active,worst_severity,rule_ids,suppressed_rule_ids,account_name,last_used_source,last_used_source_time"
     );
     assert_eq!(rows.len(), 6, "five user keys and one root key");
     let get = |id: &str| {
@@ -1204,6 +1206,7 @@ fn a_large_account_renders_all_reports() {
                     last_used_date: None,
                     last_used_service: None,
                     last_used_region: None,
+                    last_used_source: None,
                     days_since_last_use: None,
                     description: k.description.clone(),
                     message: "Key is older than 365 days.".to_string(),
@@ -1317,6 +1320,7 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
         last_used_date: None,
         last_used_service: None,
         last_used_region: None,
+        last_used_source: None,
         days_since_last_use: None,
         description: None,
         message: "m".to_string(),

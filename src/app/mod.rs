@@ -7,6 +7,7 @@
 
 mod org;
 mod saved;
+mod settle;
 mod tracking;
 
 use std::path::Path;
@@ -119,7 +120,7 @@ fn audit(args: AuditArgs) -> u8 {
             "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file",
         );
     }
-    let (mut inventory, origin) = match collect(&args, endpoint.as_ref(), &policy.scope) {
+    let (mut inventory, origin, settled_at) = match collect(&args, endpoint.as_ref(), &policy) {
         Ok(collected) => collected,
         Err(message) => return fail(&message),
     };
@@ -131,9 +132,9 @@ fn audit(args: AuditArgs) -> u8 {
             policy.scope.accounts_description().unwrap_or_default()
         ));
     }
-    // The default as-of of a live run is taken when the crawl has ended, so no record of
-    // the crawl can be newer than it.
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
+    // The default as-of of a live run is the instant its last-use values were settled, after
+    // the crawl, so no record of the crawl can be newer than it.
+    let as_of = args.as_of.or(settled_at).unwrap_or_else(Utc::now);
     if let Err(err) = inventory.check_as_of(as_of, &origin) {
         return fail(&err.to_string());
     }
@@ -152,6 +153,9 @@ fn audit(args: AuditArgs) -> u8 {
         None => None,
     };
 
+    // Judged at an as-of its crawl did not settle, a report value that could change a
+    // finding becomes a gap (after the inventory was saved as collected).
+    settle::check_settled(&mut inventory, &policy.rules, as_of);
     // The scope is decided once: users out of scope leave the inventory before the rules.
     let scope = policy.scope.restrict(&mut inventory);
     let raw = crate::rules::evaluate(&inventory, &policy.rules, as_of);
@@ -230,16 +234,16 @@ fn audit(args: AuditArgs) -> u8 {
 fn collect(
     args: &AuditArgs,
     endpoint: Option<&Endpoint>,
-    scope: &Scope,
-) -> Result<(Inventory, String), String> {
+    policy: &Policy,
+) -> Result<(Inventory, String, Option<chrono::DateTime<Utc>>), String> {
     if let Some(path) = args.from_inventory.first() {
         let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
-        return Ok((inventory, path.display().to_string()));
+        return Ok((inventory, path.display().to_string(), None));
     }
     if let Some(path) = &args.from_credential_report {
         let inventory = crate::credential_report::load_inventory(path, args.report_generated_at)
             .map_err(|e| e.to_string())?;
-        return Ok((inventory, path.display().to_string()));
+        return Ok((inventory, path.display().to_string(), None));
     }
     let origin = match endpoint {
         Some(endpoint) => format!("the IAM API at {endpoint}"),
@@ -249,7 +253,7 @@ fn collect(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let inventory = runtime.block_on(async {
+    let (inventory, settled_at) = runtime.block_on(async {
         let connected = crate::crawl::connect(&AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
@@ -259,27 +263,35 @@ fn collect(
         .await
         // The endpoint's user:password never appears in a message.
         .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
-        Ok::<_, String>(
-            crate::crawl::crawl(
-                &connected.clients,
-                &CrawlOptions {
-                    concurrency: args.concurrency,
-                    max_rps: args.max_rps,
-                    progress: ProgressMode::detect(args.quiet),
-                    endpoint: endpoint.map(Endpoint::to_string),
-                    account_id: Some(connected.caller.account_id).filter(|id| !id.is_empty()),
-                    scope: crawl_scope(scope),
-                    ..CrawlOptions::default()
-                },
-            )
-            .await,
-        )
+        let opts = CrawlOptions {
+            concurrency: args.concurrency,
+            max_rps: args.max_rps,
+            progress: ProgressMode::detect(args.quiet),
+            endpoint: endpoint.map(Endpoint::to_string),
+            account_id: Some(connected.caller.account_id).filter(|id| !id.is_empty()),
+            scope: crawl_scope(&policy.scope),
+            plan: args.call_plan.plan(),
+            ..CrawlOptions::default()
+        };
+        let mut inventory = crate::crawl::crawl(&connected.clients, &opts).await;
+        // A saved inventory outlives the run: keep its values exact for a while after it.
+        let settle = settle::Settle {
+            rules: &policy.rules,
+            fixed: args.as_of,
+            horizon: if args.save_inventory.is_some() {
+                chrono::TimeDelta::hours(settle::HORIZON_HOURS)
+            } else {
+                chrono::TimeDelta::zero()
+            },
+        };
+        let settled_at = settle.run(&connected.clients, &opts, &mut inventory).await;
+        Ok::<_, String>((inventory, settled_at))
     })?;
     if !args.quiet {
         eprintln!("{}", stats_line(&inventory));
     }
     inventory.validate(&origin).map_err(|e| e.to_string())?;
-    Ok((inventory, origin))
+    Ok((inventory, origin, Some(settled_at)))
 }
 
 /// When names and paths decide the scope, excluded users are not crawled.
@@ -328,7 +340,7 @@ pub fn stats_line(inv: &Inventory) -> String {
         .collect();
     let coverage = inv.compute_coverage();
     format!(
-        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}){}, {} received, {} retries, {} throttled, {} failed; coverage {}",
+        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}){}, {} received, {} retries, {} throttled, {} failed{}; coverage {}",
         coverage.users_listed,
         coverage.keys,
         stats.wall_ms as f64 / 1000.0,
@@ -342,6 +354,7 @@ pub fn stats_line(inv: &Inventory) -> String {
         stats.retries,
         stats.throttled,
         stats.failed_calls,
+        crate::report::model::report_sourced_label(inv),
         if coverage.complete {
             "complete".to_string()
         } else {

@@ -26,6 +26,7 @@ use crate::policy::Policy;
 use crate::report::{self, OrgRunInfo};
 
 use super::saved::{load_saved, stage_saved};
+use super::settle::Settle;
 use super::tracking::Tracking;
 use super::{commit_run, crawl_scope, exit_code, fail, formats, stats_line};
 
@@ -87,6 +88,7 @@ pub(super) fn audit(
     let mut scopes = BTreeMap::new();
     let mut raw = Vec::new();
     for (id, inventory) in &mut inventories {
+        super::settle::check_settled(inventory, &policy.rules, as_of);
         scopes.insert(id.clone(), policy.scope.restrict(inventory));
         raw.extend(crate::rules::evaluate(inventory, &policy.rules, as_of));
     }
@@ -361,27 +363,42 @@ fn crawl_organization(
             progress: ProgressMode::Quiet,
             endpoint: endpoint.map(Endpoint::to_string),
             scope: crawl_scope(&policy.scope),
+            plan: args.call_plan.plan(),
             ..CrawlOptions::default()
+        };
+        // The run's as-of is taken when the last account is done: each account's report
+        // values are kept exact for a day after its crawl.
+        let settle = Settle {
+            rules: &policy.rules,
+            fixed: args.as_of,
+            horizon: chrono::TimeDelta::hours(super::settle::HORIZON_HOURS),
         };
         let results: Vec<(usize, Result<Inventory, AccessProblem>)> =
             futures::stream::iter(targets.into_iter().map(|index| {
                 let account = records[index].account.clone();
-                let (connected, role, opts, origin) = (&connected, &role, &opts, &origin);
+                let (connected, role, opts, origin, settle) =
+                    (&connected, &role, &opts, &origin, &settle);
                 let span = tracing::warn_span!("account", id = %account.id);
                 async move {
                     let started = Instant::now();
-                    let result =
-                        crawl_account(connected, &account, role, opts, args.account_timeout)
-                            .await
-                            .and_then(|inv| {
-                                inv.validate(origin).map_err(|e| AccessProblem {
-                                    operation: "crawl".into(),
-                                    error_code: "InvalidData".into(),
-                                    message: e.to_string(),
-                                    role_arn: None,
-                                })?;
-                                Ok(inv)
-                            });
+                    let result = crawl_account(
+                        connected,
+                        &account,
+                        role,
+                        opts,
+                        settle,
+                        args.account_timeout,
+                    )
+                    .await
+                    .and_then(|inv| {
+                        inv.validate(origin).map_err(|e| AccessProblem {
+                            operation: "crawl".into(),
+                            error_code: "InvalidData".into(),
+                            message: e.to_string(),
+                            role_arn: None,
+                        })?;
+                        Ok(inv)
+                    });
                     (index, account, result, started.elapsed())
                 }
                 .instrument(span)
@@ -440,6 +457,7 @@ async fn crawl_account(
     account: &Account,
     role: &MemberRole,
     opts: &CrawlOptions,
+    settle: &Settle<'_>,
     timeout: std::time::Duration,
 ) -> Result<Inventory, AccessProblem> {
     let caller: &Caller = &connected.caller;
@@ -458,7 +476,9 @@ async fn crawl_account(
             account_id: Some(account.id.clone()),
             ..opts.clone()
         };
-        Ok(crate::crawl::crawl(&clients, &opts).await)
+        let mut inventory = crate::crawl::crawl(&clients, &opts).await;
+        settle.run(&clients, &opts, &mut inventory).await;
+        Ok(inventory)
     };
     let inventory = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result?,

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod client;
+mod confirm;
 mod errors;
 mod limiter;
 mod org;
@@ -28,6 +29,7 @@ pub use accounts::{
     account_clients, role_identity_cache,
 };
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
+pub use confirm::confirm_last_use;
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
 pub use org::{ORG_CONCURRENCY, OrgError, list_organization, organizations_client};
@@ -35,6 +37,18 @@ pub use preflight::{ConnectError, Connected, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
 pub use stats::{CallStats, StatsInterceptor, StatsSnapshot, is_throttling_code};
+
+/// Which calls give each key's last use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallPlan {
+    /// Users and their tags from GetAccountAuthorizationDetails, each key's last use from
+    /// the credential report; GetAccessKeyLastUsed only for keys the report cannot place,
+    /// and for the keys the caller then asks to confirm ([`confirm_last_use`]).
+    #[default]
+    Economical,
+    /// ListUsers, ListUserTags per user, GetAccessKeyLastUsed per key.
+    Full,
+}
 
 /// Default bound on in-flight API calls.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -61,6 +75,7 @@ pub struct CrawlOptions {
     /// Which users to crawl, when the scope is decided by name and path alone: the keys of
     /// the others are never read.
     pub scope: Option<CrawlScope>,
+    pub plan: CallPlan,
 }
 
 /// Decides from a user's name and path (both given by ListUsers) whether to crawl it.
@@ -96,6 +111,7 @@ impl Default for CrawlOptions {
             endpoint: None,
             account_id: None,
             scope: None,
+            plan: CallPlan::default(),
         }
     }
 }
@@ -128,7 +144,7 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
         },
         report::fetch(&ctx, &opts.report),
         report::root_from_summary(&ctx),
-        users::crawl_users(&ctx, opts.concurrency),
+        users::crawl_users(&ctx, opts.concurrency, opts.plan),
     );
     ctx.progress.finish();
 
@@ -161,8 +177,16 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
                 &fetched.report,
                 Some(fetched.generated_at),
             );
+            if opts.plan == CallPlan::Economical {
+                crate::credential_report::fill_last_use(&mut inv, &fetched.report);
+            }
         }
         Err(gap) => inv.gaps.push(gap),
+    }
+    if opts.plan == CallPlan::Economical {
+        // Keys the report does not show (or shows ambiguously), or every key when there is
+        // no report: their last use comes from GetAccessKeyLastUsed, as in the full plan.
+        confirm::ask_for(&ctx, &mut inv, confirm::unplaced).await;
     }
     if inv.root == RootKeys::Unknown {
         // No root row in the report (or no report): fall back to the account summary.
@@ -172,15 +196,20 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
         }
     }
 
+    record_stats(&mut inv, clients, started.elapsed().as_millis() as u64);
+    inv.normalize();
+    inv
+}
+
+/// Copies the clients' call counts into the inventory and adds `elapsed_ms` to its wall time.
+fn record_stats(inv: &mut Inventory, clients: &Clients, elapsed_ms: u64) {
     let calls = clients.stats.snapshot();
     inv.stats.calls = calls.requests;
     inv.stats.retries = calls.retries;
     inv.stats.throttled = calls.throttled;
     inv.stats.bytes_received = calls.bytes_received;
     inv.stats.failed_calls = inv.gaps.len() as u64;
-    inv.stats.wall_ms = started.elapsed().as_millis() as u64;
-    inv.normalize();
-    inv
+    inv.stats.wall_ms += elapsed_ms;
 }
 
 async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, CoverageGap> {

@@ -169,6 +169,7 @@ fn error_code(err: &Error) -> Option<&str> {
     use aws_sdk_iam::operation as iam;
     code_of!(
         iam::list_users::ListUsersError,
+        iam::get_account_authorization_details::GetAccountAuthorizationDetailsError,
         iam::list_user_tags::ListUserTagsError,
         iam::list_access_keys::ListAccessKeysError,
         iam::get_access_key_last_used::GetAccessKeyLastUsedError,

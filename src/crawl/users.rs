@@ -3,8 +3,10 @@
 use futures::stream::{self, StreamExt};
 
 use super::errors::{CallFailure, classify, describe};
-use super::{Ctx, to_utc};
-use crate::inventory::{AccessKey, CoverageGap, KeyStatus, LastUse, Removed, Tag, User, UserRef};
+use super::{CallPlan, Ctx, to_utc};
+use crate::inventory::{
+    AccessKey, CoverageGap, KeyStatus, LastUse, LastUseSource, Removed, Tag, User, UserRef,
+};
 
 /// What the user crawl produced.
 #[derive(Default)]
@@ -25,43 +27,207 @@ impl UsersOutcome {
     }
 }
 
+/// A user as the listing gave it: from GetAccountAuthorizationDetails (tags included) or
+/// from ListUsers (tags to be asked for with ListUserTags).
+pub(crate) struct Listed {
+    name: String,
+    path: String,
+    arn: String,
+    user_id: String,
+    created: Option<chrono::DateTime<chrono::Utc>>,
+    tags: Option<Vec<Tag>>,
+}
+
+impl Listed {
+    fn from_user(user: aws_sdk_iam::types::User) -> Self {
+        Listed {
+            created: to_utc(user.create_date()),
+            name: user.user_name,
+            path: user.path,
+            arn: user.arn,
+            user_id: user.user_id,
+            tags: None,
+        }
+    }
+
+    /// `None` when the details lack what a user must have (the listing then records a gap).
+    fn from_details(user: aws_sdk_iam::types::UserDetail) -> Option<Self> {
+        Some(Listed {
+            created: user.create_date.as_ref().and_then(to_utc),
+            name: user.user_name?,
+            path: user.path.unwrap_or_else(|| "/".to_string()),
+            arn: user.arn?,
+            user_id: user.user_id.unwrap_or_default(),
+            tags: Some(
+                user.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| Tag {
+                        key: t.key,
+                        value: t.value,
+                    })
+                    .collect(),
+            ),
+        })
+    }
+}
+
+/// Which call lists the users.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// GetAccountAuthorizationDetails (Filter=User): users and their tags, up to 1,000 a page.
+    Details,
+    /// ListUsers, then one ListUserTags per user.
+    Users,
+}
+
+impl Listing {
+    fn operation(self) -> &'static str {
+        match self {
+            Listing::Details => "GetAccountAuthorizationDetails",
+            Listing::Users => "ListUsers",
+        }
+    }
+}
+
+struct ListingState {
+    listing: Listing,
+    marker: Option<String>,
+    first: bool,
+}
+
+/// One page of users, or the failure that ended the listing.
+type Page = Result<Vec<Listed>, (Listing, CallFailure)>;
+
+async fn next_page(ctx: &Ctx<'_>, state: &mut ListingState) -> Page {
+    let listing = state.listing;
+    let _permit = ctx.limiter.acquire(listing.operation()).await;
+    let (users, truncated, marker) = match listing {
+        Listing::Details => {
+            let out = ctx
+                .iam
+                .get_account_authorization_details()
+                .filter(aws_sdk_iam::types::EntityType::User)
+                .max_items(1000)
+                .set_marker(state.marker.clone())
+                .send()
+                .await
+                .map_err(|err| {
+                    (
+                        listing,
+                        log_failure(listing.operation(), "the account", &err),
+                    )
+                })?;
+            let mut users = Vec::new();
+            for detail in out.user_detail_list.unwrap_or_default() {
+                users.push(Listed::from_details(detail).ok_or((
+                    listing,
+                    CallFailure::Failed {
+                        code: "InvalidResponse".into(),
+                    },
+                ))?);
+            }
+            (users, out.is_truncated, out.marker)
+        }
+        Listing::Users => {
+            let out = ctx
+                .iam
+                .list_users()
+                .max_items(1000)
+                .set_marker(state.marker.clone())
+                .send()
+                .await
+                .map_err(|err| {
+                    (
+                        listing,
+                        log_failure(listing.operation(), "the account", &err),
+                    )
+                })?;
+            let users = out.users.into_iter().map(Listed::from_user).collect();
+            (users, out.is_truncated, out.marker)
+        }
+    };
+    state.first = false;
+    if truncated {
+        if marker.is_none() || marker == state.marker {
+            // A truncated page without a new marker would loop forever.
+            return Err((
+                listing,
+                CallFailure::Failed {
+                    code: "InvalidResponse".into(),
+                },
+            ));
+        }
+        state.marker = marker;
+    } else {
+        state.marker = None;
+    }
+    Ok(users)
+}
+
+/// Whether a refusal of GetAccountAuthorizationDetails means "use ListUsers instead": the
+/// caller may list users but not read authorization details (an older read-only policy).
+fn falls_back(failure: &CallFailure) -> bool {
+    matches!(
+        failure.code(),
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidAction"
+    )
+}
+
 /// Lists every user and audits each one as its page arrives, `concurrency` users at a time
 /// (the limiter bounds the API calls themselves).
-pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutcome {
-    // IAM serves at most 1,000 users a page; fewer, larger pages mean fewer sequential calls.
-    let pages = ctx.iam.list_users().into_paginator().page_size(1000).send();
-    let listed = stream::unfold(Some(pages), |pages| async move {
-        let mut pages = pages?;
-        // Each page is one API call: it counts against the in-flight bound like any other.
-        let page = {
-            let _permit = ctx.limiter.acquire("ListUsers").await;
-            pages.next().await?
-        };
-        match page {
-            Ok(page) => Some((Ok(page.users), Some(pages))),
-            // A failed page ends the listing: the marker for the next page is unknown.
-            Err(err) => Some((Err(err), None)),
+pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize, plan: CallPlan) -> UsersOutcome {
+    let state = ListingState {
+        listing: match plan {
+            CallPlan::Economical => Listing::Details,
+            CallPlan::Full => Listing::Users,
+        },
+        marker: None,
+        first: true,
+    };
+    let listed = stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        loop {
+            let was_first = state.first;
+            match next_page(ctx, &mut state).await {
+                Ok(users) => {
+                    let more = state.marker.is_some();
+                    return Some((Ok(users), more.then_some(state)));
+                }
+                Err((Listing::Details, failure)) if was_first && falls_back(&failure) => {
+                    tracing::warn!(
+                        "GetAccountAuthorizationDetails was refused ({}): listing users with ListUsers and each user's tags with ListUserTags instead, one more call per user (allow iam:GetAccountAuthorizationDetails to save them)",
+                        failure.code()
+                    );
+                    state = ListingState {
+                        listing: Listing::Users,
+                        marker: None,
+                        first: true,
+                    };
+                }
+                // A failed page ends the listing: the marker for the next page is unknown.
+                Err(failed) => return Some((Err(failed), None)),
+            }
         }
     });
     let mut users_seen = 0usize;
     let work = listed.flat_map(|page| {
-        let items: Vec<Result<aws_sdk_iam::types::User, CoverageGap>> = match page {
+        let items: Vec<Result<Listed, CoverageGap>> = match page {
             Ok(users) => {
                 users_seen += users.len();
                 ctx.progress.users_listed(users.len());
                 users.into_iter().map(Ok).collect()
             }
-            Err(err) => {
-                let failure = classify(&err);
+            Err((listing, failure)) => {
                 tracing::warn!(
-                    "ListUsers failed after {users_seen} users ({}): {}",
+                    "{} failed after {users_seen} users ({})",
+                    listing.operation(),
                     failure.code(),
-                    describe(&err)
                 );
                 vec![Err(CoverageGap {
                     user: None,
                     access_key_id: None,
-                    operation: "ListUsers".into(),
+                    operation: listing.operation().into(),
                     error_code: failure.code().to_string(),
                     impact: format!(
                         "the user list stopped after {users_seen} users; users beyond them were not audited"
@@ -78,14 +244,14 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
                 ctx.progress.user_done();
                 UsersOutcome {
                     not_crawled: vec![UserRef {
-                        name: user.user_name().to_string(),
-                        path: user.path().to_string(),
+                        name: user.name,
+                        path: user.path,
                     }],
                     ..UsersOutcome::default()
                 }
             }
             Ok(user) => {
-                let outcome = audit_user(ctx, user).await;
+                let outcome = audit_user(ctx, user, plan).await;
                 ctx.progress.user_done();
                 outcome
             }
@@ -104,14 +270,15 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize) -> UsersOutco
 }
 
 /// Whether the crawl's scope keeps this user.
-fn in_scope(ctx: &Ctx<'_>, user: &aws_sdk_iam::types::User) -> bool {
+fn in_scope(ctx: &Ctx<'_>, user: &Listed) -> bool {
     ctx.scope
-        .is_none_or(|scope| scope.includes(user.user_name(), user.path()))
+        .is_none_or(|scope| scope.includes(&user.name, &user.path))
 }
 
-/// Tags and keys of one user, then the last use of each key.
-async fn audit_user(ctx: &Ctx<'_>, sdk_user: aws_sdk_iam::types::User) -> UsersOutcome {
-    let name = sdk_user.user_name().to_string();
+/// Tags (unless the listing gave them) and keys of one user; with the full plan, the last
+/// use of each key too.
+async fn audit_user(ctx: &Ctx<'_>, listed: Listed, plan: CallPlan) -> UsersOutcome {
+    let name = listed.name.clone();
     let mut out = UsersOutcome::default();
     let gap = |operation: &str, code: &str, impact: &str| CoverageGap {
         user: Some(name.clone()),
@@ -121,7 +288,16 @@ async fn audit_user(ctx: &Ctx<'_>, sdk_user: aws_sdk_iam::types::User) -> UsersO
         impact: impact.to_string(),
     };
 
-    let (tags, keys) = tokio::join!(list_tags(ctx, &name), list_keys(ctx, &name));
+    let known_tags = listed.tags.clone();
+    let (tags, keys) = tokio::join!(
+        async {
+            match known_tags {
+                Some(tags) => Ok(tags),
+                None => list_tags(ctx, &name).await,
+            }
+        },
+        list_keys(ctx, &name)
+    );
 
     let tags = match tags {
         Ok(tags) => tags,
@@ -151,54 +327,83 @@ async fn audit_user(ctx: &Ctx<'_>, sdk_user: aws_sdk_iam::types::User) -> UsersO
     let mut keys = Vec::with_capacity(key_metadata.len());
     for meta in &key_metadata {
         match key_from_metadata(meta, &name) {
-            Ok(key) => keys.push(key),
+            Ok(mut key) => {
+                let id = key.id.as_deref().unwrap_or_default();
+                key.description = tags.iter().find(|t| t.key == id).map(|t| t.value.clone());
+                keys.push(key);
+            }
             Err(bad) => out.gaps.push(bad),
         }
     }
-
-    let last_uses = futures::future::join_all(
-        keys.iter()
-            .map(|k| last_use(ctx, k.id.as_deref().unwrap_or_default())),
-    )
-    .await;
-    let mut kept = Vec::with_capacity(keys.len());
-    for (mut key, result) in keys.into_iter().zip(last_uses) {
-        let id = key.id.clone().unwrap_or_default();
-        match result {
-            Ok(last) => key.last_used = last,
-            Err(CallFailure::Gone) => {
-                out.removed.push(Removed {
-                    user: name.clone(),
-                    access_key_id: Some(id),
-                    operation: "GetAccessKeyLastUsed".into(),
-                });
-                continue;
-            }
-            Err(CallFailure::Failed { code }) => {
-                key.last_used = LastUse::Unknown;
-                out.gaps.push(CoverageGap {
-                    access_key_id: Some(id.clone()),
-                    ..gap(
-                        "GetAccessKeyLastUsed",
-                        &code,
-                        "the key's last use is unknown; rules that need it were not applied",
-                    )
-                });
-            }
-        }
-        key.description = tags.iter().find(|t| t.key == id).map(|t| t.value.clone());
-        kept.push(key);
+    if plan == CallPlan::Full {
+        let all: Vec<usize> = (0..keys.len()).collect();
+        out.absorb(ask_last_uses(ctx, &name, &mut keys, &all).await);
     }
 
     out.users.push(User {
-        name: name.clone(),
-        arn: sdk_user.arn().to_string(),
-        path: sdk_user.path().to_string(),
-        user_id: sdk_user.user_id().to_string(),
-        created: to_utc(sdk_user.create_date()),
+        name: listed.name,
+        arn: listed.arn,
+        path: listed.path,
+        user_id: listed.user_id,
+        created: listed.created,
         tags,
-        keys: kept,
+        keys,
         login: None,
+    });
+    out
+}
+
+/// Asks GetAccessKeyLastUsed for the keys of `user` at positions `which`, all at once (the
+/// limiter bounds the calls). A key deleted meanwhile leaves `keys` and is recorded as
+/// removed; a failed call leaves the last use unknown, with a gap.
+pub(crate) async fn ask_last_uses(
+    ctx: &Ctx<'_>,
+    user: &str,
+    keys: &mut Vec<AccessKey>,
+    which: &[usize],
+) -> UsersOutcome {
+    let mut out = UsersOutcome::default();
+    let answers = futures::future::join_all(
+        which
+            .iter()
+            .map(|&i| last_use(ctx, keys[i].id.as_deref().unwrap_or_default())),
+    )
+    .await;
+    let mut gone = Vec::new();
+    for (&i, answer) in which.iter().zip(answers) {
+        let key = &mut keys[i];
+        let id = key.id.clone().unwrap_or_default();
+        match answer {
+            Ok(last) => {
+                key.last_used = last;
+                key.last_used_source = LastUseSource::Api;
+            }
+            Err(CallFailure::Gone) => {
+                out.removed.push(Removed {
+                    user: user.to_string(),
+                    access_key_id: Some(id),
+                    operation: "GetAccessKeyLastUsed".into(),
+                });
+                gone.push(i);
+            }
+            Err(CallFailure::Failed { code }) => {
+                key.last_used = LastUse::Unknown;
+                key.last_used_source = LastUseSource::Api;
+                out.gaps.push(CoverageGap {
+                    user: Some(user.to_string()),
+                    access_key_id: Some(id),
+                    operation: "GetAccessKeyLastUsed".into(),
+                    error_code: code,
+                    impact: "the key's last use is unknown; rules that need it were not applied"
+                        .into(),
+                });
+            }
+        }
+    }
+    let mut index = 0;
+    keys.retain(|_| {
+        index += 1;
+        !gone.contains(&(index - 1))
     });
     out
 }
@@ -339,6 +544,7 @@ fn key_from_metadata(
         status,
         created,
         last_used: LastUse::Unknown,
+        last_used_source: LastUseSource::Api,
         description: None,
     })
 }

@@ -78,6 +78,8 @@ pub struct Finding {
     pub last_used_service: Option<String>,
     pub last_used_region: Option<String>,
     pub days_since_last_use: Option<i64>,
+    /// Which source gave the key's last use; `None` for user-level findings.
+    pub last_used_source: Option<crate::inventory::LastUseSource>,
     /// The key's description tag.
     pub description: Option<String>,
     /// A sentence a reviewer understands without docs.

@@ -69,6 +69,12 @@ pub struct Inventory {
     pub not_crawled: Vec<UserRef>,
     /// How the crawl went: calls, retries, throttling, wall time.
     pub stats: CrawlStats,
+    /// When keys' last use comes from the credential report: the instants at which
+    /// evaluating those values gives the findings GetAccessKeyLastUsed would have given
+    /// (the crawl confirmed every key whose finding could differ). `None` when no key's
+    /// last use comes from the report of a live crawl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use_settled: Option<SettledWindow>,
     /// Derived from the fields above when written; recomputed, never trusted, when read.
     #[serde(default)]
     pub coverage: Option<Coverage>,
@@ -146,8 +152,47 @@ pub struct AccessKey {
     pub status: KeyStatus,
     pub created: DateTime<Utc>,
     pub last_used: LastUse,
+    /// Where [`AccessKey::last_used`] came from.
+    #[serde(default)]
+    pub last_used_source: LastUseSource,
     /// The console's description of the key: the user tag whose key is the access key id.
     pub description: Option<String>,
+}
+
+/// Which source gave a key's last use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LastUseSource {
+    /// GetAccessKeyLastUsed, at the time of the crawl.
+    #[default]
+    Api,
+    /// The credential report, as of its generation time: the key was used at least that
+    /// recently, perhaps more recently since.
+    CredentialReport,
+}
+
+impl LastUseSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LastUseSource::Api => "api",
+            LastUseSource::CredentialReport => "credential-report",
+        }
+    }
+}
+
+/// The instants (inclusive) at which an inventory's report-sourced last-use values give
+/// exactly the findings that GetAccessKeyLastUsed values would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettledWindow {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl SettledWindow {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && at <= self.until
+    }
 }
 
 impl AccessKey {
@@ -322,6 +367,7 @@ impl Inventory {
             removed_during_crawl: Vec::new(),
             not_crawled: Vec::new(),
             stats: CrawlStats::default(),
+            last_use_settled: None,
             coverage: None,
         }
     }
@@ -373,5 +419,21 @@ impl Inventory {
 
     pub fn key_count(&self) -> usize {
         self.users.iter().map(|u| u.keys.len()).sum()
+    }
+
+    /// Keys of a live crawl whose last use is the credential report's (the economical call
+    /// plan left them unconfirmed: no finding depends on the difference).
+    pub fn last_use_from_report(&self) -> usize {
+        if !matches!(self.source, SourceInfo::Live { .. }) {
+            return 0;
+        }
+        self.users
+            .iter()
+            .flat_map(|u| &u.keys)
+            .filter(|k| {
+                k.last_used_source == LastUseSource::CredentialReport
+                    && k.last_used != LastUse::Unknown
+            })
+            .count()
     }
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{DataError, Inventory, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION};
+use super::{
+    DataError, Inventory, LastUseSource, READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, SourceInfo,
+};
 
 impl Inventory {
     /// Streams the snapshot written by `--save-inventory` into `out`, with its coverage
@@ -53,7 +55,13 @@ impl Inventory {
             }
         }
         let mut inv: Inventory = serde_json::from_str(text).map_err(syntax)?;
-        // Migration: a version-1 document is a valid version-2 document.
+        // Migration: every older document is a valid current one, except that a key's
+        // last-use source was implied by the inventory's source before version 4.
+        if inv.schema_version < 4 && matches!(inv.source, SourceInfo::CredentialReport { .. }) {
+            for key in inv.users.iter_mut().flat_map(|u| u.keys.iter_mut()) {
+                key.last_used_source = LastUseSource::CredentialReport;
+            }
+        }
         inv.schema_version = SCHEMA_VERSION;
         inv.normalize();
         inv.validate(file)?;

@@ -42,7 +42,7 @@ pub const FINDINGS_HEADER: [&str; 22] = [
 ];
 
 /// The header of `keys.csv`. The column order is part of the format: append, never reorder.
-pub const KEYS_HEADER: [&str; 20] = [
+pub const KEYS_HEADER: [&str; 22] = [
     "account_id",
     "user_name",
     "user_path",
@@ -63,6 +63,8 @@ pub const KEYS_HEADER: [&str; 20] = [
     "rule_ids",
     "suppressed_rule_ids",
     "account_name",
+    "last_used_source",
+    "last_used_source_time",
 ];
 
 /// Makes a text cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or
@@ -222,6 +224,8 @@ struct KeyCsvRow {
     rule_ids: String,
     suppressed_rule_ids: String,
     account_name: String,
+    last_used_source: &'static str,
+    last_used_source_time: String,
 }
 
 impl KeyCsvRow {
@@ -248,6 +252,8 @@ impl KeyCsvRow {
             rule_ids: text(&rule_ids.join(";")),
             suppressed_rule_ids: text(&k.suppressed_rules.join(";")),
             account_name: opt_text(account_name),
+            last_used_source: k.last_used_source,
+            last_used_source_time: date(k.last_used_source_time),
         }
     }
 }
@@ -319,6 +325,7 @@ mod tests {
                 last_used_service: None,
                 last_used_region: None,
                 days_since_last_use: None,
+                last_used_source: None,
                 description: None,
                 message: String::new(),
                 compliance: Vec::new(),
@@ -352,6 +359,8 @@ mod tests {
             rule_ids: String::new(),
             suppressed_rule_ids: String::new(),
             account_name: String::new(),
+            last_used_source: "",
+            last_used_source_time: String::new(),
         };
         assert_eq!(columns(row), KEYS_HEADER.join(","));
     }

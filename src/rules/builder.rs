@@ -55,6 +55,7 @@ impl FindingBuilder {
                 last_used_service: None,
                 last_used_region: None,
                 days_since_last_use: None,
+                last_used_source: None,
                 description: None,
                 message: String::new(),
                 compliance: info.compliance.iter().map(|c| c.to_string()).collect(),
@@ -84,6 +85,7 @@ impl FindingBuilder {
         f.key_created = Some(key.created);
         f.key_age_days = Some(ctx.days_since(key.created));
         f.description = key.description.clone();
+        f.last_used_source = Some(key.last_used_source);
         b.last_use(ctx, &key.last_used)
     }
 
@@ -128,6 +130,7 @@ impl FindingBuilder {
         });
         f.key_created = key.last_rotated;
         f.key_age_days = key.last_rotated.map(|t| ctx.days_since(t));
+        f.last_used_source = Some(crate::inventory::LastUseSource::CredentialReport);
         self.last_use(ctx, &key.last_used)
     }
 

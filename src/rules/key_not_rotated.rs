@@ -38,11 +38,15 @@ impl Rule for KeyNotRotated {
                 if age <= max {
                     continue;
                 }
+                let label = ctx.last_use_label(key);
                 let usage = match &key.last_used {
                     LastUse::Used { date, .. } => format!(
-                        "It was last used {} ({} ago), so replace it before deactivating it.",
+                        "It was last used {} ({} ago){label}, so replace it before deactivating it.",
                         date.format("%Y-%m-%d"),
                         days(ctx.days_since(*date))
+                    ),
+                    LastUse::Never if !label.is_empty() => format!(
+                        "It shows no use{label}, so nothing may depend on it: check its last use, then delete it rather than rotate it."
                     ),
                     LastUse::Never => {
                         "It has never been used, so nothing depends on it: delete it rather than rotate it."

@@ -140,6 +140,35 @@ impl Context<'_> {
     pub fn days_since(&self, t: DateTime<Utc>) -> i64 {
         whole_days(self.as_of - t)
     }
+
+    /// How a message labels a key's last use: " per the credential report of 2026-11-26
+    /// 09:00 UTC" when a live crawl took it from the report (the key may have been used
+    /// since), and nothing otherwise (an inventory read from a credential report says so
+    /// once, in its header).
+    pub fn last_use_label(&self, key: &crate::inventory::AccessKey) -> String {
+        let live = matches!(
+            self.inventory.source,
+            crate::inventory::SourceInfo::Live { .. }
+        );
+        if !live
+            || key.last_used_source != crate::inventory::LastUseSource::CredentialReport
+            || key.last_used == crate::inventory::LastUse::Unknown
+        {
+            return String::new();
+        }
+        match self
+            .inventory
+            .credential_report
+            .as_ref()
+            .and_then(|r| r.generated_at)
+        {
+            Some(at) => format!(
+                " per the credential report of {}",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => " per the credential report".to_string(),
+        }
+    }
 }
 
 /// floor(d / 24 h), also for negative durations (a date after the as-of instant). The one

@@ -46,8 +46,15 @@ pub fn key(id: &str, status: KeyStatus, created: DateTime<Utc>, last_used: LastU
         status,
         created,
         last_used,
+        last_used_source: crate::inventory::LastUseSource::Api,
         description: None,
     }
+}
+
+/// A key whose last use a live crawl took from the credential report.
+pub fn reported(mut key: AccessKey) -> AccessKey {
+    key.last_used_source = crate::inventory::LastUseSource::CredentialReport;
+    key
 }
 
 pub fn active(id: &str, created: DateTime<Utc>, last_used: LastUse) -> AccessKey {

@@ -52,10 +52,11 @@ impl Rule for UserTwoActiveKeys {
                 .iter()
                 .map(|k| {
                     format!(
-                        "{} (created {}, {})",
+                        "{} (created {}, {}{})",
                         k.label(),
                         k.created.format("%Y-%m-%d"),
-                        usage(ctx, &k.last_used)
+                        usage(ctx, &k.last_used),
+                        ctx.last_use_label(k)
                     )
                 })
                 .collect();

@@ -23,6 +23,8 @@ pub struct Finding<'a> {
     pub last_used_service: Option<&'a str>,
     pub last_used_region: Option<&'a str>,
     pub days_since_last_use: Option<i64>,
+    /// `api` (GetAccessKeyLastUsed) or `credential-report`; `null` for user findings.
+    pub last_used_source: Option<&'a str>,
     pub description: Option<&'a str>,
     pub message: &'a str,
     pub remediation: &'a [String],
@@ -98,6 +100,7 @@ fn finding<'a>(
         last_used_service: f.last_used_service.as_deref(),
         last_used_region: f.last_used_region.as_deref(),
         days_since_last_use: f.days_since_last_use,
+        last_used_source: f.last_used_source.map(|s| s.as_str()),
         description: f.description.as_deref(),
         message: &f.message,
         remediation: &f.remediation,

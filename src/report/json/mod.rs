@@ -33,7 +33,8 @@ use super::model::{
 ///
 /// Version 4: every finding has `finding_id`, `status`, `first_seen`, `previous_severity`,
 /// `suppression_change` and `user_id`; the document has `finding_ids`, `comparison`,
-/// `resolved`, `not_assessed` and `history`.
+/// `resolved`, `not_assessed` and `history`. Added since, as the schema allows: every
+/// finding's `last_used_source`.
 pub const REPORT_SCHEMA_VERSION: u32 = 4;
 
 #[derive(Serialize)]

@@ -299,6 +299,17 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
             } else {
                 String::new()
             }
+        ) + &report_sourced_label(inv),
+    }
+}
+
+/// "; last use of 209 keys from the credential report", when a live crawl left some.
+pub(crate) fn report_sourced_label(inv: &Inventory) -> String {
+    match inv.last_use_from_report() {
+        0 => String::new(),
+        n => format!(
+            "; last use of {n} of {} keys from the credential report",
+            inv.key_count()
         ),
     }
 }

@@ -60,6 +60,13 @@ pub struct KeyRow<'a> {
     pub last_used_service: Option<String>,
     pub last_used_region: Option<String>,
     pub last_used_where: String,
+    /// `api` or `credential-report`: which source gave the last use.
+    pub last_used_source: &'static str,
+    /// When that source's value was current: the credential report's generation time, or
+    /// the end of the crawl for GetAccessKeyLastUsed.
+    pub last_used_source_time: Option<DateTime<Utc>>,
+    /// For the page: "credential report, 3 h old", or empty for GetAccessKeyLastUsed.
+    pub last_used_source_note: String,
     pub days_since_last_use: Option<i64>,
     pub description: Option<&'a str>,
     pub password_enabled: Option<bool>,
@@ -145,8 +152,16 @@ pub(super) struct KeySubject<'a> {
     status: KeyStatus,
     created: Option<DateTime<Utc>>,
     last_used: &'a LastUse,
+    last_used_source: LastUseSource,
     description: Option<&'a str>,
     user: Option<&'a User>,
+}
+
+/// When each last-use source's values were current, for the key rows.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SourceTimes {
+    pub report: Option<DateTime<Utc>>,
+    pub collected: DateTime<Utc>,
 }
 
 impl<'a> KeyEntry<'a> {
@@ -163,6 +178,7 @@ impl<'a> KeyEntry<'a> {
                 status: self.status(),
                 created: key.last_rotated,
                 last_used: &key.last_used,
+                last_used_source: LastUseSource::CredentialReport,
                 description: None,
                 user: None,
             },
@@ -176,6 +192,7 @@ impl<'a> KeyEntry<'a> {
                 status: key.status,
                 created: Some(key.created),
                 last_used: &key.last_used,
+                last_used_source: key.last_used_source,
                 description: key.description.as_deref(),
                 user: Some(user),
             },
@@ -188,6 +205,7 @@ pub(super) fn key_row<'a>(
     subject: KeySubject<'a>,
     fired: &[&'a EvaluatedFinding],
     as_of: DateTime<Utc>,
+    times: SourceTimes,
 ) -> KeyRow<'a> {
     let KeySubject {
         user_name,
@@ -199,9 +217,24 @@ pub(super) fn key_row<'a>(
         status,
         created,
         last_used,
+        last_used_source,
         description,
         user,
     } = subject;
+    let last_used_source_time = match last_used_source {
+        LastUseSource::Api => Some(times.collected),
+        LastUseSource::CredentialReport => times.report,
+    };
+    let last_used_source_note = match (last_used_source, last_used) {
+        (_, LastUse::Unknown) | (LastUseSource::Api, _) => String::new(),
+        (LastUseSource::CredentialReport, _) => match times.report {
+            Some(at) => format!(
+                "credential report, {} old",
+                crate::report::model::age_text(as_of - at)
+            ),
+            None => "credential report".to_string(),
+        },
+    };
     let lu = last_use_parts(last_used);
     let age_days = created.map(|c| whole_days(as_of - c));
     let days_since_last_use = lu.date.map(|d| whole_days(as_of - d));
@@ -259,6 +292,9 @@ pub(super) fn key_row<'a>(
         last_used_service: lu.service,
         last_used_region: lu.region,
         last_used_where,
+        last_used_source: last_used_source.as_str(),
+        last_used_source_time,
+        last_used_source_note,
         days_since_last_use,
         description,
         password_enabled: login.map(|l| l.password_enabled),

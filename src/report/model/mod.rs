@@ -21,8 +21,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use crate::findings::{EvaluatedFinding, Finding, Severity, SuppressionNotice};
 use crate::inventory::{
-    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, Removed, RootKey, RootKeys, SourceInfo,
-    User,
+    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, LastUseSource, Removed, RootKey,
+    RootKeys, SourceInfo, User,
 };
 use crate::rules::{days, whole_days};
 
@@ -109,6 +109,7 @@ pub struct ReportModel<'a> {
     pub key_rows_shown: usize,
     /// How many inventory rows the HTML holds: all keys up to [`KEY_ROWS_IN_PAGE`].
     pub key_rows_in_page: usize,
+    source_times: keys::SourceTimes,
     /// What the HTML page leaves out, one sentence each; empty when it shows everything.
     pub page_limits: Vec<String>,
     pub histogram: AgeHistogram,
@@ -118,6 +119,18 @@ pub struct ReportModel<'a> {
     pub tracking: TrackingView,
     /// What the finding ids were computed from.
     pub id_source: crate::findings::IdSource,
+}
+
+/// A duration for people: "12 min", "3 h", "2 days".
+pub(crate) fn age_text(age: chrono::TimeDelta) -> String {
+    let minutes = age.num_minutes().max(0);
+    if minutes < 120 {
+        format!("{minutes} min")
+    } else if minutes < 48 * 60 {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{} days", minutes / (24 * 60))
+    }
 }
 
 impl<'a> ReportModel<'a> {
@@ -210,6 +223,10 @@ impl<'a> ReportModel<'a> {
                 .collect(),
             key_rows_shown: keys.len().min(KEY_ROWS_SHOWN),
             key_rows_in_page,
+            source_times: keys::SourceTimes {
+                report: inv.credential_report.as_ref().and_then(|r| r.generated_at),
+                collected: inv.collected_at,
+            },
             page_limits,
             open,
             keys,
@@ -252,7 +269,7 @@ impl<'a> ReportModel<'a> {
     pub fn key_row(&self, entry: &KeyEntry<'a>) -> KeyRow<'a> {
         let (start, end) = entry.findings;
         let fired = &self.key_findings[start as usize..end as usize];
-        key_row(entry.subject(), fired, self.as_of)
+        key_row(entry.subject(), fired, self.as_of, self.source_times)
     }
 
     /// The suppressed findings the HTML page lists.

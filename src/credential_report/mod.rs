@@ -11,13 +11,17 @@
 //! value". Every problem in a file is reported as one line naming the file and the line.
 
 use std::collections::HashMap;
+
+mod slots;
+
+pub use slots::fill_last_use;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::inventory::{
-    AccessKey, CredentialReportInfo, Inventory, KeyStatus, LastUse, LoginInfo, RootKey, RootKeys,
-    SourceInfo, User,
+    AccessKey, CredentialReportInfo, Inventory, KeyStatus, LastUse, LastUseSource, LoginInfo,
+    RootKey, RootKeys, SourceInfo, User,
 };
 
 /// The user name IAM gives the root user's row.
@@ -517,6 +521,7 @@ fn inventory_from_report(
                 },
                 created,
                 last_used: slot.last_use(),
+                last_used_source: LastUseSource::CredentialReport,
                 description: None,
             });
         }
@@ -560,16 +565,18 @@ mod tests {
     use super::*;
     use crate::inventory::Removed;
 
-    const REPORT: &str = include_str!("../tests/fixtures/credential-report.csv");
-    const NO_ROOT: &str = include_str!("../tests/fixtures/credential-report-no-root.csv");
-    const REORDERED: &str = include_str!("../tests/fixtures/credential-report-reordered.csv");
+    const REPORT: &str = include_str!("../../tests/fixtures/credential-report.csv");
+    const NO_ROOT: &str = include_str!("../../tests/fixtures/credential-report-no-root.csv");
+    const REORDERED: &str = include_str!("../../tests/fixtures/credential-report-reordered.csv");
     const MISSING_COLUMN: &str =
-        include_str!("../tests/fixtures/credential-report-missing-column.csv");
-    const BAD_DATE: &str = include_str!("../tests/fixtures/credential-report-bad-date.csv");
-    const BAD_BOOLEAN: &str = include_str!("../tests/fixtures/credential-report-bad-boolean.csv");
-    const TRUNCATED: &str = include_str!("../tests/fixtures/credential-report-truncated.csv");
-    const EMPTY: &str = include_str!("../tests/fixtures/credential-report-empty.csv");
-    const NO_ROTATION: &str = include_str!("../tests/fixtures/credential-report-no-rotation.csv");
+        include_str!("../../tests/fixtures/credential-report-missing-column.csv");
+    const BAD_DATE: &str = include_str!("../../tests/fixtures/credential-report-bad-date.csv");
+    const BAD_BOOLEAN: &str =
+        include_str!("../../tests/fixtures/credential-report-bad-boolean.csv");
+    const TRUNCATED: &str = include_str!("../../tests/fixtures/credential-report-truncated.csv");
+    const EMPTY: &str = include_str!("../../tests/fixtures/credential-report-empty.csv");
+    const NO_ROTATION: &str =
+        include_str!("../../tests/fixtures/credential-report-no-rotation.csv");
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -952,6 +959,7 @@ mod tests {
                         service: Some("iam".into()),
                         region: Some("eu-west-1".into()),
                     },
+                    last_used_source: LastUseSource::CredentialReport,
                     description: None,
                 },
                 AccessKey {
@@ -960,6 +968,7 @@ mod tests {
                     status: KeyStatus::Active,
                     created: at("2025-11-20T08:00:00+00:00"),
                     last_used: LastUse::Never,
+                    last_used_source: LastUseSource::CredentialReport,
                     description: None,
                 },
             ]
@@ -975,6 +984,7 @@ mod tests {
                 status: KeyStatus::Inactive,
                 created: at("2022-01-01T00:00:00+00:00"),
                 last_used: LastUse::Never,
+                last_used_source: LastUseSource::CredentialReport,
                 description: None,
             }]
         );
