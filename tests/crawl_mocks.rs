@@ -1148,3 +1148,46 @@ async fn a_details_page_that_fails_is_a_gap_naming_the_users_listed_so_far() {
     assert_eq!(gap.error_code, "AccessDenied");
     assert!(gap.impact.contains("after 2 users"), "{}", gap.impact);
 }
+
+#[tokio::test]
+async fn the_callers_check_picks_keys_to_confirm_during_the_crawl() {
+    let pages = vec![
+        mock!(Iam::get_account_authorization_details)
+            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
+    ];
+    let clients = clients(pages, account_rules(Some(REPORT), 1));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let check = {
+        let seen = seen.clone();
+        keyhygiene::crawl::LastUseCheck::new(move |user| {
+            // The check sees the user's keys already placed by the report.
+            for key in &user.keys {
+                seen.lock()
+                    .unwrap()
+                    .push((key.id.clone().unwrap(), key.last_used_source));
+            }
+            user.keys
+                .iter()
+                .filter(|k| k.id.as_deref() == Some(CAROL_KEY))
+                .map(|k| k.id.clone().unwrap())
+                .collect()
+        })
+    };
+    let opts = CrawlOptions {
+        check: Some(check),
+        ..economical()
+    };
+    let inv = crawl(&clients, &opts).await;
+    assert_eq!(calls(&inv, "GetAccessKeyLastUsed"), 1);
+    assert_eq!(inv.users[2].keys[0], expected_users()[2].keys[0]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        4,
+        "every user with keys is checked once: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|(_, source)| *source == LastUseSource::CredentialReport)
+    );
+}

@@ -263,17 +263,6 @@ fn collect(
         .await
         // The endpoint's user:password never appears in a message.
         .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
-        let opts = CrawlOptions {
-            concurrency: args.concurrency,
-            max_rps: args.max_rps,
-            progress: ProgressMode::detect(args.quiet),
-            endpoint: endpoint.map(Endpoint::to_string),
-            account_id: Some(connected.caller.account_id).filter(|id| !id.is_empty()),
-            scope: crawl_scope(&policy.scope),
-            plan: args.call_plan.plan(),
-            ..CrawlOptions::default()
-        };
-        let mut inventory = crate::crawl::crawl(&connected.clients, &opts).await;
         // A saved inventory outlives the run: keep its values exact for a while after it.
         let settle = settle::Settle {
             rules: &policy.rules,
@@ -284,6 +273,18 @@ fn collect(
                 chrono::TimeDelta::zero()
             },
         };
+        let opts = CrawlOptions {
+            concurrency: args.concurrency,
+            max_rps: args.max_rps,
+            progress: ProgressMode::detect(args.quiet),
+            endpoint: endpoint.map(Endpoint::to_string),
+            account_id: Some(connected.caller.account_id).filter(|id| !id.is_empty()),
+            scope: crawl_scope(&policy.scope),
+            plan: args.call_plan.plan(),
+            check: Some(settle.user_check()),
+            ..CrawlOptions::default()
+        };
+        let mut inventory = crate::crawl::crawl(&connected.clients, &opts).await;
         let settled_at = settle.run(&connected.clients, &opts, &mut inventory).await;
         Ok::<_, String>((inventory, settled_at))
     })?;

@@ -357,6 +357,13 @@ fn crawl_organization(
             .collect();
         let total = targets.len();
         let done = std::cell::Cell::new(0usize);
+        // The run's as-of is taken when the last account is done: each account's report
+        // values are kept exact for a day after its crawl.
+        let settle = Settle {
+            rules: &policy.rules,
+            fixed: args.as_of,
+            horizon: chrono::TimeDelta::hours(super::settle::HORIZON_HOURS),
+        };
         let opts = CrawlOptions {
             concurrency: args.concurrency,
             max_rps: args.max_rps,
@@ -364,14 +371,8 @@ fn crawl_organization(
             endpoint: endpoint.map(Endpoint::to_string),
             scope: crawl_scope(&policy.scope),
             plan: args.call_plan.plan(),
+            check: Some(settle.user_check()),
             ..CrawlOptions::default()
-        };
-        // The run's as-of is taken when the last account is done: each account's report
-        // values are kept exact for a day after its crawl.
-        let settle = Settle {
-            rules: &policy.rules,
-            fixed: args.as_of,
-            horizon: chrono::TimeDelta::hours(super::settle::HORIZON_HOURS),
         };
         let results: Vec<(usize, Result<Inventory, AccessProblem>)> =
             futures::stream::iter(targets.into_iter().map(|index| {

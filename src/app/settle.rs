@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::crawl::{Clients, CrawlOptions};
+use crate::crawl::{Clients, CrawlOptions, LastUseCheck};
 use crate::findings::{Finding, Severity};
-use crate::inventory::{CoverageGap, Inventory, LastUse, LastUseSource, SettledWindow};
+use crate::inventory::{CoverageGap, Inventory, LastUse, LastUseSource, SettledWindow, SourceInfo};
 use crate::rules::RuleSettings;
 
 /// How long after a crawl the report values of an inventory that outlives the run (an
@@ -35,6 +35,24 @@ pub struct Settle<'a> {
 }
 
 impl Settle<'_> {
+    /// The check the crawl applies to each user once the report has placed its keys: the
+    /// keys whose findings a later use could change as of now. Most confirmations then
+    /// happen during the crawl, paced with its other calls; [`Settle::run`] confirms what
+    /// time has changed since.
+    pub fn user_check(&self) -> LastUseCheck {
+        let (rules, fixed, horizon) = (self.rules.clone(), self.fixed, self.horizon);
+        LastUseCheck::new(move |user| {
+            let now = fixed.unwrap_or_else(Utc::now);
+            let window = SettledWindow {
+                from: now,
+                until: fixed.unwrap_or(now + horizon),
+            };
+            let mut one = Inventory::new(SourceInfo::Live { endpoint: None }, now);
+            one.users = vec![user.clone()];
+            unsettled(&one, &rules, window, now).into_iter().collect()
+        })
+    }
+
     /// Confirms, round after round, the keys whose findings the report's values could
     /// change, until none remains; returns the instant the values were settled at (the
     /// run's as-of when it has none of its own). Each round confirms at least one key, so

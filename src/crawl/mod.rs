@@ -21,6 +21,7 @@ mod users;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
@@ -76,6 +77,35 @@ pub struct CrawlOptions {
     /// the others are never read.
     pub scope: Option<CrawlScope>,
     pub plan: CallPlan,
+    /// With the economical plan: which keys of a user, their last use taken from the
+    /// credential report, to ask GetAccessKeyLastUsed about during the crawl.
+    pub check: Option<LastUseCheck>,
+}
+
+/// Picks, from a user whose keys carry the credential report's last use, the ids of the keys
+/// whose findings that value could change. The caller knows the rules; the crawl does not.
+#[derive(Clone)]
+pub struct LastUseCheck(std::sync::Arc<KeyPicker>);
+
+/// `user -> ids of keys to confirm`
+type KeyPicker = dyn Fn(&crate::inventory::User) -> Vec<String> + Send + Sync;
+
+impl LastUseCheck {
+    pub fn new(
+        pick: impl Fn(&crate::inventory::User) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        LastUseCheck(std::sync::Arc::new(pick))
+    }
+
+    pub fn keys(&self, user: &crate::inventory::User) -> Vec<String> {
+        (self.0)(user)
+    }
+}
+
+impl std::fmt::Debug for LastUseCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LastUseCheck")
+    }
 }
 
 /// Decides from a user's name and path (both given by ListUsers) whether to crawl it.
@@ -112,6 +142,7 @@ impl Default for CrawlOptions {
             account_id: None,
             scope: None,
             plan: CallPlan::default(),
+            check: None,
         }
     }
 }
@@ -135,6 +166,16 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
         progress: progress::Progress::new(opts.progress),
     };
 
+    // Users wait for the report (with the economical plan) to take their keys' last use
+    // from it; the report is fetched once, while the users are listed.
+    let report = async {
+        std::sync::Arc::new(report::fetch(&ctx, &opts.report).await.map(|fetched| {
+            let index = crate::credential_report::RowIndex::new(&fetched.report);
+            report::PlacedReport { fetched, index }
+        }))
+    }
+    .boxed_local()
+    .shared();
     let (account, report, summary, users) = tokio::join!(
         async {
             match &opts.account_id {
@@ -142,9 +183,9 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
                 None => account_id(clients, &ctx).await,
             }
         },
-        report::fetch(&ctx, &opts.report),
+        report.clone(),
         report::root_from_summary(&ctx),
-        users::crawl_users(&ctx, opts.concurrency, opts.plan),
+        users::crawl_users(&ctx, opts, &report),
     );
     ctx.progress.finish();
 
@@ -170,22 +211,18 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
         },
     };
 
-    match report {
-        Ok(fetched) => {
+    match &*report {
+        Ok(placed) => {
             crate::credential_report::merge_into(
                 &mut inv,
-                &fetched.report,
-                Some(fetched.generated_at),
+                &placed.fetched.report,
+                Some(placed.fetched.generated_at),
             );
-            if opts.plan == CallPlan::Economical {
-                crate::credential_report::fill_last_use(&mut inv, &fetched.report);
-            }
         }
-        Err(gap) => inv.gaps.push(gap),
+        Err(gap) => inv.gaps.push(gap.clone()),
     }
     if opts.plan == CallPlan::Economical {
-        // Keys the report does not show (or shows ambiguously), or every key when there is
-        // no report: their last use comes from GetAccessKeyLastUsed, as in the full plan.
+        // Each user's task placed its keys and asked about the rest; nothing should be left.
         confirm::ask_for(&ctx, &mut inv, confirm::unplaced).await;
     }
     if inv.root == RootKeys::Unknown {

@@ -38,6 +38,17 @@ pub(crate) struct FetchedReport {
     pub generated_at: DateTime<Utc>,
 }
 
+/// A fetched report with its rows indexed by user name, shared by the users' tasks.
+pub(crate) struct PlacedReport {
+    pub fetched: FetchedReport,
+    pub index: crate::credential_report::RowIndex,
+}
+
+/// The report (or the gap that replaced it) as every user's task awaits it.
+pub(crate) type SharedReport<'a> = futures::future::Shared<
+    futures::future::LocalBoxFuture<'a, std::sync::Arc<Result<PlacedReport, CoverageGap>>>,
+>;
+
 fn report_gap(operation: &str, code: &str, impact: &str) -> CoverageGap {
     CoverageGap {
         user: None,

@@ -3,7 +3,8 @@
 use futures::stream::{self, StreamExt};
 
 use super::errors::{CallFailure, classify, describe};
-use super::{CallPlan, Ctx, to_utc};
+use super::report::SharedReport;
+use super::{CallPlan, CrawlOptions, Ctx, LastUseCheck, to_utc};
 use crate::inventory::{
     AccessKey, CoverageGap, KeyStatus, LastUse, LastUseSource, Removed, Tag, User, UserRef,
 };
@@ -176,7 +177,12 @@ fn falls_back(failure: &CallFailure) -> bool {
 
 /// Lists every user and audits each one as its page arrives, `concurrency` users at a time
 /// (the limiter bounds the API calls themselves).
-pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize, plan: CallPlan) -> UsersOutcome {
+pub(crate) async fn crawl_users(
+    ctx: &Ctx<'_>,
+    opts: &CrawlOptions,
+    report: &SharedReport<'_>,
+) -> UsersOutcome {
+    let (concurrency, plan) = (opts.concurrency, opts.plan);
     let state = ListingState {
         listing: match plan {
             CallPlan::Economical => Listing::Details,
@@ -251,7 +257,7 @@ pub(crate) async fn crawl_users(ctx: &Ctx<'_>, concurrency: usize, plan: CallPla
                 }
             }
             Ok(user) => {
-                let outcome = audit_user(ctx, user, plan).await;
+                let outcome = audit_user(ctx, user, plan, report, opts.check.as_ref()).await;
                 ctx.progress.user_done();
                 outcome
             }
@@ -277,7 +283,13 @@ fn in_scope(ctx: &Ctx<'_>, user: &Listed) -> bool {
 
 /// Tags (unless the listing gave them) and keys of one user; with the full plan, the last
 /// use of each key too.
-async fn audit_user(ctx: &Ctx<'_>, listed: Listed, plan: CallPlan) -> UsersOutcome {
+async fn audit_user(
+    ctx: &Ctx<'_>,
+    listed: Listed,
+    plan: CallPlan,
+    report: &SharedReport<'_>,
+    check: Option<&LastUseCheck>,
+) -> UsersOutcome {
     let name = listed.name.clone();
     let mut out = UsersOutcome::default();
     let gap = |operation: &str, code: &str, impact: &str| CoverageGap {
@@ -335,12 +347,7 @@ async fn audit_user(ctx: &Ctx<'_>, listed: Listed, plan: CallPlan) -> UsersOutco
             Err(bad) => out.gaps.push(bad),
         }
     }
-    if plan == CallPlan::Full {
-        let all: Vec<usize> = (0..keys.len()).collect();
-        out.absorb(ask_last_uses(ctx, &name, &mut keys, &all).await);
-    }
-
-    out.users.push(User {
+    let mut user = User {
         name: listed.name,
         arn: listed.arn,
         path: listed.path,
@@ -349,7 +356,31 @@ async fn audit_user(ctx: &Ctx<'_>, listed: Listed, plan: CallPlan) -> UsersOutco
         tags,
         keys,
         login: None,
-    });
+    };
+    let ask: Vec<usize> = match plan {
+        CallPlan::Full => (0..user.keys.len()).collect(),
+        CallPlan::Economical if user.keys.is_empty() => Vec::new(),
+        CallPlan::Economical => {
+            // The keys the report places keep its last use, unless the caller's check says
+            // a later use could change their findings; the others are asked about.
+            if let Ok(placed) = &*report.clone().await {
+                let row = placed.index.row(&placed.fetched.report, &user.name);
+                crate::credential_report::fill_user(&mut user, row);
+            }
+            let confirm = check.map(|c| c.keys(&user)).unwrap_or_default();
+            (0..user.keys.len())
+                .filter(|&i| {
+                    let key = &user.keys[i];
+                    super::confirm::unplaced(key)
+                        || key.id.as_ref().is_some_and(|id| confirm.contains(id))
+                })
+                .collect()
+        }
+    };
+    if !ask.is_empty() {
+        out.absorb(ask_last_uses(ctx, &name, &mut user.keys, &ask).await);
+    }
+    out.users.push(user);
     out
 }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 mod slots;
 
-pub use slots::fill_last_use;
+pub use slots::{RowIndex, fill_last_use, fill_user};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};

@@ -6,7 +6,31 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{CredentialReport, ReportRow};
-use crate::inventory::{Inventory, KeyStatus, LastUse, LastUseSource};
+use crate::inventory::{Inventory, KeyStatus, LastUse, LastUseSource, User};
+
+/// The report's rows by user name, for placing keys one user at a time.
+#[derive(Clone, Debug)]
+pub struct RowIndex {
+    rows: HashMap<String, usize>,
+}
+
+impl RowIndex {
+    pub fn new(report: &CredentialReport) -> Self {
+        RowIndex {
+            rows: report
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, row)| (row.user.clone(), i))
+                .collect(),
+        }
+    }
+
+    /// The row of the user named `name`, if the report has one.
+    pub fn row<'r>(&self, report: &'r CredentialReport, name: &str) -> Option<&'r ReportRow> {
+        self.rows.get(name).map(|&i| &report.users[i])
+    }
+}
 
 /// Gives each key whose last use is still unknown the last use its report slot shows,
 /// marked as coming from the report. A slot belongs to a key when the row is the user's
@@ -16,48 +40,53 @@ use crate::inventory::{Inventory, KeyStatus, LastUse, LastUseSource};
 /// not show (created after the report), is left unknown for the caller to ask
 /// GetAccessKeyLastUsed. Returns how many keys were filled.
 pub fn fill_last_use(inv: &mut Inventory, report: &CredentialReport) -> usize {
-    let rows: HashMap<&str, &ReportRow> = report
-        .users
-        .iter()
-        .map(|row| (row.user.as_str(), row))
-        .collect();
+    let index = RowIndex::new(report);
+    inv.users
+        .iter_mut()
+        .map(|user| {
+            let row = index.row(report, &user.name);
+            fill_user(user, row)
+        })
+        .sum()
+}
+
+/// [`fill_last_use`] for one user and the report row of that name, if any.
+pub fn fill_user(user: &mut User, row: Option<&ReportRow>) -> usize {
+    let Some(row) = row else {
+        return 0;
+    };
+    if let (Some(listed), Some(reported)) = (user.created, row.user_creation_time)
+        && listed.timestamp() != reported.timestamp()
+    {
+        // Another user of the same name: the user was deleted and created again.
+        return 0;
+    }
+    let second = |d: DateTime<Utc>| d.timestamp();
     let mut filled = 0;
-    for user in &mut inv.users {
-        let Some(row) = rows.get(user.name.as_str()) else {
+    for i in 0..user.keys.len() {
+        let key = &user.keys[i];
+        if key.last_used != LastUse::Unknown || key.id.is_none() {
+            continue;
+        }
+        let twins = user
+            .keys
+            .iter()
+            .filter(|k| second(k.created) == second(key.created))
+            .count();
+        let mut slots = row
+            .slots_with_keys()
+            .filter(|slot| slot.last_rotated.map(second) == Some(second(key.created)));
+        let (Some(slot), None) = (slots.next(), slots.next()) else {
             continue;
         };
-        if let (Some(listed), Some(reported)) = (user.created, row.user_creation_time)
-            && listed.timestamp() != reported.timestamp()
-        {
-            // Another user of the same name: the user was deleted and created again.
+        if twins != 1 || slot.active != (key.status == KeyStatus::Active) {
             continue;
         }
-        let second = |d: DateTime<Utc>| d.timestamp();
-        for i in 0..user.keys.len() {
-            let key = &user.keys[i];
-            if key.last_used != LastUse::Unknown || key.id.is_none() {
-                continue;
-            }
-            let twins = user
-                .keys
-                .iter()
-                .filter(|k| second(k.created) == second(key.created))
-                .count();
-            let mut slots = row
-                .slots_with_keys()
-                .filter(|slot| slot.last_rotated.map(second) == Some(second(key.created)));
-            let (Some(slot), None) = (slots.next(), slots.next()) else {
-                continue;
-            };
-            if twins != 1 || slot.active != (key.status == KeyStatus::Active) {
-                continue;
-            }
-            let last_use = slot.last_use();
-            let key = &mut user.keys[i];
-            key.last_used = last_use;
-            key.last_used_source = LastUseSource::CredentialReport;
-            filled += 1;
-        }
+        let last_use = slot.last_use();
+        let key = &mut user.keys[i];
+        key.last_used = last_use;
+        key.last_used_source = LastUseSource::CredentialReport;
+        filled += 1;
     }
     filled
 }
@@ -66,7 +95,7 @@ pub fn fill_last_use(inv: &mut Inventory, report: &CredentialReport) -> usize {
 mod tests {
     use super::*;
     use crate::credential_report::{KeySlot, ReportRow};
-    use crate::inventory::{AccessKey, SourceInfo, User};
+    use crate::inventory::{AccessKey, SourceInfo};
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
