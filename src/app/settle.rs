@@ -17,7 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::crawl::{Clients, CrawlOptions, LastUseCheck};
 use crate::findings::{Finding, Severity};
-use crate::inventory::{CoverageGap, Inventory, LastUse, LastUseSource, SettledWindow, SourceInfo};
+use crate::inventory::{
+    AccessKey, CoverageGap, Inventory, LastUse, LastUseSource, SettledWindow, SourceInfo, User,
+};
 use crate::rules::RuleSettings;
 
 /// How long after a crawl the report values of an inventory that outlives the run (an
@@ -47,9 +49,7 @@ impl Settle<'_> {
                 from: now,
                 until: fixed.unwrap_or(now + horizon),
             };
-            let mut one = Inventory::new(SourceInfo::Live { endpoint: None }, now);
-            one.users = vec![user.clone()];
-            unsettled(&one, &rules, window, now).into_iter().collect()
+            unsettled_user(user, &rules, window, now)
         })
     }
 
@@ -87,50 +87,57 @@ fn has_report_values(inv: &Inventory) -> bool {
 }
 
 /// The report-sourced keys (by id) whose findings could differ from GetAccessKeyLastUsed's
-/// at some instant of `window`, if their true last use were as late as `latest_use`.
+/// at some instant of `window`, if their true last use were as late as `latest_use`. Every
+/// rule judges one user (or the root user) at a time, so each user is judged alone: the
+/// test never holds more than one user's copy and findings.
 pub fn unsettled(
     inv: &Inventory,
     rules: &RuleSettings,
     window: SettledWindow,
     latest_use: DateTime<Utc>,
 ) -> BTreeSet<String> {
-    if !has_report_values(inv) {
-        return BTreeSet::new();
-    }
-    let most = crate::rules::evaluate(inv, rules, window.until);
-    let mut used_late = inv.clone();
-    for key in used_late.users.iter_mut().flat_map(|u| u.keys.iter_mut()) {
-        if key.last_used_source == LastUseSource::CredentialReport {
-            key.last_used = LastUse::Used {
-                date: latest_use.max(key.created),
-                service: None,
-                region: None,
-            };
-        }
-    }
-    let fewest = crate::rules::evaluate(&used_late, rules, window.from);
-    let identity = |f: &Finding| -> (String, String, Option<String>, Severity) {
-        (
-            f.rule_id.clone(),
-            f.user_name.clone(),
-            f.access_key_id.clone(),
-            f.severity,
-        )
+    inv.users
+        .iter()
+        .flat_map(|user| unsettled_user(user, rules, window, latest_use))
+        .collect()
+}
+
+/// [`unsettled`] for one user.
+fn unsettled_user(
+    user: &User,
+    rules: &RuleSettings,
+    window: SettledWindow,
+    latest_use: DateTime<Utc>,
+) -> Vec<String> {
+    let reported = |key: &AccessKey| {
+        key.id.is_some() && key.last_used_source == LastUseSource::CredentialReport
     };
-    let most_set: BTreeSet<_> = most.iter().map(identity).collect();
-    let fewest_set: BTreeSet<_> = fewest.iter().map(identity).collect();
-    let mut ids = BTreeSet::new();
-    for (_, user_name, key_id, _) in most_set.symmetric_difference(&fewest_set) {
-        let Some(user) = inv.users.iter().find(|u| &u.name == user_name) else {
-            continue;
+    if !user.keys.iter().any(reported) {
+        return Vec::new();
+    }
+    let mut alone = Inventory::new(SourceInfo::Live { endpoint: None }, window.from);
+    alone.users = vec![user.clone()];
+    let most = crate::rules::evaluate(&alone, rules, window.until);
+    for key in alone.users[0].keys.iter_mut().filter(|k| reported(k)) {
+        key.last_used = LastUse::Used {
+            date: latest_use.max(key.created),
+            service: None,
+            region: None,
         };
-        for key in &user.keys {
-            let Some(id) = &key.id else { continue };
+    }
+    let fewest = crate::rules::evaluate(&alone, rules, window.from);
+    let identity = |f: &Finding| -> (String, Option<String>, Severity) {
+        (f.rule_id.clone(), f.access_key_id.clone(), f.severity)
+    };
+    let most: BTreeSet<_> = most.iter().map(identity).collect();
+    let fewest: BTreeSet<_> = fewest.iter().map(identity).collect();
+    let mut ids = Vec::new();
+    for (_, key_id, _) in most.symmetric_difference(&fewest) {
+        for key in user.keys.iter().filter(|k| reported(k)) {
             // A key finding names its key; a user finding depends on all the user's keys.
-            if key.last_used_source == LastUseSource::CredentialReport
-                && key_id.as_ref().is_none_or(|k| k == id)
-            {
-                ids.insert(id.clone());
+            let id = key.id.as_ref().expect("reported keys have ids");
+            if key_id.as_ref().is_none_or(|k| k == id) && !ids.contains(id) {
+                ids.push(id.clone());
             }
         }
     }
