@@ -175,8 +175,9 @@ fn all_users_page() -> ListUsersOutput {
     users_page(&names, None)
 }
 
-fn tags_of(name: &str) -> ListUserTagsOutput {
-    let tags = ACCOUNT
+/// The user's tags as IAM answers them (none for a user the account does not have).
+fn sdk_tags(name: &str) -> Vec<aws_sdk_iam::types::Tag> {
+    ACCOUNT
         .iter()
         .find(|u| u.name == name)
         .map(|u| u.tags)
@@ -189,9 +190,12 @@ fn tags_of(name: &str) -> ListUserTagsOutput {
                 .build()
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+fn tags_of(name: &str) -> ListUserTagsOutput {
     ListUserTagsOutput::builder()
-        .set_tags(Some(tags))
+        .set_tags(Some(sdk_tags(name)))
         .is_truncated(false)
         .build()
         .unwrap()
@@ -984,24 +988,13 @@ fn details_page(names: &[&str], next_marker: Option<&str>) -> GetAccountAuthoriz
         .iter()
         .map(|name| {
             let user = mock_user(name);
-            let tags = user
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_iam::types::Tag::builder()
-                        .key(*k)
-                        .value(*v)
-                        .build()
-                        .unwrap()
-                })
-                .collect();
             aws_sdk_iam::types::UserDetail::builder()
                 .user_name(user.name)
                 .path(user.path)
                 .user_id(format!("AIDA{}", user.name.to_uppercase()))
                 .arn(arn(user))
                 .create_date(sdk_time(user.created))
-                .set_tags(Some(tags))
+                .set_tags(Some(sdk_tags(name)))
                 .build()
         })
         .collect();
@@ -1190,4 +1183,36 @@ async fn the_callers_check_picks_keys_to_confirm_during_the_crawl() {
         seen.iter()
             .all(|(_, source)| *source == LastUseSource::CredentialReport)
     );
+}
+
+#[tokio::test]
+async fn a_denied_last_use_is_one_gap_and_asked_once() {
+    let pages = vec![
+        mock!(Iam::get_account_authorization_details)
+            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
+    ];
+    let denied = vec![
+        mock!(Iam::get_credential_report).then_http_response(access_denied),
+        mock!(Iam::get_access_key_last_used)
+            .match_requests(|r| r.access_key_id() == Some(ALICE_KEY_1))
+            .then_http_response(access_denied),
+    ];
+    let clients = clients(
+        pages.into_iter().chain(denied).collect(),
+        account_rules(None, 1),
+    );
+    let inv = crawl(&clients, &economical()).await;
+    assert_eq!(
+        calls(&inv, "GetAccessKeyLastUsed"),
+        4,
+        "every key asked once"
+    );
+    let gaps: Vec<_> = inv
+        .gaps
+        .iter()
+        .filter(|g| g.operation == "GetAccessKeyLastUsed")
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0].access_key_id.as_deref(), Some(ALICE_KEY_1));
+    assert_eq!(inv.users[0].keys[0].last_used, LastUse::Unknown);
 }

@@ -70,11 +70,13 @@ impl Settle<'_> {
                 until: self.fixed.unwrap_or(from + self.horizon),
             };
             let ids = unsettled(inv, self.rules, window, from);
-            if ids.is_empty() {
+            // A round that could ask nothing would repeat forever; it cannot happen (every
+            // id picked is a report-sourced key, which the round turns into an API one).
+            if ids.is_empty() || crate::crawl::confirm_last_use(clients, opts, inv, &ids).await == 0
+            {
                 inv.last_use_settled = has_report_values(inv).then_some(window);
                 return from;
             }
-            crate::crawl::confirm_last_use(clients, opts, inv, &ids).await;
         }
     }
 }

@@ -1,6 +1,7 @@
-//! GetAccessKeyLastUsed for chosen keys: the keys the credential report could not place
-//! (the crawl's own second step), and the keys whose findings a report value could change
-//! (asked for by the caller, which knows the rules).
+//! GetAccessKeyLastUsed for chosen keys, after the crawl: the keys whose findings the
+//! credential report's value could change by the time the run takes its as-of (asked for by
+//! the caller, which knows the rules). During the crawl each user's task asks about its own
+//! keys (`users::audit_user`).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -39,8 +40,8 @@ pub(crate) async fn ask_for(
     asked
 }
 
-/// Keys the credential report did not place: their last use is still unknown and no call
-/// has failed for them yet.
+/// Keys the credential report did not place, right after it placed the others: their last
+/// use is still unknown and no call has been made for them yet.
 pub(crate) fn unplaced(key: &AccessKey) -> bool {
     key.last_used == LastUse::Unknown && key.last_used_source == LastUseSource::Api
 }

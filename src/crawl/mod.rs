@@ -221,10 +221,6 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
         }
         Err(gap) => inv.gaps.push(gap.clone()),
     }
-    if opts.plan == CallPlan::Economical {
-        // Each user's task placed its keys and asked about the rest; nothing should be left.
-        confirm::ask_for(&ctx, &mut inv, confirm::unplaced).await;
-    }
     if inv.root == RootKeys::Unknown {
         // No root row in the report (or no report): fall back to the account summary.
         match summary {
