@@ -1005,6 +1005,12 @@ fn details_page(names: &[&str], next_marker: Option<&str>) -> GetAccountAuthoriz
         .build()
 }
 
+/// GetAccountAuthorizationDetails answering the whole account in one page.
+fn every_user_in_one_page() -> Rule {
+    mock!(Iam::get_account_authorization_details)
+        .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None))
+}
+
 fn economical() -> CrawlOptions {
     CrawlOptions {
         plan: CallPlan::Economical,
@@ -1094,10 +1100,7 @@ async fn without_authorization_details_the_users_come_from_list_users() {
 
 #[tokio::test]
 async fn without_a_report_every_last_use_comes_from_the_api() {
-    let pages = vec![
-        mock!(Iam::get_account_authorization_details)
-            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
-    ];
+    let pages = vec![every_user_in_one_page()];
     let failing = vec![mock!(Iam::get_credential_report).then_http_response(access_denied)];
     let clients = clients(
         pages.into_iter().chain(failing).collect(),
@@ -1144,10 +1147,7 @@ async fn a_details_page_that_fails_is_a_gap_naming_the_users_listed_so_far() {
 
 #[tokio::test]
 async fn the_callers_check_picks_keys_to_confirm_during_the_crawl() {
-    let pages = vec![
-        mock!(Iam::get_account_authorization_details)
-            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
-    ];
+    let pages = vec![every_user_in_one_page()];
     let clients = clients(pages, account_rules(Some(REPORT), 1));
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let check = {
@@ -1187,10 +1187,7 @@ async fn the_callers_check_picks_keys_to_confirm_during_the_crawl() {
 
 #[tokio::test]
 async fn a_denied_last_use_is_one_gap_and_asked_once() {
-    let pages = vec![
-        mock!(Iam::get_account_authorization_details)
-            .then_output(|| details_page(&["alice", "bob", "carol", "dave"], None)),
-    ];
+    let pages = vec![every_user_in_one_page()];
     let denied = vec![
         mock!(Iam::get_credential_report).then_http_response(access_denied),
         mock!(Iam::get_access_key_last_used)
