@@ -81,6 +81,8 @@ def parse_args():
     p.add_argument("--org", action="store_true",
                    help="the organization scenario (see --org-accounts, --org-users)")
     p.add_argument("--org-accounts", type=int, default=10, help="member accounts")
+    p.add_argument("--org-no-loop", action="store_true",
+                   help="organization scenario: skip the one-run-per-account loop")
     p.add_argument("--org-users", type=int, default=100, help="users per member account")
     p.add_argument("--org-rate", type=float, default=5.0,
                    help="organization scenario: req/s per action and account")
@@ -93,6 +95,9 @@ def parse_args():
     p.add_argument("--org-pages", default="",
                    help="organization report sizes to render and open in Chromium, e.g. 100 "
                         "(accounts of 313 keys each, from the demo account's saved inventory)")
+    p.add_argument("--org-page-users", type=int, default=0,
+                   help="--org-pages: users per account (default: the demo account's 302; more "
+                        "are copies of its users under new names, ids and key ids)")
     p.add_argument("--history-runs", default="",
                    help="ACCOUNTS:RUNS, e.g. 100:12: an organization of ACCOUNTS copies of the demo "
                         "account audited offline RUNS times, a day apart, with --history (and "
@@ -699,7 +704,7 @@ def org_scenario(args, org):
     say("the same accounts one at a time, one keyhygiene run each")
     loop_wall, same, loop_rss = 0.0, 0, 0.0
     best = min(results["rows"], key=lambda r: r["wall"])
-    for a in members:
+    for a in ([] if args.org_no_loop else members):
         run = org_crawl(args, org, flags, ["--accounts", a["id"], "--concurrency",
                                            str(args.org_concurrency)], f"loop-{a['id']}")
         loop_wall += run["wall"]
@@ -723,9 +728,10 @@ def org_scenario(args, org):
         print(f"| --org, --account-concurrency {r['account_concurrency']} | {r['wall']:.1f} "
               f"| {org_floor:.1f} | {r['wall'] / org_floor:.2f} | {r['rss_mib']:.1f} "
               f"| {'complete' if r['complete'] else 'INCOMPLETE'}, exit {r['exit']} |")
-    print(f"| one run per account, in a loop | {loop_wall:.1f} | {org_floor:.1f} "
-          f"| {loop_wall / org_floor:.2f} | {loop_rss:.1f} (largest run) | "
-          f"{same} of {len(members)} accounts identical to the organization run |")
+    if not args.org_no_loop:
+        print(f"| one run per account, in a loop | {loop_wall:.1f} | {org_floor:.1f} "
+              f"| {loop_wall / org_floor:.2f} | {loop_rss:.1f} (largest run) | "
+              f"{same} of {len(members)} accounts identical to the organization run |")
     print(f"| --org straight to the endpoint, no proxy | {direct['wall']:.1f} | | | "
           f"{direct['rss_mib']:.1f} | endpoint capacity |")
     return results
@@ -739,12 +745,39 @@ SAMPLE_INVENTORY = ROOT / "tests/fixtures/demo-inventory-v1.json"  # API-sourced
 SAMPLE_ACCOUNT = "123456789012"
 
 
+def sample_inventory_text(users):
+    """The demo account's saved inventory, grown to `users` users (0: as it is) by copying
+    its users under new names, user ids and key ids."""
+    text = SAMPLE_INVENTORY.read_text()
+    if users <= 0:
+        return text
+    doc = json.loads(text)
+    originals = doc["users"]
+    grown = list(originals)
+    n = 0
+    while len(grown) < users:
+        source = originals[n % len(originals)]
+        n += 1
+        copy = json.loads(json.dumps(source))
+        copy["name"] = f"{source['name']}-copy{n}"
+        copy["arn"] = f"{source['arn']}-copy{n}"
+        copy["user_id"] = f"AIDACOPY{n:012d}"
+        for i, key in enumerate(copy["keys"]):
+            key["id"] = f"AKIACOPY{n:010d}{i:02d}"
+        grown.append(copy)
+    doc["users"] = grown[:users]
+    doc.pop("coverage", None)
+    return json.dumps(doc, indent=2)
+
+
 def org_pages(args, n):
-    out = Path(args.work_dir) / f"org-pages-{n}"
+    users = getattr(args, "org_page_users", 0)
+    out = Path(args.work_dir) / f"org-pages-{n}" if not users else \
+        Path(args.work_dir) / f"org-pages-{n}x{users}"
     shutil.rmtree(out, ignore_errors=True)
     saved = out / "inventories"
     saved.mkdir(parents=True)
-    text = SAMPLE_INVENTORY.read_text()
+    text = sample_inventory_text(users)
     ids = [f"{200000000000 + i:012d}" for i in range(n)]
     for account in ids:
         (saved / f"account-{account}.json").write_text(text.replace(SAMPLE_ACCOUNT, account))
@@ -757,7 +790,8 @@ def org_pages(args, n):
     sizes = {p.name: p.stat().st_size for p in rendered.iterdir()}
     overview = browser_check(rendered / "report.html", out, "filter=2000000000", "sort=keys-desc")
     page = browser_check(rendered / f"account-{ids[0]}.html", out)
-    row = {"accounts": n, "keys": keys * n, "render_wall": wall, "render_rss_mib": rss,
+    row = {"accounts": n, "users": len(json.loads(text)["users"]), "keys": keys * n,
+           "render_wall": wall, "render_rss_mib": rss,
            "render_exit": code, "overview_bytes": sizes.get("report.html", 0),
            "page_bytes": sizes.get(f"account-{ids[0]}.html", 0),
            "overview": overview, "page": page}
@@ -825,20 +859,23 @@ def history_table(row):
 
 def org_pages_table(rows):
     print()
-    print("Organization report from saved inventories (each account: the demo account, "
-          "302 users, 313 keys):")
+    print("Organization report from saved inventories (each account: the demo account's "
+          "users, copied up to the users shown):")
     print()
-    print("| accounts | keys | render s | render peak RSS MiB | overview KiB "
+    print("| accounts | users each | keys | render s | render peak RSS MiB | overview KiB "
           "| overview filter / sort ms | account page KiB | account page filter / sort ms "
           "| JS errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         o, p = r["overview"], r["page"]
         errors = sum(x[f"{k}_js_errors"] for x in (o, p) for k in ("filter", "sort"))
-        print(f"| {r['accounts']} | {r['keys']} | {r['render_wall']:.2f} "
+        print(f"| {r['accounts']} | {r['users']} | {r['keys']} | {r['render_wall']:.2f} "
               f"| {r['render_rss_mib']:.1f} | {r['overview_bytes'] / 1024:.0f} "
               f"| {o['filter_ms']:.0f} / {o['sort_ms']:.0f} | {r['page_bytes'] / 1024:.0f} "
               f"| {p['filter_ms']:.0f} / {p['sort_ms']:.0f} | {errors} |")
+    for a, b in zip(rows, rows[1:]):
+        print(f"peak RSS, {b['accounts']} accounts against {a['accounts']}: "
+              f"{b['render_rss_mib'] / a['render_rss_mib']:.2f}x")
 
 
 def main():

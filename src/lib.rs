@@ -16,3 +16,4 @@ pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod spill;

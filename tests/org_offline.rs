@@ -765,3 +765,39 @@ fn an_organization_run_compares_each_account_with_the_last_run() {
         stderr(&output)
     );
 }
+
+#[test]
+fn an_account_found_bad_while_writing_leaves_nothing_behind() {
+    // The accounts are evaluated and written one at a time: the second account's data is
+    // newer than --as-of, found after the first account's page was staged. The run stops
+    // with one line and exit 2, and neither the report folder nor the --save-inventory
+    // folder it created is left behind.
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tmp.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let mut first = inventory("111111111111", "alice", 30);
+    first.collected_at = t(10);
+    if let LastUse::Used { date, .. } = &mut first.users[0].keys[0].last_used {
+        *date = t(12);
+    }
+    first.normalize();
+    save(&saved, "account-111111111111.json", &first);
+    save(
+        &saved,
+        "account-222222222222.json",
+        &inventory("222222222222", "bob", 30),
+    );
+    let out = tmp.path().join("out");
+    let kept = tmp.path().join("kept");
+    let output = keyhygiene()
+        .args(["audit", "--as-of", "2026-05-27T12:00:00Z", "--from-inventory"])
+        .arg(&saved)
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--save-inventory")
+        .arg(&kept)
+        .output()
+        .unwrap();
+    assert_refused(&output, &out, "after --as-of 2026-05-27T12:00:00Z");
+    assert!(!kept.exists(), "no --save-inventory folder is left behind");
+}

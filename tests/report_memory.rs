@@ -6,9 +6,7 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyhygiene::findings::{EvaluatedFinding, Finding, FindingSet, Severity};
@@ -16,42 +14,8 @@ use keyhygiene::inventory::{AccessKey, Inventory, KeyStatus, LastUse, RootKeys, 
 use keyhygiene::report::{ReportModel, RunInfo, csv, html, json};
 
 /// Counts the bytes allocated and not yet freed, and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let live = LIVE.fetch_add(by, Ordering::SeqCst) + by;
-    PEAK.fetch_max(live, Ordering::SeqCst);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
-            grew(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: support::counting::Counting = support::counting::Counting;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -163,8 +127,7 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
         fail_on_new: false,
         tracking: None,
     };
-    let before = LIVE.load(Ordering::SeqCst);
-    PEAK.store(before, Ordering::SeqCst);
+    let before = support::counting::start();
     let model = ReportModel::build(&run);
     let mut sink = io::sink();
     html::write_report_html(&model, &mut sink).unwrap();
@@ -172,14 +135,14 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
     csv::write_keys_csv(&model, &mut sink).unwrap();
     json::write_report_json(&model, &mut sink).unwrap();
     drop(model);
-    PEAK.load(Ordering::SeqCst) - before
+    support::counting::peak_since(before)
 }
 
 #[test]
 fn the_reports_take_a_few_dozen_bytes_per_key_and_finding() {
     let (inv, set) = account(2_500);
     let items = inv.key_count() + set.findings.len();
-    let inputs = LIVE.load(Ordering::SeqCst);
+    let inputs = support::counting::live();
     let peak = report_peak(&inv, &set);
     eprintln!(
         "{} keys, {} findings ({} MiB of inventory and findings): the reports peaked at {} KiB more, {} bytes per key and finding",

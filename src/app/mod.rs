@@ -249,20 +249,11 @@ fn collect(
         Some(endpoint) => format!("the IAM API at {endpoint}"),
         None => "the IAM API".to_string(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let (inventory, settled_at) = runtime.block_on(async {
-        let connected = crate::crawl::connect(&AwsOptions {
-            profile: args.profile.clone(),
-            region: args.region.clone(),
-            endpoint_url: endpoint.map(|e| e.url().to_string()),
-            ..AwsOptions::default()
-        })
-        .await
-        // The endpoint's user:password never appears in a message.
-        .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
+    let (inventory, settled_at) = runtime()?.block_on(async {
+        let connected = crate::crawl::connect(&aws_options(args, endpoint))
+            .await
+            // The endpoint's user:password never appears in a message.
+            .map_err(|e| endpoint.map_or(e.to_string(), |ep| ep.redact(&e.to_string())))?;
         // A saved inventory outlives the run: keep its values exact for a while after it.
         let settle = settle::Settle {
             rules: &policy.rules,
@@ -313,6 +304,24 @@ fn commit_run(
         set.commit().map_err(|e| e.to_string())?;
     }
     pending.record()
+}
+
+/// The runtime a crawl runs on: one thread, since the crawl waits on the network.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// The AWS connection the command line asks for.
+fn aws_options(args: &AuditArgs, endpoint: Option<&Endpoint>) -> AwsOptions {
+    AwsOptions {
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        endpoint_url: endpoint.map(|e| e.url().to_string()),
+        ..AwsOptions::default()
+    }
 }
 
 /// What a run's finding ids are computed from.

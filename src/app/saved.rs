@@ -17,35 +17,36 @@ use crate::org::{
 };
 
 use super::org::Collected;
+use super::org::store::InventoryStore;
 
 /// The largest `manifest.json` read.
 const MANIFEST_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// Stages the manifest and one inventory per audited account into `dir`; nothing is
-/// visible until the set is committed, after the reports.
-pub(super) fn stage_saved(
-    dir: &Path,
-    manifest: &mut Manifest,
-    inventories: &mut BTreeMap<String, Inventory>,
-) -> Result<FileSet, String> {
-    let mut set = FileSet::new(dir).map_err(|e| e.to_string())?;
-    for record in &mut manifest.accounts {
-        if let (Outcome::Audited { file }, Some(inventory)) =
-            (&mut record.result, inventories.get_mut(&record.account.id))
-        {
-            let name = inventory_file_name(&record.account.id);
-            set.stage(&name, |out| inventory.write_json(out))
-                .map_err(|e| e.to_string())?;
-            *file = Some(name);
-        }
+/// Stages one audited account's inventory into the `--save-inventory` set and notes its
+/// file in the account's record; nothing is visible until the set is committed, after the
+/// reports.
+pub(super) fn stage_inventory(
+    set: &mut FileSet,
+    record: &mut AccountRecord,
+    inventory: &mut Inventory,
+) -> Result<(), String> {
+    let name = inventory_file_name(&record.account.id);
+    set.stage(&name, |out| inventory.write_json(out))
+        .map_err(|e| e.to_string())?;
+    if let Outcome::Audited { file } = &mut record.result {
+        *file = Some(name);
     }
+    Ok(())
+}
+
+/// Stages the run's manifest into the `--save-inventory` set, after its inventories.
+pub(super) fn stage_manifest(set: &mut FileSet, manifest: &Manifest) -> Result<(), String> {
     // Each shard of a sharded run writes its own manifest, so shards can share a folder.
     set.stage(&Shard::manifest_file(manifest.selection.shard), |out| {
-        serde_json::to_writer_pretty(&mut *out, &*manifest)?;
+        serde_json::to_writer_pretty(&mut *out, manifest)?;
         out.write_all(b"\n")
     })
-    .map_err(|e| e.to_string())?;
-    Ok(set)
+    .map_err(|e| e.to_string())
 }
 
 /// Reads saved inventories: files, and directories written by an organization run's
@@ -53,7 +54,10 @@ pub(super) fn stage_saved(
 /// each; a directory without one contributes its `account-*.json` files).
 pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
     let mut records: Vec<AccountRecord> = Vec::new();
-    let mut inventories: BTreeMap<String, Inventory> = BTreeMap::new();
+    // Each inventory is read and checked here, then dropped: the store reads it again
+    // when the run evaluates its account.
+    let mut store = InventoryStore::new();
+    let mut earliest: Option<chrono::DateTime<Utc>> = None;
     let mut from: BTreeMap<String, String> = BTreeMap::new();
     let mut manifest: Option<Manifest> = None;
     // The shards whose manifests were read, and how many shards their run had.
@@ -85,7 +89,8 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
                 file: Some(file.display().to_string()),
             },
         });
-        inventories.insert(id, inventory);
+        store.put_file(&id, file, &inventory);
+        earliest = Some(earliest.map_or(inventory.collected_at, |e| e.min(inventory.collected_at)));
         Ok(())
     };
     for path in paths {
@@ -225,11 +230,7 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
         },
         None => Manifest {
             schema_version: MANIFEST_SCHEMA_VERSION,
-            listed_at: inventories
-                .values()
-                .map(|i| i.collected_at)
-                .min()
-                .unwrap_or_else(Utc::now),
+            listed_at: earliest.unwrap_or_else(Utc::now),
             organization_id: None,
             management_account_id: None,
             caller_account_id: None,
@@ -239,7 +240,7 @@ pub(super) fn load_saved(paths: &[PathBuf]) -> Result<Collected, String> {
     };
     Ok(Collected {
         manifest,
-        inventories,
+        store,
         origin,
     })
 }

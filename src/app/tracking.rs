@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::baseline::record::{Record, key_for};
+use crate::baseline::record::{Record, RecordBuilder, key_for};
 use crate::baseline::{
     Assessment, Baseline, ComparisonInfo, History, Origin, RunIdentity, RunTracking, compare,
     load_baseline,
@@ -72,6 +72,25 @@ impl Tracking {
         set: &mut FindingSet,
         assessment: &Assessment<'_>,
     ) -> Result<Tracked, String> {
+        let begun = self.begin(identity, accounts, as_of)?;
+        if let Some(b) = begun.baseline() {
+            compare(b, set, assessment);
+        }
+        let mut record = begun.recording();
+        if let Some(record) = &mut record {
+            record.add(set);
+        }
+        begun.finish(complete, record)
+    }
+
+    /// The comparison of a run that compares its accounts one at a time: the baseline
+    /// chosen and checked against what the run is.
+    pub fn begin(
+        &self,
+        identity: &RunIdentity,
+        accounts: &[String],
+        as_of: DateTime<Utc>,
+    ) -> Result<Begun<'_>, String> {
         let history = self.history.as_ref().map(|(dir, keep)| History {
             dir: dir.clone(),
             key: key_for(identity, accounts),
@@ -81,21 +100,55 @@ impl Tracking {
             (None, Some(h)) => h.latest(as_of)?,
             _ => None,
         };
-        let baseline = self.baseline.as_ref().or(from_history.as_ref());
-        if let Some(b) = baseline {
+        let begun = Begun {
+            given: self.baseline.as_ref(),
+            from_history,
+            history,
+            identity: identity.clone(),
+            as_of,
+        };
+        if let Some(b) = begun.baseline() {
             identity.check(b)?;
-            compare(b, set, assessment);
         }
+        Ok(begun)
+    }
+}
+
+/// A comparison under way: [`Begun::baseline`] to compare with, [`Begun::recording`] to
+/// gather this run's record into, [`Begun::finish`] when every finding was compared.
+pub(super) struct Begun<'t> {
+    given: Option<&'t Baseline>,
+    from_history: Option<Baseline>,
+    history: Option<History>,
+    identity: RunIdentity,
+    as_of: DateTime<Utc>,
+}
+
+impl Begun<'_> {
+    /// The baseline, when there is one.
+    pub fn baseline(&self) -> Option<&Baseline> {
+        self.given.or(self.from_history.as_ref())
+    }
+
+    /// This run's record, to fill, when the run keeps a history.
+    pub fn recording(&self) -> Option<RecordBuilder> {
+        self.history
+            .as_ref()
+            .map(|_| RecordBuilder::new(self.as_of))
+    }
+
+    /// What the reports say about the comparison and the trend, and the record to write.
+    pub fn finish(self, complete: bool, record: Option<RecordBuilder>) -> Result<Tracked, String> {
         let mut tracked = Tracked {
             run: RunTracking {
-                comparison: baseline.map(ComparisonInfo::of),
+                comparison: self.baseline().map(ComparisonInfo::of),
                 trend: None,
-                history_dir: history.as_ref().map(|h| h.dir.display().to_string()),
+                history_dir: self.history.as_ref().map(|h| h.dir.display().to_string()),
             },
             pending: Pending(None),
         };
-        if let Some(h) = history {
-            let record = Record::of_run(&h.key, identity, as_of, complete, set);
+        if let (Some(h), Some(record)) = (self.history, record) {
+            let record = record.finish(&h.key, &self.identity, complete);
             tracked.run.trend = Some(h.trend(record.trend_point())?);
             tracked.pending = Pending(Some((h, record)));
         }

@@ -34,45 +34,102 @@ pub enum AccountAssessment<'a> {
 /// Marks each current finding `new`, `unchanged` or `updated` (keeping its first-seen
 /// date), and sorts the baseline's other findings into `resolved` and `not_assessed`.
 pub fn compare(baseline: &Baseline, set: &mut FindingSet, assessment: &Assessment<'_>) {
-    let mut past: HashMap<&str, &PastFinding> = baseline
-        .findings
-        .iter()
-        .map(|p| (p.finding_id.as_str(), p))
-        .collect();
-    for ef in &mut set.findings {
-        ef.tracking = match past.remove(ef.finding.finding_id.as_str()) {
-            Some(p) => tracking(ef, p),
-            None => Tracking::default(),
-        };
-    }
-    let mut gone: Vec<&PastFinding> = past.into_values().collect();
-    gone.sort_by(|a, b| {
-        (
-            &a.account_id,
-            b.severity,
-            &a.rule_id,
-            &a.user_name,
-            &a.access_key_id,
-            &a.finding_id,
-        )
-            .cmp(&(
-                &b.account_id,
-                a.severity,
-                &b.rule_id,
-                &b.user_name,
-                &b.access_key_id,
-                &b.finding_id,
-            ))
-    });
-    for p in gone {
-        match assessment.why_not_assessed(p) {
-            None => set.resolved.push(p.clone()),
-            Some(reason) => set.not_assessed.push(NotAssessed {
-                finding: p.clone(),
-                reason,
-            }),
+    let mut comparer = Comparer::new(baseline);
+    comparer.mark(&mut set.findings);
+    comparer.settle(None, assessment, set);
+}
+
+/// [`compare`] in steps, so an organization run can compare each account when it is done
+/// with it: [`Comparer::mark`] its findings, [`Comparer::settle`] its gone ones, and at
+/// the end settle what is left (accounts not audited or not in the run).
+pub struct Comparer<'b> {
+    /// The baseline's findings no current finding matched yet, by finding id.
+    past: HashMap<&'b str, &'b PastFinding>,
+    /// The ids of each account's baseline findings (`""`: account unknown).
+    by_account: HashMap<&'b str, Vec<&'b str>>,
+}
+
+impl<'b> Comparer<'b> {
+    pub fn new(baseline: &'b Baseline) -> Comparer<'b> {
+        let mut by_account: HashMap<&str, Vec<&str>> = HashMap::new();
+        for p in &baseline.findings {
+            by_account
+                .entry(p.account_id.as_deref().unwrap_or_default())
+                .or_default()
+                .push(&p.finding_id);
+        }
+        Comparer {
+            past: baseline
+                .findings
+                .iter()
+                .map(|p| (p.finding_id.as_str(), p))
+                .collect(),
+            by_account,
         }
     }
+
+    /// Marks each finding `new`, `unchanged` or `updated`.
+    pub fn mark(&mut self, findings: &mut [EvaluatedFinding]) {
+        for ef in findings {
+            ef.tracking = match self.past.remove(ef.finding.finding_id.as_str()) {
+                Some(p) => tracking(ef, p),
+                None => Tracking::default(),
+            };
+        }
+    }
+
+    /// Sorts the baseline findings of `account` (of every account, with `None`) that no
+    /// finding matched into `set.resolved` and `set.not_assessed`, in [`past_order`].
+    pub fn settle(
+        &mut self,
+        account: Option<&str>,
+        assessment: &Assessment<'_>,
+        set: &mut FindingSet,
+    ) {
+        let mut gone: Vec<&PastFinding> = match account {
+            Some(id) => self
+                .by_account
+                .remove(id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|finding_id| self.past.remove(finding_id))
+                .collect(),
+            None => {
+                self.by_account.clear();
+                self.past.drain().map(|(_, p)| p).collect()
+            }
+        };
+        gone.sort_by(|a, b| past_order(a, b));
+        for p in gone {
+            match assessment.why_not_assessed(p) {
+                None => set.resolved.push(p.clone()),
+                Some(reason) => set.not_assessed.push(NotAssessed {
+                    finding: p.clone(),
+                    reason,
+                }),
+            }
+        }
+    }
+}
+
+/// The order of gone baseline findings: by account, worst first, then rule, user, key, id.
+pub fn past_order(a: &PastFinding, b: &PastFinding) -> std::cmp::Ordering {
+    (
+        &a.account_id,
+        b.severity,
+        &a.rule_id,
+        &a.user_name,
+        &a.access_key_id,
+        &a.finding_id,
+    )
+        .cmp(&(
+            &b.account_id,
+            a.severity,
+            &b.rule_id,
+            &b.user_name,
+            &b.access_key_id,
+            &b.finding_id,
+        ))
 }
 
 fn tracking(ef: &EvaluatedFinding, p: &PastFinding) -> Tracking {

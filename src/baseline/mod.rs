@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::findings::{FindingSet, IdSource, PastFinding, Status};
 
-pub use compare::{AccountAssessment, Assessment, compare};
+pub use compare::{AccountAssessment, Assessment, Comparer, compare, past_order};
 pub use history::History;
 pub use load::{NEWEST_REPORT_SCHEMA, load_baseline};
 pub use record::TrendPoint;

@@ -138,78 +138,9 @@ impl Record {
         complete: bool,
         set: &FindingSet,
     ) -> Record {
-        let today = as_of.date_naive();
-        let mut open = SeverityCounts::default();
-        for f in set.active() {
-            match f.severity {
-                Severity::Critical => open.critical += 1,
-                Severity::High => open.high += 1,
-                Severity::Medium => open.medium += 1,
-                Severity::Low => open.low += 1,
-            }
-        }
-        let changes = Changes::of(set);
-        let current = set.findings.iter().map(|ef| {
-            let f = &ef.finding;
-            FindingRecord {
-                id: f.finding_id.clone(),
-                rule: f.rule_id.clone(),
-                severity: f.severity,
-                status: ef.tracking.status.as_str().to_string(),
-                first_seen: ef.tracking.first_seen_or(today),
-                suppressed: ef.suppressed.is_some(),
-                account_id: f.account_id.clone(),
-                user_name: f.user_name.clone(),
-                user_id: f.user_id.clone(),
-                access_key_id: f.access_key_id.clone(),
-            }
-        });
-        let carried = set.not_assessed.iter().map(|n| {
-            let p = &n.finding;
-            FindingRecord {
-                id: p.finding_id.clone(),
-                rule: p.rule_id.clone(),
-                severity: p.severity,
-                status: "not-assessed".to_string(),
-                first_seen: p.first_seen,
-                suppressed: p.suppressed,
-                account_id: p.account_id.clone(),
-                user_name: p.user_name.clone(),
-                user_id: p.user_id.clone(),
-                access_key_id: p.access_key_id.clone(),
-            }
-        });
-        let (kind, account_id, organization_id) = match &identity.audited {
-            Audited::Account(id) => ("account", id.clone(), None),
-            Audited::Organization(id) => ("organization", None, id.clone()),
-        };
-        Record {
-            kind: RECORD_KIND.to_string(),
-            schema_version: HISTORY_SCHEMA_VERSION,
-            key: key.to_string(),
-            as_of,
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            finding_ids: IdsRecord {
-                scheme: ID_SCHEME.to_string(),
-                source: identity.id_source,
-            },
-            run: RunRecord {
-                kind: kind.to_string(),
-                account_id,
-                organization_id,
-            },
-            complete,
-            summary: SummaryRecord {
-                open,
-                suppressed: set.suppressed().count(),
-                new: changes.new,
-                updated: changes.updated,
-                unchanged: changes.unchanged,
-                resolved: changes.resolved,
-                not_assessed: changes.not_assessed,
-            },
-            findings: current.chain(carried).collect(),
-        }
+        let mut builder = RecordBuilder::new(as_of);
+        builder.add(set);
+        builder.finish(key, identity, complete)
     }
 
     pub fn trend_point(&self) -> TrendPoint {
@@ -292,4 +223,144 @@ pub(super) fn parse_record(bytes: &[u8], name: &str) -> Result<Record, String> {
             .into_baseline(name.to_string(), Origin::History),
     )?;
     Ok(record)
+}
+
+/// A run's record built one batch of findings at a time (an organization run's accounts,
+/// each in turn), holding only each finding's short record.
+pub struct RecordBuilder {
+    as_of: DateTime<Utc>,
+    open: SeverityCounts,
+    suppressed: usize,
+    changes: Changes,
+    current: Vec<FindingRecord>,
+    carried: Vec<FindingRecord>,
+}
+
+impl RecordBuilder {
+    pub fn new(as_of: DateTime<Utc>) -> RecordBuilder {
+        RecordBuilder {
+            as_of,
+            open: SeverityCounts::default(),
+            suppressed: 0,
+            changes: Changes::default(),
+            current: Vec::new(),
+            carried: Vec::new(),
+        }
+    }
+
+    /// Adds a compared set: its findings, and the baseline findings it carries as not
+    /// assessed (its resolved ones are only counted).
+    pub fn add(&mut self, set: &FindingSet) {
+        let today = self.as_of.date_naive();
+        for f in set.active() {
+            match f.severity {
+                Severity::Critical => self.open.critical += 1,
+                Severity::High => self.open.high += 1,
+                Severity::Medium => self.open.medium += 1,
+                Severity::Low => self.open.low += 1,
+            }
+        }
+        self.suppressed += set.suppressed().count();
+        let c = Changes::of(set);
+        self.changes.new += c.new;
+        self.changes.updated += c.updated;
+        self.changes.unchanged += c.unchanged;
+        self.changes.resolved += c.resolved;
+        self.changes.not_assessed += c.not_assessed;
+        self.current.extend(set.findings.iter().map(|ef| {
+            let f = &ef.finding;
+            FindingRecord {
+                id: f.finding_id.clone(),
+                rule: f.rule_id.clone(),
+                severity: f.severity,
+                status: ef.tracking.status.as_str().to_string(),
+                first_seen: ef.tracking.first_seen_or(today),
+                suppressed: ef.suppressed.is_some(),
+                account_id: f.account_id.clone(),
+                user_name: f.user_name.clone(),
+                user_id: f.user_id.clone(),
+                access_key_id: f.access_key_id.clone(),
+            }
+        }));
+        self.carried.extend(set.not_assessed.iter().map(|n| {
+            let p = &n.finding;
+            FindingRecord {
+                id: p.finding_id.clone(),
+                rule: p.rule_id.clone(),
+                severity: p.severity,
+                status: "not-assessed".to_string(),
+                first_seen: p.first_seen,
+                suppressed: p.suppressed,
+                account_id: p.account_id.clone(),
+                user_name: p.user_name.clone(),
+                user_id: p.user_id.clone(),
+                access_key_id: p.access_key_id.clone(),
+            }
+        }));
+    }
+
+    pub fn finish(self, key: &str, identity: &RunIdentity, complete: bool) -> Record {
+        let (kind, account_id, organization_id) = match &identity.audited {
+            Audited::Account(id) => ("account", id.clone(), None),
+            Audited::Organization(id) => ("organization", None, id.clone()),
+        };
+        // Batches arrive account by account: the record lists the run's findings worst
+        // first, as one batch would, then the carried ones by account.
+        let mut findings = self.current;
+        findings.sort_by(|a, b| {
+            (b.severity, &a.rule, &a.user_name, &a.access_key_id).cmp(&(
+                a.severity,
+                &b.rule,
+                &b.user_name,
+                &b.access_key_id,
+            ))
+        });
+        let mut carried = self.carried;
+        carried.sort_by(|a, b| {
+            (
+                &a.account_id,
+                b.severity,
+                &a.rule,
+                &a.user_name,
+                &a.access_key_id,
+                &a.id,
+            )
+                .cmp(&(
+                    &b.account_id,
+                    a.severity,
+                    &b.rule,
+                    &b.user_name,
+                    &b.access_key_id,
+                    &b.id,
+                ))
+        });
+        findings.extend(carried);
+        Record {
+            kind: RECORD_KIND.to_string(),
+            schema_version: HISTORY_SCHEMA_VERSION,
+            key: key.to_string(),
+            as_of: self.as_of,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            finding_ids: IdsRecord {
+                scheme: ID_SCHEME.to_string(),
+                source: identity.id_source,
+            },
+            run: RunRecord {
+                kind: kind.to_string(),
+                account_id,
+                organization_id,
+            },
+            complete,
+            summary: SummaryRecord {
+                open: self.open,
+                suppressed: self.suppressed,
+                new: self.changes.new,
+                updated: self.changes.updated,
+                unchanged: self.changes.unchanged,
+                resolved: self.changes.resolved,
+                not_assessed: self.changes.not_assessed,
+            },
+            findings,
+        }
+    }
 }

@@ -30,10 +30,11 @@ pub const ID_SCHEME: &str = "kh1";
 
 /// What a run's finding ids were computed from: a baseline is only compared with a run of
 /// the same kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IdSource {
     /// Key ids and user ids from the IAM API (a live crawl, or an inventory it saved).
+    #[default]
     Api,
     /// A credential report CSV: user ARNs, key slots and creation times.
     CredentialReport,

@@ -18,45 +18,79 @@ use crate::findings::{
 ///    matched nothing are listed as unused;
 /// 3. findings are sorted by severity (highest first), rule id, user name, key.
 pub fn apply(policy: &Policy, findings: Vec<Finding>, as_of: DateTime<Utc>) -> FindingSet {
-    let today = as_of.date_naive();
-    let (expired, live): (Vec<&Suppression>, Vec<&Suppression>) = policy
-        .suppressions
-        .iter()
-        .partition(|s| s.expires.is_some_and(|d| today > d));
-    let mut used = vec![false; live.len()];
-    let index = Index::new(&live);
-
-    let mut out: Vec<EvaluatedFinding> = findings
-        .into_iter()
-        .map(|finding| {
-            let hit = index.first_match(&live, &finding);
-            let suppressed = hit.map(|i| {
-                used[i] = true;
-                AppliedSuppression {
-                    reason: live[i].reason.clone(),
-                    expires: live[i].expires,
-                }
-            });
-            EvaluatedFinding {
-                finding,
-                suppressed,
-                tracking: Tracking::default(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.finding.report_order(&b.finding));
-
+    let mut applier = Applier::new(policy, as_of);
+    let findings = applier.apply(findings);
+    let (expired_suppressions, unused_suppressions) = applier.finish();
     FindingSet {
-        findings: out,
-        expired_suppressions: expired.into_iter().map(notice).collect(),
-        unused_suppressions: live
-            .iter()
-            .zip(&used)
-            .filter(|(_, used)| !**used)
-            .map(|(s, _)| notice(s))
-            .collect(),
+        findings,
+        expired_suppressions,
+        unused_suppressions,
         resolved: Vec::new(),
         not_assessed: Vec::new(),
+    }
+}
+
+/// [`apply`] one batch at a time (an organization run's accounts, each in turn), with the
+/// suppressions' use counted over every batch: an entry is unused only if it matched
+/// nothing in any of them.
+pub struct Applier<'p> {
+    expired: Vec<&'p Suppression>,
+    live: Vec<&'p Suppression>,
+    used: Vec<bool>,
+    index: Index<'p>,
+}
+
+impl<'p> Applier<'p> {
+    pub fn new(policy: &'p Policy, as_of: DateTime<Utc>) -> Applier<'p> {
+        let today = as_of.date_naive();
+        let (expired, live): (Vec<&Suppression>, Vec<&Suppression>) = policy
+            .suppressions
+            .iter()
+            .partition(|s| s.expires.is_some_and(|d| today > d));
+        let index = Index::new(&live);
+        Applier {
+            expired,
+            used: vec![false; live.len()],
+            live,
+            index,
+        }
+    }
+
+    /// One batch of findings with the suppressions applied, in report order.
+    pub fn apply(&mut self, findings: Vec<Finding>) -> Vec<EvaluatedFinding> {
+        let mut out: Vec<EvaluatedFinding> = findings
+            .into_iter()
+            .map(|finding| {
+                let hit = self.index.first_match(&self.live, &finding);
+                let suppressed = hit.map(|i| {
+                    self.used[i] = true;
+                    AppliedSuppression {
+                        reason: self.live[i].reason.clone(),
+                        expires: self.live[i].expires,
+                    }
+                });
+                EvaluatedFinding {
+                    finding,
+                    suppressed,
+                    tracking: Tracking::default(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.finding.report_order(&b.finding));
+        out
+    }
+
+    /// The expired entries and the entries no batch used.
+    pub fn finish(self) -> (Vec<SuppressionNotice>, Vec<SuppressionNotice>) {
+        (
+            self.expired.into_iter().map(notice).collect(),
+            self.live
+                .iter()
+                .zip(&self.used)
+                .filter(|(_, used)| !**used)
+                .map(|(s, _)| notice(s))
+                .collect(),
+        )
     }
 }
 

@@ -20,7 +20,7 @@ mod parse;
 mod scope;
 mod template;
 
-pub use apply::apply;
+pub use apply::{Applier, apply};
 pub use scope::ScopeOutcome;
 
 /// Whether `text` is an AWS account id: exactly 12 ASCII digits.

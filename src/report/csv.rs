@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::findings::EvaluatedFinding;
 
-use super::model::{KeyRow, OrgModel, ReportModel, rfc3339};
+use super::model::{KeyRow, ReportModel, rfc3339};
 
 /// The header of `findings.csv`. The column order is part of the format: append, never reorder.
 pub const FINDINGS_HEADER: [&str; 22] = [
@@ -176,14 +176,16 @@ pub fn write_findings_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()
     w.flush()
 }
 
-/// An organization's `findings.csv`: each account's rows in turn, in the overview's order.
-pub fn write_org_findings_csv(m: &OrgModel, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out);
-    w.write_record(FINDINGS_HEADER)?;
-    for (account, model) in m.account_models() {
-        finding_rows(&mut w, model, account.name.as_deref())?;
-    }
-    w.flush()
+/// The header line of `findings.csv`.
+pub fn findings_header() -> String {
+    header_line(&FINDINGS_HEADER)
+}
+
+/// An account's rows of an organization's `findings.csv` (no header).
+pub fn finding_rows_bytes(m: &ReportModel, account_name: Option<&str>) -> io::Result<Vec<u8>> {
+    let mut w = writer(Vec::new());
+    finding_rows(&mut w, m, account_name)?;
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 /// One account's findings: the open ones worst first, then the suppressed ones.
@@ -266,14 +268,23 @@ pub fn write_keys_csv(m: &ReportModel, out: &mut dyn Write) -> io::Result<()> {
     w.flush()
 }
 
-/// An organization's `keys.csv`: each account's keys in turn, in the overview's order.
-pub fn write_org_keys_csv(m: &OrgModel, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = writer(out);
-    w.write_record(KEYS_HEADER)?;
-    for (account, model) in m.account_models() {
-        key_rows(&mut w, model, account.name.as_deref())?;
-    }
-    w.flush()
+/// The header line of `keys.csv`.
+pub fn keys_header() -> String {
+    header_line(&KEYS_HEADER)
+}
+
+/// An account's rows of an organization's `keys.csv` (no header).
+pub fn key_rows_bytes(m: &ReportModel, account_name: Option<&str>) -> io::Result<Vec<u8>> {
+    let mut w = writer(Vec::new());
+    key_rows(&mut w, m, account_name)?;
+    w.into_inner().map_err(|e| e.into_error())
+}
+
+fn header_line(header: &[&str]) -> String {
+    let mut w = writer(Vec::new());
+    // Writing into memory cannot fail.
+    w.write_record(header).expect("in memory");
+    String::from_utf8(w.into_inner().expect("in memory")).expect("the header is UTF-8")
 }
 
 fn key_rows<W: Write>(

@@ -23,7 +23,7 @@ pub fn write_report_html(m: &ReportModel, out: &mut dyn std::io::Write) -> std::
 #[derive(Template)]
 #[template(path = "org.html")]
 struct OrgPage<'a> {
-    m: &'a OrgModel<'a>,
+    m: &'a OrgModel,
 }
 
 /// Writes an organization's overview, `report.html`: one row per account, each audited

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod model;
+pub mod org_writer;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ use crate::findings::{FindingSet, Severity};
 use crate::fsio::{FileSet, WriteError};
 use crate::inventory::Inventory;
 
-pub use model::{OrgModel, ReportModel, split_by_account};
+pub use model::{OrgModel, PageContext, ReportModel, org_title};
+pub use org_writer::OrgWriter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -89,18 +91,13 @@ pub struct RunInfo<'a> {
     pub tracking: Option<&'a crate::baseline::RunTracking>,
 }
 
-/// Everything an organization run knows, as the renderers need it.
+/// What an organization run knows at its end, as the overview needs it (each audited
+/// account was handed to the [`OrgWriter`] before).
 pub struct OrgRunInfo<'a> {
     pub manifest: &'a crate::org::Manifest,
-    /// The audited accounts' inventories, by account id.
-    pub inventories: &'a std::collections::BTreeMap<String, Inventory>,
-    /// Each audited account's findings, by account id ([`split_by_account`]).
-    pub findings: &'a std::collections::BTreeMap<String, FindingSet>,
     /// The run's expired and unused suppressions (they belong to no one account), and
     /// every account's resolved and not-assessed baseline findings.
     pub findings_notices: &'a FindingSet,
-    /// What the policy's scope left out of each account.
-    pub scopes: &'a std::collections::BTreeMap<String, crate::policy::ScopeOutcome>,
     pub as_of: DateTime<Utc>,
     pub fail_on: Option<Severity>,
     pub policy_file: Option<&'a Path>,
@@ -198,34 +195,6 @@ pub fn write_model_reports(
     set.commit().map_err(ReportError::Write)
 }
 
-/// Writes an organization run's reports into `out_dir`: the overview (`report.html`), one
-/// page per audited account (`account-<id>.html`), and one `findings.csv`, `keys.csv` and
-/// `report.json` for the whole organization. Swapped in together, like [`write_reports`].
-pub fn write_org_reports(
-    out_dir: &Path,
-    formats: &[Format],
-    model: &OrgModel,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
-    for file in files(formats) {
-        set.stage(file.name(), |out| match file {
-            ReportFile::Html => html::write_org_html(model, out),
-            ReportFile::FindingsCsv => csv::write_org_findings_csv(model, out),
-            ReportFile::KeysCsv => csv::write_org_keys_csv(model, out),
-            ReportFile::Json => json::write_org_json(model, out),
-        })
-        .map_err(ReportError::Write)?;
-        if file == ReportFile::Html {
-            for (account, page) in model.account_models() {
-                let name = model::account_page(&account.id);
-                set.stage(&name, |out| html::write_report_html(page, out))
-                    .map_err(ReportError::Write)?;
-            }
-        }
-    }
-    set.commit().map_err(ReportError::Write)
-}
-
 /// The compact summary an organization run prints on stdout.
 pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
     use std::fmt::Write;
@@ -258,7 +227,7 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
     for a in m
         .accounts
         .iter()
-        .filter(|a| a.model.is_some() && (a.open_total() > 0 || a.gaps > 0))
+        .filter(|a| a.audited && (a.open_total() > 0 || a.gaps > 0))
         .take(10)
     {
         let _ = writeln!(
@@ -283,8 +252,11 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
         m.unused_suppressions.len(),
     );
     let _ = writeln!(out, "coverage: {}", m.coverage_label());
-    for a in m.accounts.iter().filter(|a| a.problem.is_some()) {
-        let p = a.problem.expect("filtered");
+    for (a, p) in m
+        .accounts
+        .iter()
+        .filter_map(|a| a.problem.as_ref().map(|p| (a, p)))
+    {
         let _ = writeln!(
             out,
             "  not audited: account {}: {} failed with {}: {}{}",

@@ -5,7 +5,8 @@ use serde::{Serialize, Serializer};
 
 use crate::findings::EvaluatedFinding;
 
-use super::super::model::{OrgModel, ReportModel, rfc3339};
+use super::super::model::{ReportModel, rfc3339};
+use crate::report::org_writer::SpilledList;
 
 #[derive(Serialize)]
 pub struct Finding<'a> {
@@ -55,7 +56,8 @@ pub struct Suppression<'a> {
 /// suppressed findings, or every account's in turn.
 pub enum FindingList<'a> {
     Account(&'a ReportModel<'a>, bool),
-    Organization(&'a OrgModel<'a>, bool),
+    /// An organization's findings, rendered account by account and spilled.
+    Spilled(SpilledList<'a>),
 }
 
 impl Serialize for FindingList<'_> {
@@ -71,15 +73,12 @@ impl Serialize for FindingList<'_> {
         }
         match self {
             FindingList::Account(m, suppressed) => serializer.collect_seq(of(m, None, *suppressed)),
-            FindingList::Organization(org, suppressed) => serializer.collect_seq(
-                org.account_models()
-                    .flat_map(|(a, m)| of(m, a.name.as_deref(), *suppressed)),
-            ),
+            FindingList::Spilled(list) => list.serialize(serializer),
         }
     }
 }
 
-fn finding<'a>(
+pub(super) fn finding<'a>(
     ef: &'a EvaluatedFinding,
     account_name: Option<&'a str>,
     today: chrono::NaiveDate,

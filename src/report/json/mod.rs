@@ -16,7 +16,7 @@ mod org;
 mod tracking;
 
 pub use findings::*;
-pub use org::write_org_json;
+pub use org::{finding_items, gap_items, item_at_depth, removed_items, write_org_json};
 pub use tracking::*;
 
 use std::collections::BTreeMap;
@@ -58,7 +58,7 @@ pub struct ReportDoc<'a> {
     pub expired_suppressions: Vec<Notice<'a>>,
     pub unused_suppressions: Vec<Notice<'a>>,
     pub organization: Option<Organization<'a>>,
-    pub accounts: Vec<AccountEntry<'a>>,
+    pub accounts: Items<'a, AccountEntry<'a>>,
     /// How `finding_id` was computed: scheme `kh1`, from the IAM API or a credential report.
     pub finding_ids: FindingIds,
     /// The baseline this run was compared with; `null` without one.
@@ -183,8 +183,24 @@ pub struct Coverage<'a> {
     pub users_fully_audited: usize,
     pub keys: usize,
     pub keys_with_last_use: usize,
-    pub gaps: Vec<Gap<'a>>,
-    pub removed_during_crawl: Vec<Removed<'a>>,
+    pub gaps: Items<'a, Gap<'a>>,
+    pub removed_during_crawl: Items<'a, Removed<'a>>,
+}
+
+/// A list of the document: built in memory, or an organization's, spilled account by
+/// account.
+pub enum Items<'a, T> {
+    Owned(Vec<T>),
+    Spilled(crate::report::org_writer::SpilledList<'a>),
+}
+
+impl<T: Serialize> Serialize for Items<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Items::Owned(items) => items.serialize(serializer),
+            Items::Spilled(list) => list.serialize(serializer),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -418,8 +434,8 @@ fn account_coverage(m: &ReportModel) -> AccountCoverage {
 }
 
 /// An account's entry (`view` is `None` in a single-account run).
-fn account_entry<'a>(
-    view: Option<&'a AccountView<'a>>,
+pub fn account_entry<'a>(
+    view: Option<&'a AccountView>,
     m: Option<&'a ReportModel<'a>>,
 ) -> AccountEntry<'a> {
     AccountEntry {
@@ -430,7 +446,7 @@ fn account_entry<'a>(
         ou_path: view.and_then(|v| v.ou_path.as_deref()),
         state: view.map(|v| v.state.as_str()),
         outcome: view.map_or("audited", |v| v.outcome),
-        problem: view.and_then(|v| v.problem).map(|p| Problem {
+        problem: view.and_then(|v| v.problem.as_ref()).map(|p| Problem {
             operation: &p.operation,
             error_code: &p.error_code,
             message: &p.message,
@@ -491,13 +507,14 @@ impl<'a> ReportDoc<'a> {
                 users_fully_audited: m.coverage.users_fully_audited,
                 keys: m.coverage.keys,
                 keys_with_last_use: m.coverage.keys_with_last_use,
-                gaps: m.coverage.gaps.iter().map(|g| gap(account, g)).collect(),
-                removed_during_crawl: m
-                    .coverage
-                    .removed
-                    .iter()
-                    .map(|r| removed(account, r))
-                    .collect(),
+                gaps: Items::Owned(m.coverage.gaps.iter().map(|g| gap(account, g)).collect()),
+                removed_during_crawl: Items::Owned(
+                    m.coverage
+                        .removed
+                        .iter()
+                        .map(|r| removed(account, r))
+                        .collect(),
+                ),
             },
             root_access_keys: Some(root(m)),
             crawl_stats: stats(m),
@@ -507,7 +524,7 @@ impl<'a> ReportDoc<'a> {
             expired_suppressions: m.expired_suppressions.iter().map(notice).collect(),
             unused_suppressions: m.unused_suppressions.iter().map(notice).collect(),
             organization: None,
-            accounts: vec![account_entry(None, Some(m))],
+            accounts: Items::Owned(vec![account_entry(None, Some(m))]),
             finding_ids,
             comparison,
             resolved,

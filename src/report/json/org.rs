@@ -1,38 +1,28 @@
 //! The `report.json` of an organization run: the same document shape, with totals over
-//! every audited account and one `accounts` entry per account.
+//! every audited account and one `accounts` entry per account. The accounts' findings,
+//! gaps and entries were rendered when each account was written and come back from the
+//! spill file in the overview's order.
 
 use super::*;
+use crate::report::org_writer::{Part, Spilled};
 
 impl<'a> ReportDoc<'a> {
     /// The document of an organization run: totals over every audited account.
-    pub fn from_org(o: &'a OrgModel<'a>) -> Self {
-        let models: Vec<(&AccountView, &ReportModel)> = o.account_models().collect();
-        let sum = |f: fn(&ReportModel) -> usize| models.iter().map(|(_, m)| f(m)).sum::<usize>();
-        let mut crawl = Stats::default();
-        for (_, m) in &models {
-            for (op, n) in &m.stats.calls {
-                *crawl.calls.entry(op.as_str()).or_default() += n;
-            }
-            crawl.total_calls += m.stats.total_calls;
-            crawl.retries += m.stats.retries;
-            crawl.throttled += m.stats.throttled;
-            crawl.failed_calls += m.stats.failed_calls;
-            crawl.wall_ms = crawl.wall_ms.max(m.stats.wall_ms);
-            crawl.bytes_received += m.stats.bytes_received;
-        }
-        let keys = sum(|m| m.coverage.keys);
-        crawl.calls_per_key = (keys > 0).then(|| round2(crawl.total_calls as f64 / keys as f64));
+    pub fn from_org(o: &'a OrgModel, spilled: &'a Spilled<'a>) -> Self {
+        let s = &o.sums;
         let t = &o.totals;
-        let source = if models
-            .iter()
-            .any(|(_, m)| m.id_source == crate::findings::IdSource::CredentialReport)
-        {
-            crate::findings::IdSource::CredentialReport
-        } else {
-            crate::findings::IdSource::Api
+        let crawl = Stats {
+            calls: s.calls.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+            total_calls: s.total_calls,
+            retries: s.retries,
+            throttled: s.throttled,
+            failed_calls: s.failed_calls,
+            wall_ms: s.wall_ms,
+            bytes_received: s.bytes_received,
+            calls_per_key: (s.keys > 0).then(|| round2(s.total_calls as f64 / s.keys as f64)),
         };
         let (finding_ids, comparison, resolved, not_assessed, history) =
-            tracking_fields(&o.tracking, source);
+            tracking_fields(&o.tracking, s.id_source);
         let at = |s: Severity| {
             o.by_severity
                 .iter()
@@ -53,9 +43,7 @@ impl<'a> ReportDoc<'a> {
                 inventory_file: None,
                 inventory_files: (!o.saved_inventories.is_empty())
                     .then(|| o.saved_inventories.iter().map(String::as_str).collect()),
-                endpoint: models
-                    .first()
-                    .and_then(|(_, m)| m.source.endpoint.as_deref()),
+                endpoint: s.endpoint.as_deref(),
                 file: None,
             },
             collected_at: &o.listed_at_text,
@@ -67,23 +55,12 @@ impl<'a> ReportDoc<'a> {
             },
             coverage: Coverage {
                 complete: o.complete,
-                users_listed: sum(|m| m.coverage.users_listed),
-                users_fully_audited: sum(|m| m.coverage.users_fully_audited),
-                keys: sum(|m| m.coverage.keys),
-                keys_with_last_use: sum(|m| m.coverage.keys_with_last_use),
-                gaps: models
-                    .iter()
-                    .flat_map(|(a, m)| m.coverage.gaps.iter().map(|g| gap(Some(a.id.as_str()), g)))
-                    .collect(),
-                removed_during_crawl: models
-                    .iter()
-                    .flat_map(|(a, m)| {
-                        m.coverage
-                            .removed
-                            .iter()
-                            .map(|r| removed(Some(a.id.as_str()), r))
-                    })
-                    .collect(),
+                users_listed: s.users_listed,
+                users_fully_audited: s.users_fully_audited,
+                keys: s.keys,
+                keys_with_last_use: s.keys_with_last_use,
+                gaps: Items::Spilled(spilled.list(Part::Gaps, false)),
+                removed_during_crawl: Items::Spilled(spilled.list(Part::Removed, false)),
             },
             root_access_keys: None,
             crawl_stats: crawl,
@@ -99,10 +76,12 @@ impl<'a> ReportDoc<'a> {
                 worst_severity: t.worst.map(|w| w.as_str()),
                 fails_threshold: o.fails_threshold,
                 keys_flagged: t.keys_flagged,
-                users_flagged: sum(|m| m.summary.users_flagged),
+                users_flagged: s.users_flagged,
             },
-            findings: FindingList::Organization(o, false),
-            suppressed_findings: FindingList::Organization(o, true),
+            findings: FindingList::Spilled(spilled.list(Part::OpenFindings, false)),
+            suppressed_findings: FindingList::Spilled(
+                spilled.list(Part::SuppressedFindings, false),
+            ),
             expired_suppressions: o.expired_suppressions.iter().map(notice).collect(),
             unused_suppressions: o.unused_suppressions.iter().map(notice).collect(),
             organization: Some(Organization {
@@ -116,11 +95,7 @@ impl<'a> ReportDoc<'a> {
                 accounts_not_audited: t.unreachable,
                 accounts_not_assessed: t.not_assessed,
             }),
-            accounts: o
-                .accounts
-                .iter()
-                .map(|a| account_entry(Some(a), a.model.as_ref()))
-                .collect(),
+            accounts: Items::Spilled(spilled.list(Part::Account, true)),
             finding_ids,
             comparison,
             resolved,
@@ -131,7 +106,51 @@ impl<'a> ReportDoc<'a> {
 }
 
 /// An organization's `report.json`.
-pub fn write_org_json(o: &OrgModel, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportDoc::from_org(o))?;
+pub fn write_org_json(
+    o: &OrgModel,
+    spilled: &Spilled<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &ReportDoc::from_org(o, spilled))?;
     out.write_all(b"\n")
+}
+
+/// `value` pretty-printed as an element of a list `depth` levels into the document, so it
+/// can be written later, as it is, where the document's own printer would have put it.
+/// (A JSON string never holds a raw line break, so every line break is the printer's.)
+pub fn item_at_depth(value: &impl Serialize, depth: usize) -> std::io::Result<Vec<u8>> {
+    let text = serde_json::to_string_pretty(value)?;
+    let indent = format!("\n{}", "  ".repeat(depth));
+    Ok(text.replace('\n', &indent).into_bytes())
+}
+
+/// An account's open (or suppressed) findings as `report.json` items.
+pub fn finding_items(
+    m: &ReportModel,
+    view: &AccountView,
+    suppressed: bool,
+) -> std::io::Result<Vec<Vec<u8>>> {
+    let list = if suppressed { &m.suppressed } else { &m.open };
+    let today = m.as_of.date_naive();
+    list.iter()
+        .map(|ef| item_at_depth(&finding(ef, view.name.as_deref(), today), 2))
+        .collect()
+}
+
+/// An account's coverage gaps as items of the document's `coverage.gaps`.
+pub fn gap_items(m: &ReportModel, view: &AccountView) -> std::io::Result<Vec<Vec<u8>>> {
+    m.coverage
+        .gaps
+        .iter()
+        .map(|g| item_at_depth(&gap(Some(view.id.as_str()), g), 3))
+        .collect()
+}
+
+/// An account's keys removed during the crawl, as items of `coverage.removed_during_crawl`.
+pub fn removed_items(m: &ReportModel, view: &AccountView) -> std::io::Result<Vec<Vec<u8>>> {
+    m.coverage
+        .removed
+        .iter()
+        .map(|r| item_at_depth(&removed(Some(view.id.as_str()), r), 3))
+        .collect()
 }

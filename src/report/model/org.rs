@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::findings::FindingSet;
-use crate::org::{AccessProblem, AccountRecord, Outcome};
+use crate::findings::{FindingSet, IdSource};
+use crate::org::{AccessProblem, Account, AccountRecord, Outcome};
 
 use super::*;
 use crate::report::OrgRunInfo;
@@ -22,7 +22,7 @@ pub struct OrgContext {
 
 /// One account's row in the overview.
 #[derive(Clone, Debug)]
-pub struct AccountView<'a> {
+pub struct AccountView {
     pub id: String,
     pub name: Option<String>,
     pub ou_path: Option<String>,
@@ -34,7 +34,7 @@ pub struct AccountView<'a> {
     /// assessed on purpose), for styling and filtering.
     pub kind: &'static str,
     /// Why an active account was not audited.
-    pub problem: Option<&'a AccessProblem>,
+    pub problem: Option<AccessProblem>,
     /// The account's coverage in words.
     pub coverage_label: String,
     pub users: usize,
@@ -43,16 +43,18 @@ pub struct AccountView<'a> {
     /// Open findings, critical first (four counts).
     pub open: [usize; 4],
     pub suppressed: usize,
+    /// Keys with at least one open finding.
+    pub keys_flagged: usize,
     /// Open findings new since the baseline.
     pub new: usize,
     pub worst: Option<Severity>,
     /// The account's page (`account-<id>.html`), when it was audited.
     pub page: Option<String>,
-    /// The account's full report model, when it was audited.
-    pub model: Option<ReportModel<'a>>,
+    /// Audited: it has a page, and its rows are in the CSV and JSON files.
+    pub audited: bool,
 }
 
-impl AccountView<'_> {
+impl AccountView {
     /// 4 critical … 1 low, 0 none: the overview's severity sort and filter.
     pub fn severity_rank(&self) -> u8 {
         self.worst.map_or(0, |s| s as u8 + 1)
@@ -106,9 +108,107 @@ impl OrgTotals {
     }
 }
 
+/// What an organization's reports add up over its audited accounts, gathered account by
+/// account as each one is written ([`crate::report::OrgWriter`]), so no account's model is
+/// kept for the overview.
+#[derive(Clone, Debug, Default)]
+pub struct OrgSums {
+    /// Suppressed findings per severity, critical first.
+    pub suppressed: [usize; 4],
+    /// One row per rule and severity: worst severity first, then by rule id.
+    pub by_rule: Vec<RuleSummary>,
+    pub users_listed: usize,
+    pub users_fully_audited: usize,
+    /// Keys in the accounts' coverage.
+    pub keys: usize,
+    pub keys_with_last_use: usize,
+    pub users_flagged: usize,
+    /// Calls per operation, over every account's crawl.
+    pub calls: BTreeMap<String, u64>,
+    pub total_calls: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub failed_calls: u64,
+    /// The longest account's crawl.
+    pub wall_ms: u64,
+    pub bytes_received: u64,
+    /// `credential-report` when any account's findings ids come from a credential report.
+    pub id_source: IdSource,
+    /// The endpoint of the first audited account that names one.
+    pub endpoint: Option<String>,
+    /// Findings new, updated and unchanged since the baseline.
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// The worst new or worsened open finding (`--fail-on-new`).
+    pub worst_regression: Option<Severity>,
+}
+
+impl OrgSums {
+    /// Adds one audited account.
+    pub fn add(&mut self, m: &ReportModel, findings: &FindingSet) {
+        for (i, severity) in Severity::ALL.iter().enumerate() {
+            self.suppressed[i] += m
+                .summary
+                .by_severity
+                .iter()
+                .filter(|c| c.severity == *severity)
+                .map(|c| c.suppressed)
+                .sum::<usize>();
+        }
+        for row in &m.summary.by_rule {
+            match self
+                .by_rule
+                .iter_mut()
+                .find(|r| r.rule_id == row.rule_id && r.severity == row.severity)
+            {
+                Some(r) => {
+                    r.active += row.active;
+                    r.suppressed += row.suppressed;
+                }
+                None => self.by_rule.push(RuleSummary {
+                    // Anchors point into one account's page; the overview has none.
+                    anchor: String::new(),
+                    ..row.clone()
+                }),
+            }
+        }
+        self.by_rule.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+        });
+        self.users_listed += m.coverage.users_listed;
+        self.users_fully_audited += m.coverage.users_fully_audited;
+        self.keys += m.coverage.keys;
+        self.keys_with_last_use += m.coverage.keys_with_last_use;
+        self.users_flagged += m.summary.users_flagged;
+        for (op, n) in &m.stats.calls {
+            *self.calls.entry(op.clone()).or_default() += n;
+        }
+        self.total_calls += m.stats.total_calls;
+        self.retries += m.stats.retries;
+        self.throttled += m.stats.throttled;
+        self.failed_calls += m.stats.failed_calls;
+        self.wall_ms = self.wall_ms.max(m.stats.wall_ms);
+        self.bytes_received += m.stats.bytes_received;
+        if m.id_source == IdSource::CredentialReport {
+            self.id_source = IdSource::CredentialReport;
+        }
+        if self.endpoint.is_none() {
+            self.endpoint = m.source.endpoint.clone();
+        }
+        let c = crate::baseline::Changes::of(findings);
+        self.new += c.new;
+        self.updated += c.updated;
+        self.unchanged += c.unchanged;
+        self.worst_regression = self.worst_regression.max(findings.worst_regression());
+    }
+}
+
 /// The whole organization report, ready to render.
 #[derive(Clone, Debug)]
-pub struct OrgModel<'a> {
+pub struct OrgModel {
     pub tool_version: &'static str,
     pub as_of: DateTime<Utc>,
     pub as_of_text: String,
@@ -138,7 +238,7 @@ pub struct OrgModel<'a> {
     pub complete: bool,
     pub totals: OrgTotals,
     /// Worst first: not audited, then by open findings (critical first), then by id.
-    pub accounts: Vec<AccountView<'a>>,
+    pub accounts: Vec<AccountView>,
     pub expired_suppressions: Vec<NoticeView>,
     pub unused_suppressions: Vec<NoticeView>,
     /// Per-severity counts for the overview's cards, critical first.
@@ -148,21 +248,29 @@ pub struct OrgModel<'a> {
     pub by_rule: Vec<RuleSummary>,
     /// The comparison with an earlier run over every account, and the trend.
     pub tracking: TrackingView,
+    /// The audited accounts' figures added up.
+    pub sums: OrgSums,
 }
 
-impl<'a> OrgModel<'a> {
-    pub fn build(run: &OrgRunInfo<'a>) -> OrgModel<'a> {
+/// The title of an organization's reports: "organization o-abc123" or "4 accounts".
+pub fn org_title(manifest: &crate::org::Manifest) -> String {
+    match &manifest.organization_id {
+        Some(id) => format!("organization {id}"),
+        None => plural(manifest.accounts.len(), "account", "accounts"),
+    }
+}
+
+impl OrgModel {
+    /// The overview of the run, from every account's row (in any order) and the audited
+    /// accounts' sums.
+    pub fn build(run: &OrgRunInfo<'_>, mut accounts: Vec<AccountView>, sums: OrgSums) -> OrgModel {
         let manifest = run.manifest;
-        let title = match &manifest.organization_id {
-            Some(id) => format!("organization {id}"),
-            None => plural(manifest.accounts.len(), "account", "accounts"),
-        };
+        let title = org_title(manifest);
         let mut totals = OrgTotals::default();
-        let mut accounts: Vec<AccountView<'a>> = manifest
-            .accounts
-            .iter()
-            .map(|record| account_view(run, record, &title, &mut totals))
-            .collect();
+        for view in &accounts {
+            add_to_totals(view, &mut totals);
+        }
+        totals.keys_flagged = accounts.iter().map(|a| a.keys_flagged).sum();
         accounts.sort_by(|a, b| {
             let unreachable = |v: &AccountView| v.problem.is_some();
             unreachable(b)
@@ -174,21 +282,15 @@ impl<'a> OrgModel<'a> {
         totals.selected = manifest.accounts.len();
         let complete = totals.unreachable == 0 && totals.gaps == 0;
         let gate = if run.fail_on_new {
-            run.findings
-                .values()
-                .filter_map(|f| f.worst_regression())
-                .max()
+            sums.worst_regression
         } else {
             totals.worst
         };
         let fails_threshold = run.fail_on.is_some_and(|t| gate.is_some_and(|w| w >= t));
         let mut tracking = tracking_view(run.tracking, run.findings_notices);
-        for set in run.findings.values() {
-            let c = crate::baseline::Changes::of(set);
-            tracking.changes.new += c.new;
-            tracking.changes.updated += c.updated;
-            tracking.changes.unchanged += c.unchanged;
-        }
+        tracking.changes.new += sums.new;
+        tracking.changes.updated += sums.updated;
+        tracking.changes.unchanged += sums.unchanged;
         tracking.line = run.tracking.and_then(|t| t.summary_line(tracking.changes));
         let by_severity = Severity::ALL
             .iter()
@@ -196,13 +298,7 @@ impl<'a> OrgModel<'a> {
             .map(|(i, severity)| SeverityCount {
                 severity: *severity,
                 active: totals.open[i],
-                suppressed: accounts
-                    .iter()
-                    .filter_map(|a| a.model.as_ref())
-                    .flat_map(|m| m.summary.by_severity.iter())
-                    .filter(|c| c.severity == *severity)
-                    .map(|c| c.suppressed)
-                    .sum(),
+                suppressed: sums.suppressed[i],
             })
             .collect();
         let saved_inventories: Vec<String> = run
@@ -218,7 +314,6 @@ impl<'a> OrgModel<'a> {
         } else {
             format!("saved inventories: {}", saved_inventories.join(", "))
         };
-        let by_rule = org_rule_summary(&accounts);
         OrgModel {
             tool_version: TOOL_VERSION,
             as_of: run.as_of,
@@ -264,19 +359,18 @@ impl<'a> OrgModel<'a> {
                 .map(notice_view)
                 .collect(),
             by_severity,
-            by_rule,
+            by_rule: sums.by_rule.clone(),
+            sums,
         }
     }
 
-    /// The audited accounts' models, in the overview's order.
-    pub fn account_models(&self) -> impl Iterator<Item = (&AccountView<'a>, &ReportModel<'a>)> {
-        self.accounts
-            .iter()
-            .filter_map(|a| a.model.as_ref().map(|m| (a, m)))
+    /// The audited accounts, in the overview's order.
+    pub fn audited(&self) -> impl Iterator<Item = &AccountView> {
+        self.accounts.iter().filter(|a| a.audited)
     }
 
     /// The accounts whose coverage is not complete: not audited, or audited with gaps.
-    pub fn accounts_with_problems(&self) -> impl Iterator<Item = &AccountView<'a>> {
+    pub fn accounts_with_problems(&self) -> impl Iterator<Item = &AccountView> {
         self.accounts.iter().filter(|a| a.kind == "gap")
     }
 
@@ -316,203 +410,154 @@ impl<'a> OrgModel<'a> {
     }
 }
 
-fn account_view<'a>(
-    run: &OrgRunInfo<'a>,
-    record: &'a AccountRecord,
-    title: &str,
-    totals: &mut OrgTotals,
-) -> AccountView<'a> {
-    let account = &record.account;
-    let inventory = run.inventories.get(&account.id);
-    let findings = run.findings.get(&account.id);
-    let (model, problem) = match (&record.result, inventory, findings) {
-        (Outcome::Audited { .. }, Some(inventory), Some(findings)) => {
-            let mut model = ReportModel::build(&crate::report::RunInfo {
-                inventory,
-                findings,
-                as_of: run.as_of,
-                fail_on: run.fail_on,
-                policy_file: run.policy_file,
-                saved_inventory: None,
-                scope: run.scopes.get(&account.id),
-                fail_on_new: run.fail_on_new,
-                tracking: None,
-            });
-            // An account's page compares the account; the trend is the overview's.
-            if let Some(t) = run.tracking {
-                let account_run = crate::baseline::RunTracking {
-                    comparison: t.comparison.clone(),
-                    trend: None,
-                    history_dir: None,
-                };
-                model.tracking = tracking_view(Some(&account_run), findings);
-            }
-            model.org = Some(OrgContext {
-                overview: "report.html",
-                label: title.to_string(),
-                account_name: account.name.clone(),
-                ou_path: account.ou_path.clone(),
-            });
-            (Some(model), None)
-        }
-        (Outcome::Unreachable(problem), _, _) => (None, Some(problem)),
-        _ => (None, None),
+/// What an audited account's page needs besides its inventory and findings.
+#[derive(Clone, Debug)]
+pub struct PageContext {
+    /// The organization's title ([`org_title`]).
+    pub title: String,
+    pub as_of: DateTime<Utc>,
+    pub fail_on: Option<Severity>,
+    pub policy_file: Option<std::path::PathBuf>,
+    pub fail_on_new: bool,
+    /// The baseline compared with: an account's page shows the comparison, the overview
+    /// the trend.
+    pub comparison: Option<crate::baseline::ComparisonInfo>,
+}
+
+/// An audited account's page model.
+pub fn account_model<'a>(
+    context: &'a PageContext,
+    account: &Account,
+    inventory: &'a Inventory,
+    findings: &'a FindingSet,
+    scope: Option<&'a crate::policy::ScopeOutcome>,
+) -> ReportModel<'a> {
+    let mut model = ReportModel::build(&crate::report::RunInfo {
+        inventory,
+        findings,
+        as_of: context.as_of,
+        fail_on: context.fail_on,
+        policy_file: context.policy_file.as_deref(),
+        saved_inventory: None,
+        scope,
+        fail_on_new: context.fail_on_new,
+        tracking: None,
+    });
+    // An account's page compares the account; the trend is the overview's.
+    let account_run = crate::baseline::RunTracking {
+        comparison: context.comparison.clone(),
+        trend: None,
+        history_dir: None,
     };
-    let mut view = AccountView {
+    model.tracking = tracking_view(Some(&account_run), findings);
+    model.org = Some(OrgContext {
+        overview: "report.html",
+        label: context.title.clone(),
+        account_name: account.name.clone(),
+        ou_path: account.ou_path.clone(),
+    });
+    model
+}
+
+/// An audited account's row in the overview.
+pub fn audited_view(record: &AccountRecord, m: &ReportModel) -> AccountView {
+    let mut view = blank_view(record);
+    view.audited = true;
+    view.new = m
+        .open
+        .iter()
+        .filter(|f| f.tracking.status == crate::findings::Status::New)
+        .count();
+    view.users = m.coverage.users_listed;
+    view.keys = m.keys.len();
+    view.gaps = m.coverage.gaps.len();
+    for (i, severity) in Severity::ALL.iter().enumerate() {
+        view.open[i] = m
+            .summary
+            .by_severity
+            .iter()
+            .find(|c| c.severity == *severity)
+            .map_or(0, |c| c.active);
+    }
+    view.suppressed = m.summary.total_suppressed;
+    view.keys_flagged = m.summary.keys_flagged;
+    view.worst = m.summary.worst;
+    view.kind = if m.coverage.complete { "ok" } else { "gap" };
+    view.coverage_label = m.coverage.label.clone();
+    view.page = Some(account_page(&record.account.id));
+    view
+}
+
+/// The row of an account that was not audited: unreachable, or not assessed on purpose.
+pub fn other_view(record: &AccountRecord) -> AccountView {
+    let mut view = blank_view(record);
+    match &record.result {
+        Outcome::Unreachable(p) => {
+            view.kind = "gap";
+            view.coverage_label = format!("{} failed with {}", p.operation, p.error_code);
+            view.problem = Some(p.clone());
+        }
+        Outcome::NotActive => {
+            view.coverage_label = format!("not assessed: the account is {}", view.state)
+        }
+        Outcome::Excluded => {
+            view.coverage_label = "not assessed: excluded with --exclude-accounts".to_string()
+        }
+        Outcome::OutOfScope => {
+            view.coverage_label = "not assessed: out of the policy's scope".to_string()
+        }
+        Outcome::OtherShard => {
+            view.coverage_label = "not assessed: audited by another shard".to_string()
+        }
+        Outcome::Audited { .. } => view.coverage_label = "not assessed: no inventory".to_string(),
+    }
+    view
+}
+
+fn blank_view(record: &AccountRecord) -> AccountView {
+    let account = &record.account;
+    AccountView {
         id: account.id.clone(),
         name: account.name.clone(),
         ou_path: account.ou_path.clone(),
         state: account.state.as_str().to_string(),
         outcome: record.result.label(),
         kind: "na",
-        problem,
+        problem: None,
         coverage_label: String::new(),
         users: 0,
         keys: 0,
         gaps: 0,
         open: [0; 4],
         suppressed: 0,
+        keys_flagged: 0,
         new: 0,
         worst: None,
         page: None,
-        model: None,
-    };
-    match (&model, problem) {
-        (Some(m), _) => {
-            view.new = m
-                .open
-                .iter()
-                .filter(|f| f.tracking.status == crate::findings::Status::New)
-                .count();
-            view.users = m.coverage.users_listed;
-            view.keys = m.keys.len();
-            view.gaps = m.coverage.gaps.len();
-            for (i, severity) in Severity::ALL.iter().enumerate() {
-                view.open[i] = m
-                    .summary
-                    .by_severity
-                    .iter()
-                    .find(|c| c.severity == *severity)
-                    .map_or(0, |c| c.active);
-            }
-            view.suppressed = m.summary.total_suppressed;
-            view.worst = m.summary.worst;
-            view.kind = if m.coverage.complete { "ok" } else { "gap" };
-            view.coverage_label = m.coverage.label.clone();
-            view.page = Some(account_page(&account.id));
-            totals.audited += 1;
-            totals.users += view.users;
-            totals.keys += view.keys;
-            totals.gaps += view.gaps;
-            totals.accounts_with_gaps += usize::from(view.gaps > 0);
-            totals.suppressed += view.suppressed;
-            totals.keys_flagged += m.summary.keys_flagged;
-            for i in 0..4 {
-                totals.open[i] += view.open[i];
-            }
-            totals.worst = totals.worst.max(view.worst);
-        }
-        (None, Some(p)) => {
-            view.kind = "gap";
-            view.coverage_label = format!("{} failed with {}", p.operation, p.error_code);
-            totals.unreachable += 1;
-        }
-        (None, None) => {
-            view.coverage_label = match &record.result {
-                Outcome::NotActive => format!("not assessed: the account is {}", view.state),
-                Outcome::Excluded => "not assessed: excluded with --exclude-accounts".to_string(),
-                Outcome::OutOfScope => "not assessed: out of the policy's scope".to_string(),
-                Outcome::OtherShard => "not assessed: audited by another shard".to_string(),
-                _ => "not assessed: no inventory".to_string(),
-            };
-            totals.not_assessed += 1;
-        }
+        audited: false,
     }
-    view.model = model;
-    view
 }
 
-/// The accounts' rule rows added up per rule and severity.
-fn org_rule_summary(accounts: &[AccountView]) -> Vec<RuleSummary> {
-    let mut rows: Vec<RuleSummary> = Vec::new();
-    for row in accounts
-        .iter()
-        .filter_map(|a| a.model.as_ref())
-        .flat_map(|m| &m.summary.by_rule)
-    {
-        match rows
-            .iter_mut()
-            .find(|r| r.rule_id == row.rule_id && r.severity == row.severity)
-        {
-            Some(r) => {
-                r.active += row.active;
-                r.suppressed += row.suppressed;
-            }
-            None => rows.push(RuleSummary {
-                // Anchors point into one account's page; the overview has none.
-                anchor: String::new(),
-                ..row.clone()
-            }),
+fn add_to_totals(view: &AccountView, totals: &mut OrgTotals) {
+    if view.audited {
+        totals.audited += 1;
+        totals.users += view.users;
+        totals.keys += view.keys;
+        totals.gaps += view.gaps;
+        totals.accounts_with_gaps += usize::from(view.gaps > 0);
+        totals.suppressed += view.suppressed;
+        for i in 0..4 {
+            totals.open[i] += view.open[i];
         }
+        totals.worst = totals.worst.max(view.worst);
+    } else if view.problem.is_some() {
+        totals.unreachable += 1;
+    } else {
+        totals.not_assessed += 1;
     }
-    rows.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-    });
-    rows
 }
 
 /// The file name of an account's page in an organization report.
 pub fn account_page(account_id: &str) -> String {
     format!("account-{account_id}.html")
-}
-
-/// Splits the run's findings by account. Findings without an account id go nowhere: an
-/// organization run only reads inventories that name their account.
-///
-/// The second set keeps what belongs to the run as a whole: the expired and unused
-/// suppressions, and every account's resolved and not-assessed baseline findings (also
-/// split by account, for the account pages), since an account that was not audited has
-/// no page of its own.
-pub fn split_by_account(findings: FindingSet) -> (BTreeMap<String, FindingSet>, FindingSet) {
-    let mut by_account: BTreeMap<String, FindingSet> = BTreeMap::new();
-    let FindingSet {
-        findings,
-        expired_suppressions,
-        unused_suppressions,
-        resolved,
-        not_assessed,
-    } = findings;
-    let account = |id: &Option<String>| id.clone().unwrap_or_default();
-    for finding in findings {
-        let id = account(&finding.finding.account_id);
-        by_account.entry(id).or_default().findings.push(finding);
-    }
-    for past in &resolved {
-        let id = account(&past.account_id);
-        by_account
-            .entry(id)
-            .or_default()
-            .resolved
-            .push(past.clone());
-    }
-    for past in &not_assessed {
-        let id = account(&past.finding.account_id);
-        by_account
-            .entry(id)
-            .or_default()
-            .not_assessed
-            .push(past.clone());
-    }
-    (
-        by_account,
-        FindingSet {
-            findings: Vec::new(),
-            expired_suppressions,
-            unused_suppressions,
-            resolved,
-            not_assessed,
-        },
-    )
 }

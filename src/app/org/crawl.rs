@@ -1,217 +1,33 @@
-//! An organization run: choose the accounts, collect each one's inventory (crawled
-//! concurrently and in isolation, or read from saved files), evaluate them together and
-//! write one report.
-//!
-//! An account is the unit of isolation: its own credentials, its own pace, its own
-//! coverage. A failure stays inside its account and becomes that account's record; every
-//! other account completes normally.
+//! Phase one of an organization run that crawls: list and select the accounts, then crawl
+//! them concurrently and in isolation. Each finished account's inventory goes to the
+//! run's [`InventoryStore`] at once, so the run holds only the accounts in flight.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::Utc;
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::baseline::{AccountAssessment, Assessment, Audited, RunIdentity};
 use crate::cli::{AuditArgs, Endpoint};
-use crate::crawl::{AwsOptions, Caller, CrawlOptions, MemberRole, ProgressMode};
-use crate::findings::IdSource;
+use crate::crawl::{Caller, CrawlOptions, MemberRole, ProgressMode};
 use crate::inventory::Inventory;
 use crate::org::{
     AccessProblem, Account, AccountRecord, AccountState, MANIFEST_SCHEMA_VERSION, Manifest,
     OrgListing, Outcome, Selection, Shard, check_account_ids, parse_accounts_file,
 };
 use crate::policy::Policy;
-use crate::report::{self, OrgRunInfo};
 
-use super::saved::{load_saved, stage_saved};
-use super::settle::Settle;
-use super::tracking::Tracking;
-use super::{commit_run, crawl_scope, exit_code, fail, formats, stats_line};
+use super::super::settle::Settle;
+use super::super::{aws_options, crawl_scope, runtime, stats_line};
+use super::Collected;
+use super::store::InventoryStore;
 
 /// The largest `--accounts-file` read.
 const ACCOUNTS_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 
-/// What an organization run collected: every selected account's record, and the
-/// inventories of the audited ones.
-pub struct Collected {
-    pub manifest: Manifest,
-    /// By account id.
-    pub inventories: BTreeMap<String, Inventory>,
-    /// Where the data came from, for messages: the endpoint or the files read.
-    pub origin: String,
-}
-
-pub(super) fn audit(
-    args: &AuditArgs,
-    policy: &Policy,
-    endpoint: Option<&Endpoint>,
-    tracking: &Tracking,
-) -> u8 {
-    let collected = if args.from_inventory.is_empty() {
-        crawl_organization(args, policy, endpoint)
-    } else {
-        load_saved(&args.from_inventory)
-    };
-    let Collected {
-        mut manifest,
-        mut inventories,
-        origin,
-    } = match collected {
-        Ok(collected) => collected,
-        Err(message) => return fail(&message),
-    };
-    let as_of = args.as_of.unwrap_or_else(Utc::now);
-    for inventory in inventories.values() {
-        if let Err(err) = inventory.check_as_of(as_of, &origin) {
-            return fail(&err.to_string());
-        }
-    }
-    // An account that the policy's scope leaves out is listed as such, also offline.
-    for record in &mut manifest.accounts {
-        if matches!(record.result, Outcome::Audited { .. })
-            && !policy.scope.includes_account(&record.account.id)
-        {
-            record.result = Outcome::OutOfScope;
-            inventories.remove(&record.account.id);
-        }
-    }
-    let saved = match &args.save_inventory {
-        Some(dir) => match stage_saved(dir, &mut manifest, &mut inventories) {
-            Ok(set) => Some(set),
-            Err(message) => return fail(&message),
-        },
-        None => None,
-    };
-
-    let mut scopes = BTreeMap::new();
-    let mut raw = Vec::new();
-    for (id, inventory) in &mut inventories {
-        super::settle::check_settled(inventory, &policy.rules, as_of);
-        scopes.insert(id.clone(), policy.scope.restrict(inventory));
-        raw.extend(crate::rules::evaluate(inventory, &policy.rules, as_of));
-    }
-    let mut findings = crate::policy::apply(policy, raw, as_of);
-    let identity = RunIdentity {
-        audited: Audited::Organization(manifest.organization_id.clone()),
-        id_source: if inventories
-            .values()
-            .any(|i| super::id_source(i) == IdSource::CredentialReport)
-        {
-            IdSource::CredentialReport
-        } else {
-            IdSource::Api
-        },
-        slice: manifest
-            .selection
-            .shard
-            .map(|s| format!("shard-{}-of-{}", s.index, s.count)),
-    };
-    let assessment = Assessment {
-        accounts: manifest
-            .accounts
-            .iter()
-            .map(|r| {
-                let id = r.account.id.clone();
-                let state = match (&r.result, inventories.get(&id)) {
-                    (Outcome::Audited { .. }, Some(inventory)) => AccountAssessment::Audited {
-                        inventory,
-                        scope: scopes.get(&id),
-                    },
-                    (outcome, _) => AccountAssessment::NotAssessed(not_assessed_reason(r, outcome)),
-                };
-                (id, state)
-            })
-            .collect(),
-        rules: &policy.rules,
-    };
-    let selected: Vec<String> = manifest
-        .accounts
-        .iter()
-        .map(|r| r.account.id.clone())
-        .collect();
-    let complete = manifest
-        .accounts
-        .iter()
-        .all(|r| !matches!(r.result, Outcome::Unreachable(_)))
-        && inventories.values().all(|i| i.is_complete());
-    let mut tracked = match tracking.compare(
-        &identity,
-        &selected,
-        as_of,
-        complete,
-        &mut findings,
-        &assessment,
-    ) {
-        Ok(tracked) => tracked,
-        Err(message) => return fail(&message),
-    };
-    let (mut by_account, notices) = report::split_by_account(findings);
-    for id in inventories.keys() {
-        by_account.entry(id.clone()).or_default();
-    }
-    let run = OrgRunInfo {
-        manifest: &manifest,
-        inventories: &inventories,
-        findings: &by_account,
-        findings_notices: &notices,
-        scopes: &scopes,
-        as_of,
-        fail_on: args.fail_on.threshold(),
-        policy_file: args.config.as_deref(),
-        saved_inventories: &args.from_inventory,
-        fail_on_new: tracking.fail_on_new,
-        tracking: Some(&tracked.run),
-    };
-    let model = report::OrgModel::build(&run);
-    let written = match report::write_org_reports(&args.out_dir, &formats(&args.format), &model) {
-        Ok(written) => written,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let recorded = match commit_run(saved, &mut tracked.pending) {
-        Ok(recorded) => recorded,
-        Err(message) => return fail(&message),
-    };
-    if !args.quiet {
-        print!("{}", report::org_summary_text(&model, &written));
-        if let Some(dir) = &args.save_inventory {
-            println!("inventories saved to {}", dir.display());
-        }
-        if let Some(path) = recorded {
-            println!("history: recorded {}", path.display());
-        }
-    }
-    let complete = model.complete;
-    let worst = tracking.worst(by_account.values());
-    let code = exit_code(complete, worst, args.fail_on.threshold());
-    if !complete {
-        eprintln!(
-            "keyhygiene: coverage is incomplete: {} of {} selected accounts not audited, {} gap(s) inside audited accounts; the reports say what is missing",
-            model.totals.unreachable, model.totals.selected, model.totals.gaps
-        );
-    }
-    code
-}
-
-/// Why a selected account's baseline findings are not assessed this run.
-fn not_assessed_reason(record: &AccountRecord, outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Unreachable(p) => format!(
-            "account not audited: {} failed with {}",
-            p.operation, p.error_code
-        ),
-        Outcome::NotActive => format!("account not active ({})", record.account.state.as_str()),
-        Outcome::Excluded => "account excluded (--exclude-accounts)".to_string(),
-        Outcome::OutOfScope => "out of scope".to_string(),
-        Outcome::OtherShard => "account in another shard".to_string(),
-        Outcome::Audited { .. } => "account not audited".to_string(),
-    }
-}
-
 /// The accounts the command line names, checked: `--accounts`, `--accounts-file`, and
 /// `--exclude-accounts`.
-fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<String>), String> {
+pub(super) fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<String>), String> {
     check_account_ids("--accounts", &args.accounts)?;
     check_account_ids("--exclude-accounts", &args.exclude_accounts)?;
     let mut named = args.accounts.clone();
@@ -292,7 +108,7 @@ fn select(
         .collect()
 }
 
-fn crawl_organization(
+pub(super) fn crawl_organization(
     args: &AuditArgs,
     policy: &Policy,
     endpoint: Option<&Endpoint>,
@@ -303,18 +119,9 @@ fn crawl_organization(
         None => "the AWS APIs".to_string(),
     };
     let redact = |text: String| endpoint.map_or(text.clone(), |ep| ep.redact(&text));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
-        let connected = crate::crawl::connect(&AwsOptions {
-            profile: args.profile.clone(),
-            region: args.region.clone(),
-            endpoint_url: endpoint.map(|e| e.url().to_string()),
-            ..AwsOptions::default()
-        })
-        .await
+    runtime()?.block_on(async {
+        let connected = crate::crawl::connect(&aws_options(args, endpoint))
+            .await
         .map_err(|e| redact(e.to_string()))?;
         let listed_at = Utc::now();
         let listing = if args.org || !args.ous.is_empty() {
@@ -362,7 +169,7 @@ fn crawl_organization(
         let settle = Settle {
             rules: &policy.rules,
             fixed: args.as_of,
-            horizon: chrono::TimeDelta::hours(super::settle::HORIZON_HOURS),
+            horizon: chrono::TimeDelta::hours(super::super::settle::HORIZON_HOURS),
         };
         let opts = CrawlOptions {
             concurrency: args.concurrency,
@@ -374,57 +181,66 @@ fn crawl_organization(
             check: Some(settle.user_check()),
             ..CrawlOptions::default()
         };
-        let results: Vec<(usize, Result<Inventory, AccessProblem>)> =
-            futures::stream::iter(targets.into_iter().map(|index| {
-                let account = records[index].account.clone();
-                let (connected, role, opts, origin, settle) =
-                    (&connected, &role, &opts, &origin, &settle);
-                let span = tracing::warn_span!("account", id = %account.id);
-                async move {
-                    let started = Instant::now();
-                    let result = crawl_account(
-                        connected,
-                        &account,
-                        role,
-                        opts,
-                        settle,
-                        args.account_timeout,
-                    )
-                    .await
-                    .and_then(|inv| {
-                        inv.validate(origin).map_err(|e| AccessProblem {
-                            operation: "crawl".into(),
-                            error_code: "InvalidData".into(),
-                            message: e.to_string(),
-                            role_arn: None,
-                        })?;
-                        Ok(inv)
-                    });
-                    (index, account, result, started.elapsed())
-                }
-                .instrument(span)
-            }))
-            .buffer_unordered(args.account_concurrency)
-            .map(|(index, account, result, elapsed)| {
-                done.set(done.get() + 1);
-                if !args.quiet {
-                    eprintln!(
-                        "{}",
-                        redact(account_line(&account, &result, elapsed, done.get(), total))
-                    );
-                }
-                (index, result)
-            })
-            .collect()
-            .await;
-        let mut inventories = BTreeMap::new();
-        for (index, result) in results {
-            match result {
-                Ok(inventory) => {
-                    inventories.insert(records[index].account.id.clone(), inventory);
-                }
-                Err(problem) => records[index].result = Outcome::Unreachable(problem),
+        // Each finished account's inventory goes to the store at once: at most
+        // --account-concurrency inventories are in memory.
+        let mut store = InventoryStore::new();
+        let mut failures: Vec<(usize, AccessProblem)> = Vec::new();
+        let mut spill_error: Option<String> = None;
+        let mut finished = futures::stream::iter(targets.into_iter().map(|index| {
+            let account = records[index].account.clone();
+            let (connected, role, opts, origin, settle) =
+                (&connected, &role, &opts, &origin, &settle);
+            let span = tracing::warn_span!("account", id = %account.id);
+            async move {
+                let started = Instant::now();
+                let result = crawl_account(
+                    connected,
+                    &account,
+                    role,
+                    opts,
+                    settle,
+                    args.account_timeout,
+                )
+                .await
+                .and_then(|inv| {
+                    inv.validate(origin).map_err(|e| AccessProblem {
+                        operation: "crawl".into(),
+                        error_code: "InvalidData".into(),
+                        message: e.to_string(),
+                        role_arn: None,
+                    })?;
+                    Ok(inv)
+                });
+                (index, account, result, started.elapsed())
             }
+            .instrument(span)
+        }))
+        .buffer_unordered(args.account_concurrency);
+        while let Some((index, account, result, elapsed)) = finished.next().await {
+            done.set(done.get() + 1);
+            if !args.quiet {
+                eprintln!(
+                    "{}",
+                    redact(account_line(&account, &result, elapsed, done.get(), total))
+                );
+            }
+            match result {
+                Ok(mut inventory) => {
+                    if let Err(e) = store.put(&account.id, &mut inventory) {
+                        spill_error.get_or_insert_with(|| {
+                            format!("cannot keep account {}'s inventory on disk: {e} (check the space in the temporary directory, TMPDIR)", account.id)
+                        });
+                    }
+                }
+                Err(problem) => failures.push((index, problem)),
+            }
+        }
+        drop(finished);
+        if let Some(message) = spill_error {
+            return Err(message);
+        }
+        for (index, problem) in failures {
+            records[index].result = Outcome::Unreachable(problem);
         }
         Ok(Collected {
             manifest: Manifest {
@@ -446,7 +262,7 @@ fn crawl_organization(
                 },
                 accounts: records,
             },
-            inventories,
+            store,
             origin,
         })
     })
