@@ -790,7 +790,12 @@ fn an_account_found_bad_while_writing_leaves_nothing_behind() {
     let out = tmp.path().join("out");
     let kept = tmp.path().join("kept");
     let output = keyhygiene()
-        .args(["audit", "--as-of", "2026-05-27T12:00:00Z", "--from-inventory"])
+        .args([
+            "audit",
+            "--as-of",
+            "2026-05-27T12:00:00Z",
+            "--from-inventory",
+        ])
         .arg(&saved)
         .arg("--out-dir")
         .arg(&out)
