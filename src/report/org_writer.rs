@@ -167,22 +167,22 @@ pub struct Spilled<'m> {
 }
 
 impl Spilled<'_> {
-    /// Copies every audited account's `part`, in the overview's order.
+    /// Copies every account's `part`, in the overview's order.
     fn copy(&self, part: Part, out: &mut dyn Write) -> io::Result<()> {
         let mut spill = self.spill.borrow_mut();
-        for account in self.model.audited() {
+        for account in &self.model.accounts {
             spill.copy_to(&part.key(&account.id), out)?;
         }
         Ok(())
     }
 
-    /// A list of `report.json` items: every account's `part` (audited accounts only, or
-    /// every account), each item written as it was rendered.
-    pub fn list(&self, part: Part, every_account: bool) -> SpilledList<'_> {
+    /// A list of `report.json` items: every account's `part`, in the overview's order,
+    /// each item written as it was rendered (an account that was not audited has only its
+    /// entry in `accounts`).
+    pub fn list(&self, part: Part) -> SpilledList<'_> {
         SpilledList {
             spilled: self,
             part,
-            every_account,
         }
     }
 }
@@ -190,7 +190,6 @@ impl Spilled<'_> {
 pub struct SpilledList<'s> {
     spilled: &'s Spilled<'s>,
     part: Part,
-    every_account: bool,
 }
 
 impl Serialize for SpilledList<'_> {
@@ -198,13 +197,7 @@ impl Serialize for SpilledList<'_> {
         use serde::ser::{Error, SerializeSeq};
         let mut seq = serializer.serialize_seq(None)?;
         let mut spill = self.spilled.spill.borrow_mut();
-        for account in self
-            .spilled
-            .model
-            .accounts
-            .iter()
-            .filter(|a| self.every_account || a.audited)
-        {
+        for account in &self.spilled.model.accounts {
             let items = spill
                 .items(&self.part.key(&account.id))
                 .map_err(S::Error::custom)?;

@@ -364,11 +364,6 @@ impl OrgModel {
         }
     }
 
-    /// The audited accounts, in the overview's order.
-    pub fn audited(&self) -> impl Iterator<Item = &AccountView> {
-        self.accounts.iter().filter(|a| a.audited)
-    }
-
     /// The accounts whose coverage is not complete: not audited, or audited with gaps.
     pub fn accounts_with_problems(&self) -> impl Iterator<Item = &AccountView> {
         self.accounts.iter().filter(|a| a.kind == "gap")
