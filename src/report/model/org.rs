@@ -115,7 +115,8 @@ impl OrgTotals {
 pub struct OrgSums {
     /// Suppressed findings per severity, critical first.
     pub suppressed: [usize; 4],
-    /// One row per rule and severity: worst severity first, then by rule id.
+    /// One row per rule and severity, in the order first met ([`OrgModel::by_rule`] is
+    /// sorted).
     pub by_rule: Vec<RuleSummary>,
     pub users_listed: usize,
     pub users_fully_audited: usize,
@@ -173,11 +174,6 @@ impl OrgSums {
                 }),
             }
         }
-        self.by_rule.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.rule_id.cmp(&b.rule_id))
-        });
         self.users_listed += m.coverage.users_listed;
         self.users_fully_audited += m.coverage.users_fully_audited;
         self.keys += m.coverage.keys;
@@ -301,6 +297,12 @@ impl OrgModel {
                 suppressed: sums.suppressed[i],
             })
             .collect();
+        let mut by_rule = sums.by_rule.clone();
+        by_rule.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+        });
         let saved_inventories: Vec<String> = run
             .saved_inventories
             .iter()
@@ -359,7 +361,7 @@ impl OrgModel {
                 .map(notice_view)
                 .collect(),
             by_severity,
-            by_rule: sums.by_rule.clone(),
+            by_rule,
             sums,
         }
     }
