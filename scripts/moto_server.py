@@ -12,6 +12,10 @@ KEYHYGIENE_MOTO_PAGE_CAP=N answers at most N users a page whatever MaxItems asks
 also return fewer than MaxItems), so a few hundred users span several pages in the tests.
 GetAccountAuthorizationDetails pages the same way (moto answers everything at once).
 
+moto's ListAccessKeys answer has no IsTruncated; IAM's always has one (false when every key
+fits, as it always does: a user has at most two keys). This launcher adds it, so the crawl's
+check that a listing's answer is whole holds against the local endpoint as against IAM.
+
 moto builds the credential report when it is fetched but dates it 2015-02-02; this launcher
 dates it at the time it was built (moto's clock, so a server under faketime dates it in
 its faked present), as IAM dates a fresh report.
@@ -81,6 +85,15 @@ def get_credential_report(self):
                          "GeneratedTime": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
+def list_access_keys(self):
+    user_name = self._get_param("UserName")
+    if not user_name:
+        user_name = self.backend.get_access_key_last_used(self.get_access_key())["user_name"]
+    keys = self.backend.list_access_keys(user_name)
+    return ActionResult({"UserName": user_name, "AccessKeyMetadata": keys, "IsTruncated": False})
+
+
+IamResponse.list_access_keys = list_access_keys
 IamResponse.get_account_authorization_details = get_account_authorization_details
 IamResponse.get_credential_report = get_credential_report
 

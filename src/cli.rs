@@ -165,8 +165,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = crate::crawl::DEFAULT_ACCOUNT_CONCURRENCY, value_parser = parse_concurrency, help_heading = "Organization")]
     pub account_concurrency: usize,
 
-    /// Longest crawl of one account (e.g. 90s, 30m, 2h); an account that takes longer is
-    /// reported as not audited.
+    /// Longest crawl of one account (e.g. 90s, 30m, 2h; at most 168h, a week); an account
+    /// that takes longer is reported as not audited.
     #[arg(long, value_name = "DURATION", default_value = "60m", value_parser = parse_duration, help_heading = "Organization")]
     pub account_timeout: std::time::Duration,
 
@@ -201,6 +201,13 @@ pub struct AuditArgs {
     /// with --from-inventory.
     #[arg(long, value_name = "K/N", value_parser = crate::org::Shard::parse, help_heading = "Organization", conflicts_with_all = LIVE_ONLY)]
     pub shard: Option<crate::org::Shard>,
+
+    /// Report one shard's folder as that shard's own report: only shard K/N's manifest is
+    /// read, and the accounts of the other shards are "in another shard" (not assessed).
+    /// Without it, a sharded run's folders merge into the organization's report, and the
+    /// accounts of a shard whose folder is missing are not covered (exit 3).
+    #[arg(long, value_name = "K/N", value_parser = crate::org::Shard::parse, requires = "from_inventory", help_heading = "Organization")]
+    pub only_shard: Option<crate::org::Shard>,
 
     /// No progress, no summary: only errors, on stderr.
     #[arg(long, short)]
@@ -284,20 +291,30 @@ impl AuditArgs {
     }
 }
 
-/// `90s`, `30m`, `2h`, or a number of seconds.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+/// The longest duration a flag takes: a week.
+pub const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
+
+/// `90s`, `30m`, `2h`, or a number of seconds: more than 0, at most a week.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let seconds = match unit {
+    let seconds: u64 = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         _ => 0,
     };
-    match number.parse::<u64>() {
-        Ok(n) if n > 0 && seconds > 0 => Ok(std::time::Duration::from_secs(n * seconds)),
+    match (number.parse::<u64>().ok().filter(|n| *n > 0), seconds) {
+        (Some(n), 1..) => n
+            .checked_mul(seconds)
+            .filter(|s| *s <= MAX_DURATION_SECS)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                "longer than the most allowed, 168h (a week); expected a duration such as 90s, 30m or 2h"
+                    .to_string()
+            }),
         _ => Err("expected a duration such as 90s, 30m or 2h".into()),
     }
 }
@@ -351,6 +368,28 @@ impl std::fmt::Display for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_checked_and_bounded() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("168h"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        // Once a panic in debug builds and a silent 3,584 s in release builds.
+        for huge in [
+            "5124095576030432h",
+            "169h",
+            "604801",
+            "18446744073709551615m",
+        ] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("168h"), "{huge}: {err}");
+        }
+        for bad in ["0s", "", "h", "1d", "-5m", "99999999999999999999999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn an_endpoint_never_shows_its_userinfo() {

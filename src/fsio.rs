@@ -1,7 +1,9 @@
 //! Reading input files and writing output files, safely.
 //!
 //! Every file keyhygiene reads may be hostile: huge, endless (`/dev/zero`), a FIFO that
-//! never delivers. [`read_limited`] reads only regular files, up to a documented size.
+//! never delivers, a symbolic link planted in a folder to lead elsewhere. [`read_limited`]
+//! reads only regular files, up to a documented size; [`read_limited_in_dir`] also refuses
+//! a symbolic link, for the files keyhygiene finds inside a folder it was given.
 //!
 //! Every directory keyhygiene writes to may be shared (a cron job's output folder). Files are
 //! never opened by a predictable name: each is written to a temporary file created
@@ -46,6 +48,10 @@ pub enum ReadError {
         kind: &'static str,
     },
     #[error(
+        "{file}: the {what} is a symbolic link; inside a folder keyhygiene reads only the folder's own regular files (replace the link with the file it points to)"
+    )]
+    Link { file: String, what: &'static str },
+    #[error(
         "{file}: the {what} is larger than {limit_mib} MiB, the most keyhygiene reads (is it the right file?)"
     )]
     TooLarge {
@@ -61,7 +67,36 @@ pub enum ReadError {
 /// The file is opened without blocking (a FIFO would otherwise block the open itself) and
 /// checked through the open handle, so it cannot be swapped between the check and the read.
 pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let (file, meta) = open_regular(path, what)?;
+    read_opened(path, what, limit, Follow::Links)
+}
+
+/// [`read_limited`] for a file found inside a folder: a symbolic link there is refused, not
+/// followed (`O_NOFOLLOW`), so a link planted in a shared folder cannot lead the read to a
+/// file outside it.
+pub fn read_limited_in_dir(
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
+    read_opened(path, what, limit, Follow::NoLinks)
+}
+
+/// Whether a read follows a symbolic link at the path itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// A path the user gave: it may be a link.
+    Links,
+    /// A file found inside a folder: a link is refused.
+    NoLinks,
+}
+
+fn read_opened(
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+    follow: Follow,
+) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open_regular(path, what, follow)?;
     let file_name = path.display().to_string();
     let io_error = |source| ReadError::Io {
         file: file_name.clone(),
@@ -90,7 +125,7 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
 /// The first `n` bytes of a regular file (all of it when shorter), with the checks of
 /// [`read_limited`]: for a header that sits at the start of a larger document.
 pub fn read_prefix(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, ReadError> {
-    let (file, _) = open_regular(path, what)?;
+    let (file, _) = open_regular(path, what, Follow::Links)?;
     let mut bytes = Vec::new();
     file.take(n)
         .read_to_end(&mut bytes)
@@ -103,10 +138,11 @@ pub fn read_prefix(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, R
 }
 
 /// Opens `path` for reading without blocking (a FIFO never stalls the open) and refuses
-/// anything but a regular file.
+/// anything but a regular file (and, with [`Follow::NoLinks`], a symbolic link).
 fn open_regular(
     path: &Path,
     what: &'static str,
+    follow: Follow,
 ) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
     let file_name = path.display().to_string();
     let io_error = |source| ReadError::Io {
@@ -114,11 +150,21 @@ fn open_regular(
         what,
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(io_error)?;
+    let flags = match follow {
+        Follow::Links => libc::O_NONBLOCK,
+        Follow::NoLinks => libc::O_NONBLOCK | libc::O_NOFOLLOW,
+    };
+    let file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
+        Ok(file) => file,
+        // O_NOFOLLOW fails with ELOOP on a link.
+        Err(e) if follow == Follow::NoLinks && e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ReadError::Link {
+                file: file_name,
+                what,
+            });
+        }
+        Err(e) => return Err(io_error(e)),
+    };
     let meta = file.metadata().map_err(io_error)?;
     if !meta.is_file() {
         return Err(ReadError::NotRegular {
@@ -130,9 +176,30 @@ fn open_regular(
     Ok((file, meta))
 }
 
-/// [`read_limited`] for text: invalid UTF-8 is an error naming the file.
+/// [`read_limited`] for text: invalid UTF-8 is an error naming the file. A leading UTF-8
+/// byte-order mark (as Notepad, PowerShell and Excel write one) is dropped.
 pub fn read_limited_text(path: &Path, what: &'static str, limit: u64) -> Result<String, ReadError> {
-    let bytes = read_limited(path, what, limit)?;
+    text(path, what, read_limited(path, what, limit)?)
+}
+
+/// [`read_limited_in_dir`] for text, as [`read_limited_text`].
+pub fn read_limited_text_in_dir(
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+) -> Result<String, ReadError> {
+    text(path, what, read_limited_in_dir(path, what, limit)?)
+}
+
+/// The bytes without a leading byte-order mark.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+fn text(path: &Path, what: &'static str, mut bytes: Vec<u8>) -> Result<String, ReadError> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| ReadError::Io {
         file: path.display().to_string(),
         what,
@@ -417,5 +484,44 @@ mod tests {
         assert!(matches!(err, ReadError::TooLarge { .. }), "{err}");
         std::fs::write(&big, [b'x'; 10]).unwrap();
         assert_eq!(read_limited(&big, "policy file", 10).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn a_link_inside_a_folder_is_refused_and_a_given_link_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.json");
+        std::fs::write(&outside, "{}").unwrap();
+        let folder = dir.path().join("saved");
+        std::fs::create_dir(&folder).unwrap();
+        let link = folder.join("account-111111111111.json");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let err = read_limited_in_dir(&link, "saved inventory", 10).unwrap_err();
+        assert!(matches!(err, ReadError::Link { .. }), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // A path the user names may be a link.
+        assert_eq!(read_limited(&link, "saved inventory", 10).unwrap(), b"{}");
+        // A link to a FIFO inside a folder is refused as a link, never opened.
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let to_fifo = folder.join("manifest.json");
+        std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+        assert!(matches!(
+            read_limited_in_dir(&to_fifo, "manifest", 10),
+            Err(ReadError::Link { .. })
+        ));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_from_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.txt");
+        std::fs::write(&path, b"\xef\xbb\xbf111122223333\r\n").unwrap();
+        assert_eq!(
+            read_limited_text(&path, "accounts file", 100).unwrap(),
+            "111122223333\r\n"
+        );
+        assert_eq!(strip_bom(b"\xef\xbb\xbfuser,arn"), b"user,arn");
+        assert_eq!(strip_bom(b"user,arn"), b"user,arn");
     }
 }

@@ -1,4 +1,5 @@
-//! keyhygiene: audits the hygiene of long-term AWS access keys across one account.
+//! keyhygiene: audits the hygiene of long-term AWS access keys across an account or an AWS
+//! Organization.
 //!
 //! Data flow: policy → source → [`inventory::Inventory`] → [`rules`] → [`findings::FindingSet`]
 //! → [`report`] renderers → files and an exit code.
@@ -10,6 +11,7 @@ pub mod crawl;
 pub mod credential_report;
 pub mod findings;
 pub mod fsio;
+pub mod ident;
 pub mod inventory;
 pub mod org;
 pub mod policy;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ident::AccountId;
+
 /// An account's state in Organizations (`State`, or the retiring `Status` from an endpoint
 /// that sends only that). Only [`AccountState::Active`] accounts are crawled.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,7 +72,7 @@ impl AccountState {
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// The 12-digit account id.
-    pub id: String,
+    pub id: AccountId,
     /// The account's name in Organizations; `None` when it was named by id only.
     pub name: Option<String>,
     pub state: AccountState,
@@ -82,9 +84,9 @@ pub struct Account {
 impl Account {
     /// An account known by its id alone (named with `--accounts`, or read from a saved
     /// inventory without a manifest): no name, no OU path, not listed by Organizations.
-    pub fn named(id: &str) -> Account {
+    pub fn named(id: &AccountId) -> Account {
         Account {
-            id: id.to_string(),
+            id: id.clone(),
             name: None,
             state: AccountState::NotListed,
             ou_path: None,
@@ -98,14 +100,9 @@ impl Account {
 pub struct OrgListing {
     /// `o-…`, from DescribeOrganization.
     pub organization_id: Option<String>,
-    pub management_account_id: Option<String>,
+    pub management_account_id: Option<AccountId>,
     /// Every account listed (for `--ou`: only those under the units asked for), sorted by id.
     pub accounts: Vec<Account>,
-}
-
-/// Twelve digits: anything else is not an account id.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What a run did with one account.
@@ -184,9 +181,9 @@ pub struct Selection {
     pub ous: Vec<String>,
     /// `--accounts` and `--accounts-file`: these accounts.
     #[serde(default)]
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     #[serde(default)]
-    pub exclude_accounts: Vec<String>,
+    pub exclude_accounts: Vec<AccountId>,
     /// The role assumed in member accounts.
     #[serde(default)]
     pub role_name: Option<String>,
@@ -200,35 +197,65 @@ pub struct Selection {
 /// An account belongs to shard `1 + (h mod N)`, where `h` is the first 8 bytes, big-endian,
 /// of the SHA-256 of its 12-digit id in ASCII: it depends on the id alone, so an account
 /// stays in its shard when others are added or removed, whatever machine computes it.
+///
+/// Read from a saved manifest, a shard goes through the checks of `--shard`
+/// ([`Shard::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "ShardFields")]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
+}
+
+/// A shard as a manifest spells it, before its checks.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShardFields {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<ShardFields> for Shard {
+    type Error = String;
+
+    fn try_from(f: ShardFields) -> Result<Shard, String> {
+        Shard::new(f.index, f.count)
+    }
 }
 
 /// The most shards a run can be split into.
 pub const MAX_SHARDS: u32 = 10_000;
 
 impl Shard {
-    /// Parses `K/N` (1 <= K <= N <= 10,000).
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let fix = "write K/N, e.g. --shard 2/8 for the second of eight shards";
-        let (k, n) = text
-            .split_once('/')
-            .ok_or_else(|| format!("--shard {text}: not K/N ({fix})"))?;
-        let number = |t: &str| {
-            t.trim()
-                .parse::<u32>()
-                .map_err(|_| format!("--shard {text}: \"{t}\" is not a whole number ({fix})"))
-        };
-        let (index, count) = (number(k)?, number(n)?);
+    /// Shard `index` of `count`: 1 <= index <= count <= 10,000.
+    pub fn new(index: u32, count: u32) -> Result<Shard, String> {
         if count == 0 || count > MAX_SHARDS || index == 0 || index > count {
             return Err(format!(
-                "--shard {text}: K must be from 1 to N, and N from 1 to {MAX_SHARDS} ({fix})"
+                "shard {index}/{count}: K must be from 1 to N, and N from 1 to {MAX_SHARDS}"
             ));
         }
         Ok(Shard { index, count })
+    }
+
+    /// Parses `K/N` (1 <= K <= N <= 10,000), as `--shard` and `--only-shard` take it.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let fix = "write K/N, e.g. 2/8 for the second of eight shards";
+        let shown = crate::redact::shown(text, 40);
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{shown}: not K/N ({fix})"))?;
+        let number = |t: &str| {
+            t.trim().parse::<u32>().map_err(|_| {
+                format!(
+                    "{shown}: \"{}\" is not a whole number ({fix})",
+                    crate::redact::shown(t, 40)
+                )
+            })
+        };
+        let (index, count) = (number(k)?, number(n)?);
+        Shard::new(index, count).map_err(|_| {
+            format!("{shown}: K must be from 1 to N, and N from 1 to {MAX_SHARDS} ({fix})")
+        })
     }
 
     /// The shard (1 to `count`) that audits `account_id`.
@@ -302,49 +329,155 @@ pub struct Manifest {
     /// When the accounts were listed.
     pub listed_at: chrono::DateTime<chrono::Utc>,
     pub organization_id: Option<String>,
-    pub management_account_id: Option<String>,
+    pub management_account_id: Option<AccountId>,
     /// The account keyhygiene ran from.
-    pub caller_account_id: Option<String>,
+    pub caller_account_id: Option<AccountId>,
     pub selection: Selection,
     /// Every account listed, sorted by id.
     pub accounts: Vec<AccountRecord>,
 }
 
+impl Manifest {
+    /// Refuses a manifest that contradicts itself: an account listed twice, an outcome
+    /// its state does not allow (an ACTIVE account "not active", a CLOSED one audited), an
+    /// inventory file that is not the account's own, or a shard's manifest that claims an
+    /// account of another shard (or leaves one of its own to another).
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::with_capacity(self.accounts.len());
+        for record in &self.accounts {
+            let id = &record.account.id;
+            if !seen.insert(id) {
+                return Err(format!("account {id} is listed twice"));
+            }
+            record.check()?;
+            let claims = match &record.result {
+                Outcome::Audited { .. } | Outcome::Unreachable(_) => Some(true),
+                Outcome::OtherShard => Some(false),
+                _ => None,
+            };
+            match (self.selection.shard, claims) {
+                (Some(shard), Some(claims)) if shard.owns(id) != claims => {
+                    return Err(format!(
+                        "account {id} belongs to shard {} of {}, but the manifest of shard {shard} says it is {}",
+                        Shard::of(id, shard.count),
+                        shard.count,
+                        record.result.label()
+                    ));
+                }
+                (None, Some(false)) => {
+                    return Err(format!(
+                        "account {id} is said to be in another shard, but the manifest is not a shard's"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccountRecord {
+    /// The outcome agrees with the account's state, and an audited account names its own
+    /// inventory file.
+    fn check(&self) -> Result<(), String> {
+        let Account { id, state, .. } = &self.account;
+        let audited_only_if_crawled = matches!(
+            self.result,
+            Outcome::Audited { .. } | Outcome::OtherShard | Outcome::Unreachable(_)
+        );
+        if audited_only_if_crawled && !state.is_crawled() {
+            return Err(format!(
+                "account {id} is {}, which is never audited, but the manifest says it is {}",
+                state.as_str(),
+                self.result.label()
+            ));
+        }
+        if self.result == Outcome::NotActive && state.is_crawled() {
+            return Err(format!(
+                "account {id} is {}, but the manifest says it was not active",
+                state.as_str()
+            ));
+        }
+        if let Outcome::Audited { file } = &self.result
+            && file.as_deref() != Some(inventory_file_name(id).as_str())
+        {
+            return Err(format!(
+                "account {id}'s inventory is {}, not its own file {}",
+                file.as_deref().map_or("not named".to_string(), |f| format!(
+                    "`{}`",
+                    crate::redact::shown(f, 80)
+                )),
+                inventory_file_name(id)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The largest `manifest.json` read (about 400 bytes an account: 160,000 accounts).
+pub const MANIFEST_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Reads a saved manifest (`file` names it in messages): JSON of a version this keyhygiene
+/// reads, consistent with itself ([`Manifest::check`]). Every account id in it went through
+/// [`AccountId::parse`], every shard through [`Shard::new`]. Errors are one line.
+pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest, String> {
+    let manifest: Manifest = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "{file}:{}:{}: not a keyhygiene manifest: {e} (write it again with --save-inventory DIR)",
+            e.line(),
+            e.column()
+        )
+    })?;
+    if manifest.schema_version > MANIFEST_SCHEMA_VERSION {
+        return Err(format!(
+            "{file}: manifest schema_version {} is newer than this keyhygiene reads ({MANIFEST_SCHEMA_VERSION}); upgrade keyhygiene",
+            manifest.schema_version
+        ));
+    }
+    manifest.check().map_err(|e| {
+        format!(
+            "{file}: {e}; the manifest contradicts itself (it was edited or damaged: save the inventories again with --save-inventory DIR)"
+        )
+    })?;
+    Ok(manifest)
+}
+
 /// The saved inventory file of one account in a saved organization directory.
-pub fn inventory_file_name(account_id: &str) -> String {
+pub fn inventory_file_name(account_id: &AccountId) -> String {
     format!("account-{account_id}.json")
 }
 
 /// The account ids of an `--accounts-file`: one id per line; `#` starts a comment; blank
-/// lines are ignored. An error names the file, the line and the fix.
-pub fn parse_accounts_file(text: &str, file: &str) -> Result<Vec<String>, String> {
+/// lines and a leading byte-order mark (as Notepad and PowerShell write) are ignored. An
+/// error names the file, the line and the fix.
+pub fn parse_accounts_file(text: &str, file: &str) -> Result<Vec<AccountId>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut ids = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let id = line.split('#').next().unwrap_or("").trim();
         if id.is_empty() {
             continue;
         }
-        if !is_account_id(id) {
-            return Err(format!(
-                "{file}:{}: `{}` is not a 12-digit account id (one id per line; # starts a comment)",
-                number + 1,
-                id.chars().take(40).collect::<String>()
-            ));
-        }
-        ids.push(id.to_string());
+        let id = AccountId::parse(id).map_err(|e| {
+            format!(
+                "{file}:{}: {e} (one id per line; # starts a comment)",
+                number + 1
+            )
+        })?;
+        ids.push(id);
     }
     Ok(ids)
 }
 
-/// Checks the ids given to a flag such as `--accounts`.
-pub fn check_account_ids(flag: &str, ids: &[String]) -> Result<(), String> {
-    match ids.iter().find(|id| !is_account_id(id)) {
-        Some(bad) => Err(format!(
-            "{flag}: `{}` is not a 12-digit account id (comma-separated, e.g. {flag} 111122223333,444455556666)",
-            bad.chars().take(40).collect::<String>()
-        )),
-        None => Ok(()),
-    }
+/// The ids given to a flag such as `--accounts`, parsed.
+pub fn parse_account_ids(flag: &str, ids: &[String]) -> Result<Vec<AccountId>, String> {
+    ids.iter()
+        .map(|id| {
+            AccountId::parse(id).map_err(|e| {
+                format!("{flag}: {e} (comma-separated, e.g. {flag} 111122223333,444455556666)")
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -360,9 +493,14 @@ mod tests {
         );
         assert_eq!(
             parse_accounts_file("111122223333\n1234\n", "a.txt").unwrap_err(),
-            "a.txt:2: `1234` is not a 12-digit account id (one id per line; # starts a comment)"
+            "a.txt:2: `1234` is not an AWS account id (12 digits, such as 111122223333) (one id per line; # starts a comment)"
         );
-        assert!(check_account_ids("--accounts", &["12345678901x".into()]).is_err());
+        // A byte-order mark, as Notepad and PowerShell write one, and CRLF line ends.
+        assert_eq!(
+            parse_accounts_file("\u{feff}111122223333\r\n444455556666\r\n", "a.txt").unwrap(),
+            vec!["111122223333", "444455556666"]
+        );
+        assert!(parse_account_ids("--accounts", &["12345678901x".into()]).is_err());
     }
 
     #[test]
@@ -426,8 +564,23 @@ mod shard_tests {
         assert_eq!(Shard::parse("1/1").unwrap().to_string(), "1/1");
         for bad in ["0/3", "4/3", "3", "a/3", "1/0", "1/10001", "-1/3"] {
             let err = Shard::parse(bad).unwrap_err();
-            assert!(err.starts_with(&format!("--shard {bad}: ")), "{err}");
+            assert!(err.starts_with(&format!("{bad}: ")), "{err}");
         }
+        // A manifest's shard goes through the same checks: a count of 0 once divided by
+        // zero when shards were merged.
+        for bad in [
+            r#"{"index": 1, "count": 0}"#,
+            r#"{"index": 0, "count": 2}"#,
+            r#"{"index": 3, "count": 2}"#,
+            r#"{"index": 1, "count": 10001}"#,
+        ] {
+            let err = serde_json::from_str::<Shard>(bad).unwrap_err().to_string();
+            assert!(err.contains("K must be from 1 to N"), "{bad}: {err}");
+        }
+        assert_eq!(
+            serde_json::from_str::<Shard>(r#"{"index": 2, "count": 3}"#).unwrap(),
+            Shard { index: 2, count: 3 }
+        );
         assert_eq!(
             Shard::manifest_file(Some(Shard { index: 2, count: 8 })),
             "manifest-shard-2-of-8.json"

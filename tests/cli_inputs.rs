@@ -17,7 +17,7 @@ fn t(days_before_june: i64) -> DateTime<Utc> {
 
 fn inventory(gaps: Vec<CoverageGap>) -> Inventory {
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, t(0));
-    inv.account_id = Some("123456789012".into());
+    inv.account_id = Some("123456789012".parse().unwrap());
     inv.root = RootKeys::AccountSummary {
         keys_present: false,
     };

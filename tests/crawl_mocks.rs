@@ -310,6 +310,10 @@ fn account_rules(report: Option<&'static str>, root_keys_present: i32) -> Vec<Ru
     let mut rules = vec![
         mock!(Iam::list_users).then_compute_output(|_| all_users_page()),
         mock!(Iam::list_user_tags).then_compute_output(|r| tags_of(r.user_name().unwrap())),
+        // The report lists erin, whom the account no longer has: IAM answers NoSuchEntity.
+        mock!(Iam::list_access_keys)
+            .match_requests(|r| !ACCOUNT.iter().any(|u| Some(u.name) == r.user_name()))
+            .then_http_response(no_such_entity),
         mock!(Iam::list_access_keys).then_compute_output(|r| keys_of(r.user_name().unwrap())),
         mock!(Iam::get_access_key_last_used)
             .then_compute_output(|r| last_used_of(r.access_key_id().unwrap())),
@@ -381,6 +385,22 @@ fn clients_counting(
     healthy: Vec<Rule>,
     in_flight: &Arc<InFlight>,
 ) -> Clients {
+    clients_with(overrides, healthy, in_flight, false)
+}
+
+/// Mocked clients whose IAM client checks the listings' raw answers, as the crawl's own
+/// clients do ([`keyhygiene::crawl::RequiredElements`]). Only for answers sent as HTTP
+/// bodies: a mocked output has no body to check.
+fn clients_checking_answers(overrides: Vec<Rule>, healthy: Vec<Rule>) -> Clients {
+    clients_with(overrides, healthy, &Arc::default(), true)
+}
+
+fn clients_with(
+    overrides: Vec<Rule>,
+    healthy: Vec<Rule>,
+    in_flight: &Arc<InFlight>,
+    check_answers: bool,
+) -> Clients {
     let stats = Arc::new(CallStats::default());
     let rules: Vec<Rule> = overrides.into_iter().chain(healthy).collect();
     let iam_stats = stats.interceptor();
@@ -394,6 +414,7 @@ fn clients_counting(
             .retry_partition(keyhygiene::crawl::retry_partition())
             .interceptor(iam_stats.clone())
             .interceptor(iam_in_flight.clone())
+            .interceptor(CheckAnswers(check_answers))
     );
     let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
         GetCallerIdentityOutput::builder()
@@ -415,6 +436,29 @@ fn clients_counting(
             .interceptor(sts_in_flight.clone())
     );
     Clients { iam, sts, stats }
+}
+
+/// [`keyhygiene::crawl::RequiredElements`], when on.
+#[derive(Debug, Clone)]
+struct CheckAnswers(bool);
+
+impl Intercept for CheckAnswers {
+    fn name(&self) -> &'static str {
+        "CheckAnswers"
+    }
+
+    fn modify_before_attempt_completion(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextMut<'_>,
+        rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.0 {
+            keyhygiene::crawl::RequiredElements.modify_before_attempt_completion(context, rc, cfg)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The full call plan: these tests are about each call's failures.
@@ -551,11 +595,24 @@ fn report_info(has_root_row: bool) -> Option<CredentialReportInfo> {
     })
 }
 
+/// erin, whom the credential report lists and the account no longer has: deleted since the
+/// report, a note and not a gap.
+fn erin_deleted_since_the_report() -> Removed {
+    Removed {
+        user: "erin".into(),
+        access_key_id: None,
+        operation: "CredentialReport".into(),
+    }
+}
+
 /// Checks everything a clean crawl of the account must hold.
 fn assert_complete(inv: &Inventory) {
     assert_eq!(inv.gaps, vec![]);
     assert!(inv.is_complete());
-    assert_eq!(inv.removed_during_crawl, vec![]);
+    assert_eq!(
+        inv.removed_during_crawl,
+        vec![erin_deleted_since_the_report()]
+    );
     assert_eq!(inv.account_id.as_deref(), Some(ACCOUNT_ID));
     assert_eq!(inv.source, SourceInfo::Live { endpoint: None });
     assert_eq!(inv.users, expected_users());
@@ -586,10 +643,11 @@ fn calls(inv: &Inventory, operation: &str) -> u64 {
 async fn a_healthy_account_is_crawled_completely() {
     let inv = run(vec![]).await;
     assert_complete(&inv);
-    // One call per user for tags and keys, one per key for the last use.
+    // One call per user for tags and keys, one per key for the last use; erin, whom the
+    // report lists and the listing does not, is asked for by name.
     assert_eq!(calls(&inv, "ListUsers"), 1);
     assert_eq!(calls(&inv, "ListUserTags"), 4);
-    assert_eq!(calls(&inv, "ListAccessKeys"), 4);
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1);
     assert_eq!(calls(&inv, "GetAccessKeyLastUsed"), 4);
     assert_eq!(calls(&inv, "GenerateCredentialReport"), 1);
     assert_eq!(calls(&inv, "GetCredentialReport"), 1);
@@ -637,7 +695,7 @@ async fn throttling_is_retried_until_the_call_succeeds() {
     assert_eq!(inv.stats.throttled, 5);
     assert_eq!(inv.stats.retries, 5);
     assert_eq!(calls(&inv, "ListUsers"), 4);
-    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 2);
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 2 + 1);
 }
 
 #[tokio::test]
@@ -689,7 +747,10 @@ async fn access_denied_on_one_users_keys_is_a_gap_and_the_rest_is_complete() {
     let mut users = expected_users();
     users[2].keys = vec![];
     assert_eq!(inv.users, users);
-    assert_eq!(inv.removed_during_crawl, vec![]);
+    assert_eq!(
+        inv.removed_during_crawl,
+        vec![erin_deleted_since_the_report()]
+    );
     assert_eq!(inv.root, root_from_report());
     let coverage = inv.coverage.as_ref().unwrap();
     assert!(!coverage.complete);
@@ -699,7 +760,7 @@ async fn access_denied_on_one_users_keys_is_a_gap_and_the_rest_is_complete() {
     );
     assert_eq!((coverage.keys, coverage.keys_with_last_use), (3, 3));
     // AccessDenied is not worth retrying.
-    assert_eq!(calls(&inv, "ListAccessKeys"), 4);
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1);
     assert_eq!(inv.stats.retries, 0);
     assert_eq!(inv.stats.failed_calls, 1);
 }
@@ -737,6 +798,7 @@ async fn users_and_keys_deleted_during_the_crawl_are_recorded_as_removed() {
                 access_key_id: None,
                 operation: "ListAccessKeys".into(),
             },
+            erin_deleted_since_the_report(),
         ]
     );
     let mut users = expected_users();
@@ -1049,7 +1111,7 @@ async fn the_economical_plan_takes_users_and_tags_in_pages_and_last_use_from_the
     assert_eq!(inv.users, users_from_report());
     assert!(inv.is_complete(), "{:?}", inv.gaps);
     assert_eq!(calls(&inv, "GetAccountAuthorizationDetails"), 2);
-    assert_eq!(calls(&inv, "ListAccessKeys"), 4);
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1);
     for unused in ["ListUsers", "ListUserTags", "GetAccessKeyLastUsed"] {
         assert_eq!(calls(&inv, unused), 0, "{unused}");
     }
@@ -1212,4 +1274,150 @@ async fn a_denied_last_use_is_one_gap_and_asked_once() {
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert_eq!(gaps[0].access_key_id.as_deref(), Some(ALICE_KEY_1));
     assert_eq!(inv.users[0].keys[0].last_used, LastUse::Unknown);
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers that are well-formed and still leave things out
+// ---------------------------------------------------------------------------------------
+
+/// A GetAccountAuthorizationDetails answer with `result` as its result's content.
+fn details_answer(result: &'static str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(200).unwrap(),
+        SdkBody::from(format!(
+            "<GetAccountAuthorizationDetailsResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+             <GetAccountAuthorizationDetailsResult>{result}</GetAccountAuthorizationDetailsResult>\
+             <ResponseMetadata><RequestId>x</RequestId></ResponseMetadata>\
+             </GetAccountAuthorizationDetailsResponse>"
+        )),
+    )
+}
+
+#[tokio::test]
+async fn a_listing_without_its_list_or_truncation_flag_is_retried_then_a_gap() {
+    // The SDK would read this answer as "no users, no more pages".
+    let bare =
+        mock!(Iam::get_account_authorization_details).then_http_response(|| details_answer(""));
+    let clients = clients_checking_answers(vec![bare], account_rules(Some(REPORT), 1));
+    let inv = crawl(&clients, &economical()).await;
+    assert_eq!(inv.users, vec![]);
+    assert_eq!(
+        inv.gaps,
+        vec![CoverageGap {
+            user: None,
+            access_key_id: None,
+            operation: "GetAccountAuthorizationDetails".into(),
+            error_code: "InvalidResponse".into(),
+            impact: "the user list stopped after 0 users; users beyond them were not audited"
+                .into(),
+        }]
+    );
+    // Every attempt was made (fast_retries allows 4).
+    assert_eq!(calls(&inv, "GetAccountAuthorizationDetails"), 4);
+    assert_eq!(inv.stats.retries, 3);
+    // The listing stopped with its own gap: the report's users are not asked one by one.
+    assert_eq!(calls(&inv, "ListAccessKeys"), 0);
+}
+
+#[tokio::test]
+async fn an_empty_listing_is_checked_against_the_credential_report() {
+    // Well-formed and empty, while the report fetched in the same crawl lists five users.
+    let empty = mock!(Iam::get_account_authorization_details)
+        .then_http_response(|| details_answer("<UserDetailList/><IsTruncated>false</IsTruncated>"));
+    let clients = clients(vec![empty], account_rules(Some(REPORT), 1));
+    let inv = crawl(&clients, &economical()).await;
+    assert_eq!(inv.users, vec![]);
+    assert!(!inv.is_complete());
+    let missing: Vec<(&str, &str, &str)> = inv
+        .gaps
+        .iter()
+        .map(|g| {
+            (
+                g.user.as_deref().unwrap(),
+                g.operation.as_str(),
+                g.error_code.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        missing,
+        ["alice", "bob", "carol", "dave"].map(|u| (
+            u,
+            "GetAccountAuthorizationDetails",
+            "MissingFromListing"
+        ))
+    );
+    // The gap names both sources.
+    assert!(
+        inv.gaps[0].impact.starts_with(
+            "the credential report of 2026-01-16 00:00 UTC lists this user, but GetAccountAuthorizationDetails did not, and ListAccessKeys answers for it (2 keys)"
+        ),
+        "{}",
+        inv.gaps[0].impact
+    );
+    // erin is gone: deleted since the report, a note.
+    assert_eq!(
+        inv.removed_during_crawl,
+        vec![erin_deleted_since_the_report()]
+    );
+    assert_eq!(calls(&inv, "ListAccessKeys"), 5);
+}
+
+#[tokio::test]
+async fn a_key_list_cut_short_is_listed_again_and_its_key_audited() {
+    // The first answer for alice leaves out her second key; the second is whole.
+    let cut = mock!(Iam::list_access_keys)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .sequence()
+        .output(|| {
+            let mut page = keys_of("alice");
+            page.access_key_metadata.truncate(1);
+            page
+        })
+        .output(|| keys_of("alice"))
+        .build();
+    let clients = clients(
+        vec![cut, every_user_in_one_page()],
+        account_rules(Some(REPORT), 1),
+    );
+    let inv = crawl(&clients, &economical()).await;
+    assert!(inv.is_complete(), "{:?}", inv.gaps);
+    assert_eq!(inv.users, users_from_report());
+    assert_eq!(
+        inv.removed_during_crawl,
+        vec![erin_deleted_since_the_report()]
+    );
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1 + 1);
+}
+
+#[tokio::test]
+async fn a_key_the_report_shows_and_iam_no_longer_lists_was_deleted_since_the_report() {
+    // dave's key (active in the report, rotated 2023-04-04) is gone from both answers.
+    let gone = mock!(Iam::list_access_keys)
+        .match_requests(|r| r.user_name() == Some("dave"))
+        .then_compute_output(|_| {
+            let mut page = keys_of("dave");
+            page.access_key_metadata.clear();
+            page
+        });
+    let clients = clients(
+        vec![gone, every_user_in_one_page()],
+        account_rules(Some(REPORT), 1),
+    );
+    let inv = crawl(&clients, &economical()).await;
+    assert!(inv.is_complete(), "a deletion is not a gap: {:?}", inv.gaps);
+    assert_eq!(
+        inv.removed_during_crawl,
+        vec![
+            Removed {
+                user: "dave".into(),
+                access_key_id: Some("access key 2".into()),
+                operation: "CredentialReport".into(),
+            },
+            erin_deleted_since_the_report(),
+        ]
+    );
+    let dave = inv.users.iter().find(|u| u.name == "dave").unwrap();
+    assert!(dave.keys.is_empty());
+    assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1 + 1);
 }

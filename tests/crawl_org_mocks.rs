@@ -243,7 +243,7 @@ async fn list(overrides: Vec<Rule>, ous: &[&str]) -> Result<OrgListing, OrgError
 
 fn expected(id: &str, state: AccountState, path: &str) -> Account {
     Account {
-        id: id.to_string(),
+        id: id.parse().unwrap(),
         name: Some(mock_account(id).1.to_string()),
         state,
         ou_path: Some(path.to_string()),
@@ -267,7 +267,7 @@ async fn every_account_is_listed_across_an_empty_page() {
         listing,
         OrgListing {
             organization_id: Some(ORG_ID.to_string()),
-            management_account_id: Some(MANAGEMENT.to_string()),
+            management_account_id: Some(MANAGEMENT.parse().unwrap()),
             accounts: whole_organization(),
         }
     );

@@ -171,7 +171,7 @@ fn inventory() -> Inventory {
         SourceInfo::Live { endpoint: None },
         as_of() - Duration::minutes(20),
     );
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     for spec in KEYS {
         if !inv.users.iter().any(|u| u.name == spec.user) {
             inv.users.push(User {
@@ -252,7 +252,7 @@ fn finding(
             finding_id: support::test_finding_id(ACCOUNT, rule, "<root_account>", Some(key_id)),
             user_id: None,
             severity,
-            account_id: Some(ACCOUNT.into()),
+            account_id: Some(ACCOUNT.parse().unwrap()),
             user_name: "<root_account>".into(),
             user_arn: format!("arn:aws:iam::{ACCOUNT}:root"),
             access_key_id: Some(key_id.into()),
@@ -290,7 +290,7 @@ fn finding(
         finding_id: support::test_finding_id(ACCOUNT, rule, &user.name, Some(key_id)),
         user_id: None,
         severity,
-        account_id: Some(ACCOUNT.into()),
+        account_id: Some(ACCOUNT.parse().unwrap()),
         user_name: user.name.clone(),
         user_arn: user.arn.clone(),
         access_key_id: key.id.clone(),
@@ -617,7 +617,7 @@ fn chromium_takes_a_screenshot_of_the_report() {
 #[test]
 fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     for i in 0..600 {
         let name = format!("svc-{i:04}");
         inv.users.push(User {
@@ -707,7 +707,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
     use keyhygiene::report::model::KEY_ROWS_IN_PAGE;
     let users = KEY_ROWS_IN_PAGE / 2 + 1;
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     inv.root = RootKeys::AccountSummary {
         keys_present: false,
     };

@@ -26,7 +26,7 @@ fn as_of() -> DateTime<Utc> {
 /// `users` users with two keys each, every key with two findings of realistic length.
 fn account(users: usize) -> (Inventory, FindingSet) {
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     inv.root = RootKeys::AccountSummary {
         keys_present: false,
     };
@@ -72,7 +72,7 @@ fn account(users: usize) -> (Inventory, FindingSet) {
                         finding_id: support::test_finding_id(ACCOUNT, rule, &u.name, Some(&id)),
                         user_id: None,
                         severity,
-                        account_id: Some(ACCOUNT.to_string()),
+                        account_id: Some(ACCOUNT.parse().unwrap()),
                         user_name: u.name.clone(),
                         user_arn: u.arn.clone(),
                         access_key_id: Some(id.clone()),

@@ -83,7 +83,7 @@ fn inventory() -> Inventory {
         SourceInfo::Live { endpoint: None },
         as_of() - Duration::hours(1),
     );
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     inv.users = vec![
         user(
             "alice",
@@ -216,7 +216,7 @@ fn finding(
         finding_id: support::test_finding_id(ACCOUNT, rule, user_name, key_id),
         user_id: None,
         severity,
-        account_id: Some(ACCOUNT.to_string()),
+        account_id: Some(ACCOUNT.parse().unwrap()),
         user_name: user_name.to_string(),
         user_arn: if user_name == "<root_account>" {
             format!("arn:aws:iam::{ACCOUNT}:root")
@@ -811,7 +811,7 @@ fn html_shows_coverage_gaps_and_a_stale_credential_report() {
     assert!(doc.select(&sel("#stale-banner")).next().is_some());
 
     let mut clean = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    clean.account_id = Some(ACCOUNT.to_string());
+    clean.account_id = Some(ACCOUNT.parse().unwrap());
     clean.credential_report = Some(CredentialReportInfo {
         generated_at: Some(as_of() - Duration::hours(3)),
         has_root_row: true,
@@ -1162,7 +1162,7 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
 #[test]
 fn a_large_account_renders_all_reports() {
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     let mut list = Vec::new();
     for i in 0..5000 {
         let name = format!("user-{i:05}");
@@ -1196,7 +1196,7 @@ fn a_large_account_renders_all_reports() {
                     finding_id: support::test_finding_id(ACCOUNT, "key-age", &u.name, k.id.as_deref()),
                     user_id: None,
                     severity: Severity::High,
-                    account_id: Some(ACCOUNT.to_string()),
+                    account_id: Some(ACCOUNT.parse().unwrap()),
                     user_name: u.name.clone(),
                     user_arn: u.arn.clone(),
                     access_key_id: k.id.clone(),
@@ -1274,7 +1274,7 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
     };
     let users = KEY_ROWS_IN_PAGE / 2 + 1;
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     for i in 0..users {
         let keys = (0..2)
             .map(|k| {
@@ -1310,7 +1310,7 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
         finding_id: support::test_finding_id(ACCOUNT, rule, &u.name, k.id.as_deref()),
         user_id: None,
         severity,
-        account_id: Some(ACCOUNT.to_string()),
+        account_id: Some(ACCOUNT.parse().unwrap()),
         user_name: u.name.clone(),
         user_arn: u.arn.clone(),
         access_key_id: k.id.clone(),

@@ -167,7 +167,7 @@ fn audit(args: AuditArgs) -> u8 {
     };
     let assessment = Assessment {
         accounts: [(
-            inventory.account_id.clone().unwrap_or_default(),
+            inventory.account_id.clone(),
             AccountAssessment::Audited {
                 inventory: &inventory,
                 scope: Some(&scope),

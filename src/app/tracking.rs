@@ -66,7 +66,7 @@ impl Tracking {
     pub fn compare(
         &self,
         identity: &RunIdentity,
-        accounts: &[String],
+        accounts: &[crate::ident::AccountId],
         as_of: DateTime<Utc>,
         complete: bool,
         set: &mut FindingSet,
@@ -88,7 +88,7 @@ impl Tracking {
     pub fn begin(
         &self,
         identity: &RunIdentity,
-        accounts: &[String],
+        accounts: &[crate::ident::AccountId],
         as_of: DateTime<Utc>,
     ) -> Result<Begun<'_>, String> {
         let history = self.history.as_ref().map(|(dir, keep)| History {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::findings::{
     EvaluatedFinding, FindingSet, NotAssessed, PastFinding, Status, SuppressionChange, Tracking,
 };
+use crate::ident::AccountId;
 use crate::inventory::{Inventory, ROOT_USER_NAME, RootKeys};
 use crate::policy::ScopeOutcome;
 use crate::rules::RuleSettings;
@@ -14,8 +15,8 @@ use super::Baseline;
 
 /// What this run assessed, account by account.
 pub struct Assessment<'a> {
-    /// By account id (`""` for an inventory whose account is unknown).
-    pub accounts: BTreeMap<String, AccountAssessment<'a>>,
+    /// By account id (`None` for an inventory whose account is unknown).
+    pub accounts: BTreeMap<Option<AccountId>, AccountAssessment<'a>>,
     /// The rules' settings this run: a disabled rule assessed nothing.
     pub rules: &'a RuleSettings,
 }
@@ -164,8 +165,7 @@ impl Assessment<'_> {
             }
             Some(_) => {}
         }
-        let account = p.account_id.clone().unwrap_or_default();
-        let (inventory, scope) = match self.accounts.get(&account) {
+        let (inventory, scope) = match self.accounts.get(&p.account_id) {
             None => return Some("account not in this run".to_string()),
             Some(AccountAssessment::NotAssessed(why)) => return Some(why.clone()),
             Some(AccountAssessment::Audited { inventory, scope }) => (*inventory, *scope),
@@ -290,7 +290,7 @@ mod tests {
         let mut set = run(inv, policy);
         let assessment = Assessment {
             accounts: [(
-                inv.account_id.clone().unwrap_or_default(),
+                inv.account_id.clone(),
                 AccountAssessment::Audited {
                     inventory: inv,
                     scope: None,

@@ -312,7 +312,10 @@ mod tests {
         };
         assert_eq!(
             key_for(
-                &id(Audited::Account(Some("123456789012".into())), IdSource::Api),
+                &id(
+                    Audited::Account(Some("123456789012".parse().unwrap())),
+                    IdSource::Api
+                ),
                 &[]
             ),
             "account-123456789012"
@@ -320,7 +323,7 @@ mod tests {
         assert_eq!(
             key_for(
                 &id(
-                    Audited::Account(Some("123456789012".into())),
+                    Audited::Account(Some("123456789012".parse().unwrap())),
                     IdSource::CredentialReport
                 ),
                 &[]
@@ -340,11 +343,17 @@ mod tests {
         let accounts = |ids: &[&str]| {
             key_for(
                 &id(Audited::Organization(None), IdSource::Api),
-                &ids.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &ids.iter().map(|s| s.parse().unwrap()).collect::<Vec<_>>(),
             )
         };
-        assert_eq!(accounts(&["2", "1"]), accounts(&["1", "2"]));
-        assert_ne!(accounts(&["1", "2"]), accounts(&["1", "3"]));
+        assert_eq!(
+            accounts(&["222222222222", "111111111111"]),
+            accounts(&["111111111111", "222222222222"])
+        );
+        assert_ne!(
+            accounts(&["111111111111", "222222222222"]),
+            accounts(&["111111111111", "333333333333"])
+        );
         let shard = RunIdentity {
             slice: Some("shard-2-of-8".into()),
             ..id(Audited::Organization(Some("o-abc".into())), IdSource::Api)

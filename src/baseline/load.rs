@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::findings::{ID_SCHEME, IdSource, PastFinding, Severity, is_finding_id};
+use crate::ident::AccountId;
 
 use super::{Audited, Baseline, Origin};
 
@@ -72,7 +73,7 @@ struct ToolHead {
 struct ReportDoc {
     kind: String,
     as_of: DateTime<Utc>,
-    account_id: Option<String>,
+    account_id: Option<AccountId>,
     organization: Option<OrgHead>,
     finding_ids: Ids,
     findings: Vec<ReportFinding>,
@@ -97,7 +98,7 @@ struct ReportFinding {
     finding_id: String,
     rule_id: String,
     severity: Severity,
-    account_id: Option<String>,
+    account_id: Option<AccountId>,
     user_name: String,
     #[serde(default)]
     user_id: Option<String>,

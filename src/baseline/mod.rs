@@ -44,7 +44,7 @@ impl Origin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Audited {
     /// One account (its id, when known).
-    Account(Option<String>),
+    Account(Option<crate::ident::AccountId>),
     /// Several accounts (the organization's id, when known).
     Organization(Option<String>),
 }
@@ -77,8 +77,8 @@ impl RunIdentity {
         let mismatch = match (&self.audited, &baseline.audited) {
             (Audited::Account(_), Audited::Organization(_))
             | (Audited::Organization(_), Audited::Account(_)) => true,
-            (Audited::Account(Some(a)), Audited::Account(Some(b)))
-            | (Audited::Organization(Some(a)), Audited::Organization(Some(b))) => a != b,
+            (Audited::Account(Some(a)), Audited::Account(Some(b))) => a != b,
+            (Audited::Organization(Some(a)), Audited::Organization(Some(b))) => a != b,
             _ => false,
         };
         if mismatch {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::findings::{FindingSet, ID_SCHEME, IdSource, PastFinding, Severity};
+use crate::ident::AccountId;
 
 use super::{Audited, Baseline, Changes, Origin, RunIdentity};
 
@@ -55,7 +56,7 @@ pub struct IdsRecord {
 pub struct RunRecord {
     /// `account` or `organization`.
     pub kind: String,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     pub organization_id: Option<String>,
 }
 
@@ -88,7 +89,7 @@ pub struct FindingRecord {
     pub status: String,
     pub first_seen: NaiveDate,
     pub suppressed: bool,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     pub user_name: String,
     pub user_id: Option<String>,
     pub access_key_id: Option<String>,
@@ -96,14 +97,14 @@ pub struct FindingRecord {
 
 /// The key of a run's records: what was audited, the shard of a sharded run, the kind of
 /// source.
-pub fn key_for(identity: &RunIdentity, accounts: &[String]) -> String {
+pub fn key_for(identity: &RunIdentity, accounts: &[AccountId]) -> String {
     let base = match &identity.audited {
         Audited::Account(Some(id)) => format!("account-{id}"),
         Audited::Account(None) => "account-unknown".to_string(),
         Audited::Organization(Some(id)) => format!("organization-{id}"),
         Audited::Organization(None) => {
-            let mut ids = accounts.to_vec();
-            ids.sort();
+            let mut ids: Vec<&str> = accounts.iter().map(AccountId::as_str).collect();
+            ids.sort_unstable();
             let digest = Sha256::digest(ids.join(",").as_bytes());
             let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             format!("accounts-{hex}")

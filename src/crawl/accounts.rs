@@ -32,7 +32,7 @@ const CREDENTIALS_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Who runs the audit: from the pre-flight GetCallerIdentity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    pub account_id: String,
+    pub account_id: crate::ident::AccountId,
     /// `arn:aws:iam::123456789012:user/alice`, `arn:aws:sts::…:assumed-role/…`.
     pub arn: String,
 }
@@ -41,11 +41,7 @@ impl Caller {
     /// The partition of the caller's own ARN (`aws`, `aws-cn`, `aws-us-gov`), which the
     /// member accounts' role ARNs share; `aws` when the ARN does not say.
     pub fn partition(&self) -> &str {
-        self.arn
-            .split(':')
-            .nth(1)
-            .filter(|p| !p.is_empty())
-            .unwrap_or("aws")
+        crate::ident::Arn::parse(&self.arn).map_or("aws", |arn| arn.partition)
     }
 
     /// The ARN of the role `role_name` in `account_id`, in the caller's partition.
@@ -82,10 +78,10 @@ pub struct AccessFailure {
 pub async fn account_clients(
     base: &SdkConfig,
     caller: &Caller,
-    account_id: &str,
+    account_id: &crate::ident::AccountId,
     role: &MemberRole,
 ) -> Result<Clients, AccessFailure> {
-    if account_id == caller.account_id {
+    if *account_id == caller.account_id {
         return Ok(Clients::from_config(base));
     }
     // The AssumeRole calls count in the account's own statistics.
@@ -222,7 +218,7 @@ mod tests {
     #[test]
     fn role_arns_use_the_callers_partition() {
         let caller = |arn: &str| Caller {
-            account_id: "111111111111".into(),
+            account_id: "111111111111".parse().unwrap(),
             arn: arn.into(),
         };
         assert_eq!(

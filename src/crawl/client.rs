@@ -99,6 +99,7 @@ impl Clients {
         let iam = aws_sdk_iam::config::Builder::from(config)
             .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(super::RequiredElements)
             .build();
         let sts = aws_sdk_sts::config::Builder::from(config)
             .retry_partition(retry_partition())

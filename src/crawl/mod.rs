@@ -7,8 +7,10 @@
 //! "removed during the crawl" record (NoSuchEntity) or a coverage gap; nothing is dropped.
 
 mod accounts;
+mod answers;
 mod client;
 mod confirm;
+mod crosscheck;
 mod errors;
 mod limiter;
 mod org;
@@ -23,14 +25,17 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 
+use crate::ident::AccountId;
 use crate::inventory::{CoverageGap, Inventory, RootKeys, SourceInfo};
 
 pub use accounts::{
     AccessFailure, AssumeFailure, Caller, MemberRole, REFRESH_BEFORE_EXPIRY, RoleCredentials,
     account_clients, role_identity_cache,
 };
+pub use answers::{MissingElements, RequiredElements};
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
 pub use confirm::confirm_last_use;
+pub use crosscheck::SINCE_REPORT;
 pub use errors::{CallFailure, classify};
 pub use limiter::{Limiter, OperationPace};
 pub use org::{ORG_CONCURRENCY, OrgError, list_organization, organizations_client};
@@ -72,7 +77,7 @@ pub struct CrawlOptions {
     pub endpoint: Option<String>,
     /// The account id, when already known (from [`connect`]): the crawl then
     /// does not ask STS again.
-    pub account_id: Option<String>,
+    pub account_id: Option<crate::ident::AccountId>,
     /// Which users to crawl, when the scope is decided by name and path alone: the keys of
     /// the others are never read.
     pub scope: Option<CrawlScope>,
@@ -199,6 +204,14 @@ pub async fn crawl(clients: &Clients, opts: &CrawlOptions) -> Inventory {
     inv.gaps = users.gaps;
     inv.removed_during_crawl = users.removed;
     inv.not_crawled = users.not_crawled;
+    if let Ok(placed) = &*report {
+        let views = crosscheck::Views {
+            report: &placed.fetched.report,
+            generated_at: placed.fetched.generated_at,
+            listed_with: users.listed_with,
+        };
+        crosscheck::cross_check(&ctx, opts.plan, &mut inv, views).await;
+    }
 
     inv.account_id = match account {
         Ok(id) => Some(id),
@@ -245,19 +258,16 @@ fn record_stats(inv: &mut Inventory, clients: &Clients, elapsed_ms: u64) {
     inv.stats.wall_ms += elapsed_ms;
 }
 
-async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, CoverageGap> {
+async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<AccountId, CoverageGap> {
     let _permit = ctx.limiter.acquire("GetCallerIdentity").await;
     match clients.sts.get_caller_identity().send().await {
-        Ok(out) => out
-            .account()
-            .map(str::to_string)
-            .ok_or_else(|| CoverageGap {
-                user: None,
-                access_key_id: None,
-                operation: "GetCallerIdentity".into(),
-                error_code: "InvalidResponse".into(),
-                impact: "the response had no account id".into(),
-            }),
+        Ok(out) => AccountId::parse(out.account().unwrap_or_default()).map_err(|e| CoverageGap {
+            user: None,
+            access_key_id: None,
+            operation: "GetCallerIdentity".into(),
+            error_code: "InvalidResponse".into(),
+            impact: format!("the response had no account id: {e}"),
+        }),
         Err(err) => {
             let failure = errors::classify(&err);
             tracing::warn!(
@@ -278,11 +288,11 @@ async fn account_id(clients: &Clients, ctx: &Ctx<'_>) -> Result<String, Coverage
 
 /// The account id from a user ARN (`arn:aws:iam::123456789012:user/name`), when STS
 /// could not be asked.
-fn account_from_arns(inv: &Inventory) -> Option<String> {
+fn account_from_arns(inv: &Inventory) -> Option<AccountId> {
     inv.users
         .iter()
-        .find_map(|u| u.arn.split(':').nth(4).filter(|id| !id.is_empty()))
-        .map(str::to_string)
+        .find_map(|u| crate::ident::Arn::iam_user(&u.arn).ok())
+        .map(|arn| arn.account)
 }
 
 /// Converts an SDK timestamp to chrono.

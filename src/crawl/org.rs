@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use super::client::retry_partition;
 use super::errors::{classify, describe};
 use super::stats::{CallStats, StatsInterceptor};
+use crate::ident::AccountId;
 use crate::org::{Account, AccountState, OrgListing};
 
 /// At most this many Organizations calls in flight at once.
@@ -72,6 +73,10 @@ pub enum OrgError {
         "the organizational unit tree is deeper than {MAX_DEPTH} levels below {parent}: Organizations' answers are inconsistent (try again later)"
     )]
     TooDeep { parent: String },
+    #[error(
+        "organizations:{operation} answered {detail}, which is not an account id: the answer is damaged or not from AWS Organizations (check --endpoint-url, or try again later)"
+    )]
+    InvalidAccountId { operation: String, detail: String },
     #[error(
         "--ou {}: not in the organization (list the root id with `aws organizations list-roots`, then OU ids with `aws organizations list-organizational-units-for-parent --parent-id ROOT_ID`)", ids.join(", ")
     )]
@@ -144,17 +149,18 @@ pub async fn list_organization(client: &Client, ous: &[String]) -> Result<OrgLis
 
 async fn describe_organization(
     client: &Client,
-) -> Result<(Option<String>, Option<String>), OrgError> {
+) -> Result<(Option<String>, Option<AccountId>), OrgError> {
     let out = client
         .describe_organization()
         .send()
         .await
         .map_err(|e| OrgError::from_sdk("DescribeOrganization", &e))?;
     let org = out.organization();
-    Ok((
-        org.and_then(|o| o.id()).map(str::to_string),
-        org.and_then(|o| o.master_account_id()).map(str::to_string),
-    ))
+    let management = org
+        .and_then(|o| o.master_account_id())
+        .map(|id| parse_id("DescribeOrganization", id))
+        .transpose()?;
+    Ok((org.and_then(|o| o.id()).map(str::to_string), management))
 }
 
 /// Every account of the organization, without OU paths.
@@ -171,14 +177,19 @@ async fn list_accounts(client: &Client, permits: &Semaphore) -> Result<Vec<Accou
     while let Some(page) = next_page(permits, pages.next()).await {
         let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
         tokens.check(page.next_token())?;
-        accounts.extend(page.accounts().iter().filter_map(|a| account(a, None)));
+        for a in page.accounts() {
+            accounts.push(account(OP, a, None)?);
+        }
     }
     Ok(accounts)
 }
 
 /// The listed accounts, with the OU path of those the walk placed; accounts the walk found
 /// but ListAccounts did not (created in between) are kept too.
-fn merge(listed: Vec<Account>, mut placed: BTreeMap<String, Account>) -> BTreeMap<String, Account> {
+fn merge(
+    listed: Vec<Account>,
+    mut placed: BTreeMap<AccountId, Account>,
+) -> BTreeMap<AccountId, Account> {
     let mut out = BTreeMap::new();
     for mut account in listed {
         if let Some(walked) = placed.remove(&account.id) {
@@ -203,7 +214,7 @@ async fn place_accounts(
     client: &Client,
     permits: &Semaphore,
     ous: &[String],
-) -> Result<BTreeMap<String, Account>, OrgError> {
+) -> Result<BTreeMap<AccountId, Account>, OrgError> {
     let units = walk_units(client, permits).await?;
 
     let unknown: Vec<String> = ous
@@ -347,11 +358,9 @@ async fn list_accounts_for_parent(
     while let Some(page) = next_page(permits, pages.next()).await {
         let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
         tokens.check(page.next_token())?;
-        accounts.extend(
-            page.accounts()
-                .iter()
-                .filter_map(|a| account(a, Some(path.clone()))),
-        );
+        for a in page.accounts() {
+            accounts.push(account(OP, a, Some(path.clone()))?);
+        }
     }
     Ok(accounts)
 }
@@ -391,16 +400,29 @@ impl Tokens {
     }
 }
 
-/// The plain account; `None` for an entry without an id.
-fn account(a: &aws_sdk_organizations::types::Account, ou_path: Option<String>) -> Option<Account> {
-    Some(Account {
-        id: a.id()?.to_string(),
+/// The plain account. An entry without an id, or whose id is not one, is an error: an
+/// account is never dropped from the listing unseen.
+fn account(
+    operation: &str,
+    a: &aws_sdk_organizations::types::Account,
+    ou_path: Option<String>,
+) -> Result<Account, OrgError> {
+    Ok(Account {
+        id: parse_id(operation, a.id().unwrap_or_default())?,
         name: a.name().map(str::to_string),
         state: account_state(
             a.state().map(|s| s.as_str()),
             a.status().map(|s| s.as_str()),
         ),
         ou_path,
+    })
+}
+
+/// An account id from an Organizations answer.
+fn parse_id(operation: &str, text: &str) -> Result<AccountId, OrgError> {
+    AccountId::parse(text).map_err(|_| OrgError::InvalidAccountId {
+        operation: operation.to_string(),
+        detail: format!("`{}`", crate::redact::shown(text, 40)),
     })
 }
 

@@ -47,6 +47,11 @@ pub enum ConnectError {
         "{endpoint} answered sts:GetCallerIdentity with {what}, not an AWS API response: the endpoint does not look like AWS STS (check --endpoint-url, and any proxy or captive portal in between)"
     )]
     NotAws { endpoint: String, what: String },
+    /// STS answered, but its account id is not one.
+    #[error(
+        "{endpoint} answered sts:GetCallerIdentity with the account id {detail}: the endpoint does not look like AWS STS (check --endpoint-url)"
+    )]
+    BadAccount { endpoint: String, detail: String },
     #[error(
         "no answer from {endpoint} within {} s: sts:GetCallerIdentity timed out (check the network, --endpoint-url and --region)", limit.as_secs()
     )]
@@ -134,14 +139,22 @@ pub async fn connect(opts: &AwsOptions) -> Result<Connected, ConnectError> {
         .send()
         .await;
     match result {
-        Ok(out) => Ok(Connected {
-            clients,
-            config,
-            caller: Caller {
-                account_id: out.account().unwrap_or_default().to_string(),
-                arn: out.arn().unwrap_or_default().to_string(),
-            },
-        }),
+        Ok(out) => {
+            let text = out.account().unwrap_or_default();
+            let account_id =
+                crate::ident::AccountId::parse(text).map_err(|_| ConnectError::BadAccount {
+                    endpoint: endpoint.to_string(),
+                    detail: format!("`{}`", crate::redact::shown(text, 40)),
+                })?;
+            Ok(Connected {
+                clients,
+                config,
+                caller: Caller {
+                    account_id,
+                    arn: out.arn().unwrap_or_default().to_string(),
+                },
+            })
+        }
         Err(err) => {
             let attempts = clients
                 .stats

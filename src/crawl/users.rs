@@ -17,6 +17,8 @@ pub(crate) struct UsersOutcome {
     pub removed: Vec<Removed>,
     /// Users the crawl's scope left out by name or path.
     pub not_crawled: Vec<UserRef>,
+    /// The operation that listed the users (GetAccountAuthorizationDetails, or ListUsers).
+    pub listed_with: &'static str,
 }
 
 impl UsersOutcome {
@@ -191,7 +193,9 @@ pub(crate) async fn crawl_users(
         marker: None,
         first: true,
     };
-    let listed = stream::unfold(Some(state), |state| async move {
+    let used = std::cell::Cell::new(state.listing);
+    let used = &used;
+    let listed = stream::unfold(Some(state), move |state| async move {
         let mut state = state?;
         loop {
             let was_first = state.first;
@@ -210,6 +214,7 @@ pub(crate) async fn crawl_users(
                         marker: None,
                         first: true,
                     };
+                    used.set(Listing::Users);
                 }
                 // A failed page ends the listing: the marker for the next page is unknown.
                 Err(failed) => return Some((Err(failed), None)),
@@ -244,35 +249,38 @@ pub(crate) async fn crawl_users(
         stream::iter(items)
     });
 
-    work.map(|item| async move {
-        match item {
-            Ok(user) if !in_scope(ctx, &user) => {
-                ctx.progress.user_done();
-                UsersOutcome {
-                    not_crawled: vec![UserRef {
-                        name: user.name,
-                        path: user.path,
-                    }],
-                    ..UsersOutcome::default()
+    let mut outcome = work
+        .map(|item| async move {
+            match item {
+                Ok(user) if !in_scope(ctx, &user) => {
+                    ctx.progress.user_done();
+                    UsersOutcome {
+                        not_crawled: vec![UserRef {
+                            name: user.name,
+                            path: user.path,
+                        }],
+                        ..UsersOutcome::default()
+                    }
                 }
+                Ok(user) => {
+                    let outcome = audit_user(ctx, user, plan, report, opts.check.as_ref()).await;
+                    ctx.progress.user_done();
+                    outcome
+                }
+                Err(gap) => UsersOutcome {
+                    gaps: vec![gap],
+                    ..UsersOutcome::default()
+                },
             }
-            Ok(user) => {
-                let outcome = audit_user(ctx, user, plan, report, opts.check.as_ref()).await;
-                ctx.progress.user_done();
-                outcome
-            }
-            Err(gap) => UsersOutcome {
-                gaps: vec![gap],
-                ..UsersOutcome::default()
-            },
-        }
-    })
-    .buffer_unordered(concurrency.max(1))
-    .fold(UsersOutcome::default(), |mut all, one| async move {
-        all.absorb(one);
-        all
-    })
-    .await
+        })
+        .buffer_unordered(concurrency.max(1))
+        .fold(UsersOutcome::default(), |mut all, one| async move {
+            all.absorb(one);
+            all
+        })
+        .await;
+    outcome.listed_with = used.get().operation();
+    outcome
 }
 
 /// Whether the crawl's scope keeps this user.
@@ -472,7 +480,7 @@ async fn list_tags(ctx: &Ctx<'_>, user: &str) -> Result<Vec<Tag>, CallFailure> {
         .collect())
 }
 
-async fn list_keys(
+pub(super) async fn list_keys(
     ctx: &Ctx<'_>,
     user: &str,
 ) -> Result<Vec<aws_sdk_iam::types::AccessKeyMetadata>, CallFailure> {
@@ -536,7 +544,7 @@ where
 }
 
 /// An access key from ListAccessKeys, or a gap when IAM answered something we can't judge.
-fn key_from_metadata(
+pub(super) fn key_from_metadata(
     meta: &aws_sdk_iam::types::AccessKeyMetadata,
     user: &str,
 ) -> Result<AccessKey, CoverageGap> {

@@ -160,6 +160,8 @@ const REQUIRED_COLUMNS: &[&str] = &[
 
 /// Parses a credential report. `file` names it in error messages.
 pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialReportError> {
+    // A spreadsheet that saved the report may have put a byte-order mark before the header.
+    let bytes = crate::fsio::strip_bom(bytes);
     let invalid = |line: u64, problem: String, hint: &'static str| CredentialReportError::Invalid {
         file: file.to_string(),
         line,
@@ -236,7 +238,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
     // Each user once (IAM user names are unique regardless of letter case), and every row
     // from the same account.
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut account: Option<(String, u64)> = None;
+    let mut account: Option<(crate::ident::AccountId, u64)> = None;
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(e, &mut lines))?;
         let line = record.position().map_or(0, |p| lines.line_of(p));
@@ -265,7 +267,14 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
                 HINT_DOWNLOAD,
             ));
         }
-        if let Some(id) = account_from_arn(&row.arn) {
+        let arn = crate::ident::Arn::parse(&row.arn).map_err(|e| {
+            invalid(
+                line,
+                format!("user {}'s arn: {e}", crate::redact::shown(&row.user, 64)),
+                HINT_DOWNLOAD,
+            )
+        })?;
+        if let Some(id) = arn.account {
             match &account {
                 Some((first, first_line)) if *first != id => {
                     return Err(invalid(
@@ -491,14 +500,14 @@ fn inventory_from_report(
         generated_at.unwrap_or_else(Utc::now),
     );
     for row in &report.users {
-        let Some(path) = path_from_user_arn(&row.arn) else {
-            return Err(invalid(
-                row.line,
-                format!(
-                    "user {}'s arn is not an IAM user ARN: {:?}",
-                    row.user, row.arn
-                ),
-            ));
+        let path = match crate::ident::Arn::iam_user(&row.arn) {
+            Ok(arn) => arn.path,
+            Err(e) => {
+                return Err(invalid(
+                    row.line,
+                    format!("user {}'s arn: {e}", crate::redact::shown(&row.user, 64)),
+                ));
+            }
         };
         let mut keys = Vec::new();
         for slot in row.slots_with_keys() {
@@ -540,24 +549,10 @@ fn inventory_from_report(
         .root
         .iter()
         .chain(&report.users)
-        .find_map(|row| account_from_arn(&row.arn));
+        .find_map(|row| crate::ident::Arn::parse(&row.arn).ok()?.account);
     merge_into(&mut inv, report, generated_at);
     inv.normalize();
     Ok(inv)
-}
-
-/// `/some/path/` from `arn:aws:iam::123456789012:user/some/path/name`.
-fn path_from_user_arn(arn: &str) -> Option<String> {
-    let resource = arn.splitn(6, ':').nth(5)?;
-    let rest = resource.strip_prefix("user/")?;
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    Some(format!("/{}", &rest[..last_slash]))
-}
-
-/// The 12-digit account id in an IAM ARN.
-fn account_from_arn(arn: &str) -> Option<String> {
-    let id = arn.split(':').nth(4)?;
-    (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
 }
 
 #[cfg(test)]
@@ -601,6 +596,15 @@ mod tests {
             last_used_region: None,
             last_used_service: None,
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let with_bom = format!("\u{feff}{REPORT}");
+        assert_eq!(
+            parse(with_bom.as_bytes(), "report.csv").unwrap(),
+            parse(REPORT.as_bytes(), "report.csv").unwrap()
+        );
     }
 
     #[test]
@@ -1147,20 +1151,23 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_accounts_from_arns() {
-        assert_eq!(
-            path_from_user_arn("arn:aws:iam::123456789012:user/some/path/name").as_deref(),
-            Some("/some/path/")
-        );
-        assert_eq!(
-            path_from_user_arn("arn:aws:iam::123456789012:user/name").as_deref(),
-            Some("/")
-        );
-        assert_eq!(path_from_user_arn("arn:aws:iam::123456789012:root"), None);
-        assert_eq!(
-            account_from_arn("arn:aws-cn:iam::123456789012:root").as_deref(),
-            Some("123456789012")
-        );
-        assert_eq!(account_from_arn("not an arn"), None);
+    fn an_arn_whose_account_is_not_an_account_id_is_refused() {
+        // The account part of an ARN is read by the one account-id parser: a path, markup
+        // or a formula there never becomes an account id (nor a file name).
+        for account in ["x/../../ESCAPED", "<img src=x>", "=HYPERLINK(1)"] {
+            let report = REPORT.replacen(":123456789012:user/", &format!(":{account}:user/"), 1);
+            let e = err(&report);
+            assert!(e.starts_with("report.csv:"), "{e}");
+            assert!(e.contains("is not an ARN"), "{e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let report = REPORT.replacen(":123456789012:user/", ":123456789012:role/", 1);
+        let e = load_inventory_text(&report).unwrap_err().to_string();
+        assert!(e.contains("is not an IAM user ARN"), "{e}");
+    }
+
+    fn load_inventory_text(text: &str) -> Result<Inventory, CredentialReportError> {
+        let report = parse(text.as_bytes(), "report.csv")?;
+        inventory_from_report(&report, "report.csv", None)
     }
 }

@@ -62,7 +62,7 @@ pub struct Finding {
     pub finding_id: String,
     pub rule_id: String,
     pub severity: Severity,
-    pub account_id: Option<String>,
+    pub account_id: Option<crate::ident::AccountId>,
     /// The IAM user name, or `<root_account>` for the root user.
     pub user_name: String,
     pub user_arn: String,
@@ -215,7 +215,7 @@ pub struct PastFinding {
     pub finding_id: String,
     pub rule_id: String,
     pub severity: Severity,
-    pub account_id: Option<String>,
+    pub account_id: Option<crate::ident::AccountId>,
     pub user_name: String,
     pub user_id: Option<String>,
     pub access_key_id: Option<String>,

@@ -84,6 +84,29 @@ impl Inventory {
         let mut ids = std::collections::HashMap::new();
         let mut keys = std::collections::HashMap::new();
         for user in &self.users {
+            // The user's ARN names the account the inventory is of: the account part of an
+            // ARN goes through the one account-id parser like every other.
+            match crate::ident::Arn::iam_user(&user.arn) {
+                Ok(arn) if self.account_id.as_ref().is_none_or(|id| *id == arn.account) => {}
+                Ok(arn) => {
+                    return Err(bad(
+                        format!("user {}", crate::redact::shown(&user.name, 64)),
+                        format!(
+                            "has an ARN of account {}, but the data is of account {}",
+                            arn.account,
+                            self.account_id.as_ref().map_or("", |id| id.as_str())
+                        ),
+                        FIX_DUPLICATE,
+                    ));
+                }
+                Err(e) => {
+                    return Err(bad(
+                        format!("user {}", crate::redact::shown(&user.name, 64)),
+                        format!("has an ARN that is not one: {e}"),
+                        FIX_DAMAGED,
+                    ));
+                }
+            }
             // IAM user names are unique regardless of letter case.
             if let Some(first) = names.insert(user.name.to_lowercase(), &user.name) {
                 return Err(bad(
@@ -206,6 +229,8 @@ impl Inventory {
 
 const FIX_DUPLICATE: &str =
     "the data contradicts itself; collect it again rather than editing it by hand";
+const FIX_DAMAGED: &str =
+    "the record is damaged; collect the data again rather than editing it by hand";
 const FIX_DATE: &str = "the record is damaged or a clock was wrong; collect the data again rather than editing it by hand";
 
 fn earliest_plausible() -> DateTime<Utc> {

@@ -48,7 +48,7 @@ pub const EARLIEST_PLAUSIBLE_YEAR: i32 = 2006;
 pub struct Inventory {
     pub schema_version: u32,
     /// The 12-digit account id, when it could be learned.
-    pub account_id: Option<String>,
+    pub account_id: Option<crate::ident::AccountId>,
     /// Where the data came from.
     pub source: SourceInfo,
     /// When the data was collected (end of the crawl, or the report's generated time).

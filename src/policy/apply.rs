@@ -173,7 +173,7 @@ fn notice(s: &Suppression) -> SuppressionNotice {
         rule: s.rule.clone(),
         user: s.user.as_str().to_string(),
         access_key_id: s.access_key_id.clone(),
-        account: s.account.clone(),
+        account: s.account.as_ref().map(|id| id.to_string()),
         finding_id: s.finding_id.clone(),
         reason: s.reason.clone(),
         expires: s.expires,

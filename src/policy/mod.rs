@@ -23,11 +23,6 @@ mod template;
 pub use apply::{Applier, apply};
 pub use scope::ScopeOutcome;
 
-/// Whether `text` is an AWS account id: exactly 12 ASCII digits.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// A validated policy. `Policy::default()` behaves exactly like no file at all: every rule
 /// enabled with its default severity and thresholds, everyone in scope, no suppressions.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,8 +70,8 @@ pub struct Scope {
 /// not in `exclude`. Each entry is a 12-digit account id, checked when the file is loaded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccountFilter {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    pub include: Vec<crate::ident::AccountId>,
+    pub exclude: Vec<crate::ident::AccountId>,
 }
 
 impl AccountFilter {
@@ -196,7 +191,7 @@ pub struct Suppression {
     pub access_key_id: Option<String>,
     /// When set, only findings in this account (12 digits) are suppressed; otherwise the
     /// entry applies in every account.
-    pub account: Option<String>,
+    pub account: Option<crate::ident::AccountId>,
     /// When set, only the finding with this id ([`crate::findings::id`]) is suppressed.
     pub finding_id: Option<String>,
     pub reason: String,

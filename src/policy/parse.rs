@@ -10,8 +10,9 @@ use std::ops::Range;
 use chrono::NaiveDate;
 use toml::de::{DeTable, DeValue};
 
-use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter, is_account_id};
+use super::{Pattern, Policy, PolicyError, Suppression, TagFilter, UserFilter};
 use crate::findings::Severity;
+use crate::ident::AccountId;
 use crate::rules::find;
 
 const TOP_KEYS: &[&str] = &["rules", "scope", "suppress"];
@@ -192,7 +193,7 @@ fn user_filter(
     which: &str,
     table: &DeTable<'_>,
     filter: &mut UserFilter,
-    accounts: &mut Vec<String>,
+    accounts: &mut Vec<AccountId>,
 ) {
     for (key, value) in table {
         let name = key.get_ref().as_ref();
@@ -243,15 +244,15 @@ fn user_filter(
             }
             "accounts" => {
                 for (text, span) in c.strings(value, &path, "write accounts = [\"123456789012\"]") {
-                    if is_account_id(text) {
-                        accounts.push(text.to_string());
-                    } else {
-                        c.problem(
+                    match AccountId::parse(text) {
+                        Ok(id) => accounts.push(id),
+                        Err(_) => c.problem(
                             span,
                             format!(
-                                "\"{path}\" entry \"{text}\" is not an account id ({ACCOUNT_FIX}, e.g. \"123456789012\")"
+                                "\"{path}\" entry \"{}\" is not an account id ({ACCOUNT_FIX}, e.g. \"123456789012\")",
+                                crate::redact::shown(text, 40)
                             ),
-                        );
+                        ),
                     }
                 }
             }
@@ -324,16 +325,19 @@ fn suppression(
                 &path,
                 "write account = \"123456789012\", the account id in quotes",
             ) {
-                Some(id) if is_account_id(id) => account = Some(id.to_string()),
-                Some(id) => {
-                    c.problem(
-                        value.span(),
-                        format!(
-                            "\"{path}\" is not an account id: \"{id}\" ({ACCOUNT_FIX}, e.g. account = \"123456789012\")"
-                        ),
-                    );
-                    ok = false;
-                }
+                Some(id) => match AccountId::parse(id) {
+                    Ok(id) => account = Some(id),
+                    Err(_) => {
+                        c.problem(
+                            value.span(),
+                            format!(
+                                "\"{path}\" is not an account id: \"{}\" ({ACCOUNT_FIX}, e.g. account = \"123456789012\")",
+                                crate::redact::shown(id, 40)
+                            ),
+                        );
+                        ok = false;
+                    }
+                },
                 None => ok = false,
             },
             "finding-id" => match c.string(

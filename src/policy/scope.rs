@@ -39,7 +39,8 @@ impl Scope {
     /// The accounts part of the scope in words, e.g. "exclude accounts 111111111111,
     /// 222222222222"; `None` when every account is in scope.
     pub fn accounts_description(&self) -> Option<String> {
-        let part = |verb: &str, ids: &[String]| {
+        let part = |verb: &str, ids: &[crate::ident::AccountId]| {
+            let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
             (!ids.is_empty()).then(|| format!("{verb} accounts {}", ids.join(", ")))
         };
         let parts: Vec<String> = [

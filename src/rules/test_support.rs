@@ -21,7 +21,7 @@ pub fn days_ago(n: i64) -> DateTime<Utc> {
 
 pub fn inventory(users: Vec<User>) -> Inventory {
     let mut inv = Inventory::new(SourceInfo::Live { endpoint: None }, as_of());
-    inv.account_id = Some(ACCOUNT.to_string());
+    inv.account_id = Some(ACCOUNT.parse().unwrap());
     inv.users = users;
     inv
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod counting;
+pub mod saved;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

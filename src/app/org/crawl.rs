@@ -10,10 +10,11 @@ use tracing::Instrument;
 
 use crate::cli::{AuditArgs, Endpoint};
 use crate::crawl::{Caller, CrawlOptions, MemberRole, ProgressMode};
+use crate::ident::AccountId;
 use crate::inventory::Inventory;
 use crate::org::{
     AccessProblem, Account, AccountRecord, AccountState, MANIFEST_SCHEMA_VERSION, Manifest,
-    OrgListing, Outcome, Selection, Shard, check_account_ids, parse_accounts_file,
+    OrgListing, Outcome, Selection, Shard, parse_account_ids, parse_accounts_file,
 };
 use crate::policy::Policy;
 
@@ -27,10 +28,9 @@ const ACCOUNTS_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// The accounts the command line names, checked: `--accounts`, `--accounts-file`, and
 /// `--exclude-accounts`.
-pub(super) fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<String>), String> {
-    check_account_ids("--accounts", &args.accounts)?;
-    check_account_ids("--exclude-accounts", &args.exclude_accounts)?;
-    let mut named = args.accounts.clone();
+pub(super) fn named_accounts(args: &AuditArgs) -> Result<(Vec<AccountId>, Vec<AccountId>), String> {
+    let mut named = parse_account_ids("--accounts", &args.accounts)?;
+    let mut excluded = parse_account_ids("--exclude-accounts", &args.exclude_accounts)?;
     if let Some(path) = &args.accounts_file {
         let text = crate::fsio::read_limited_text(path, "accounts file", ACCOUNTS_FILE_LIMIT)
             .map_err(|e| e.to_string())?;
@@ -44,7 +44,6 @@ pub(super) fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<Strin
     }
     named.sort();
     named.dedup();
-    let mut excluded = args.exclude_accounts.clone();
     excluded.sort();
     excluded.dedup();
     Ok((named, excluded))
@@ -54,8 +53,8 @@ pub(super) fn named_accounts(args: &AuditArgs) -> Result<(Vec<String>, Vec<Strin
 /// [`Outcome::Audited`] (provisionally), the others say why not.
 fn select(
     listing: Option<&OrgListing>,
-    named: &[String],
-    excluded: &[String],
+    named: &[AccountId],
+    excluded: &[AccountId],
     shard: Option<Shard>,
     policy: &Policy,
 ) -> Vec<AccountRecord> {
@@ -316,8 +315,9 @@ async fn crawl_account(
     if let Some(other) = inventory
         .users
         .iter()
-        .filter_map(|u| u.arn.split(':').nth(4))
-        .find(|id| !id.is_empty() && *id != account.id)
+        .filter_map(|u| crate::ident::Arn::iam_user(&u.arn).ok())
+        .map(|arn| arn.account)
+        .find(|id| *id != account.id)
     {
         return Err(AccessProblem {
             operation: "ListUsers".into(),

@@ -52,7 +52,7 @@ pub(super) fn audit(
     let collected = if args.from_inventory.is_empty() {
         crawl::crawl_organization(args, policy, endpoint)
     } else {
-        load_saved(&args.from_inventory)
+        load_saved(&args.from_inventory, args.only_shard)
     };
     let Collected {
         mut manifest,
@@ -80,7 +80,7 @@ pub(super) fn audit(
             .shard
             .map(|s| format!("shard-{}-of-{}", s.index, s.count)),
     };
-    let selected: Vec<String> = manifest
+    let selected: Vec<crate::ident::AccountId> = manifest
         .accounts
         .iter()
         .map(|r| r.account.id.clone())
@@ -288,7 +288,7 @@ impl<'p> Pass<'p> {
             comparer.mark(&mut set.findings);
             let assessment = Assessment {
                 accounts: BTreeMap::from([(
-                    record.account.id.clone(),
+                    Some(record.account.id.clone()),
                     AccountAssessment::Audited {
                         inventory: &inventory,
                         scope: Some(&scope),
@@ -332,7 +332,7 @@ impl<'p> Pass<'p> {
                     .iter()
                     .map(|r| {
                         (
-                            r.account.id.clone(),
+                            Some(r.account.id.clone()),
                             AccountAssessment::NotAssessed(not_assessed_reason(r, &r.result)),
                         )
                     })

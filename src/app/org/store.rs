@@ -129,7 +129,8 @@ mod tests {
             "alice",
             vec![active("AKIAALICE", days_ago(200), used(days_ago(1)))],
         )]);
-        inv.account_id = Some(id.to_string());
+        inv.account_id = Some(id.parse().unwrap());
+        inv.users[0].arn = format!("arn:aws:iam::{id}:user/alice");
         inv.normalize();
         inv
     }

@@ -131,6 +131,9 @@ pub struct Settings {
     pub deny: Vec<DenyRule>,
     /// Requests that always meet HTTP 500 `ServiceFailure`.
     pub fail: Vec<DenyRule>,
+    /// Requests answered with a well-formed, empty listing (an answer that leaves
+    /// everything out).
+    pub empty: Vec<DenyRule>,
     /// One token bucket per action and access key id, instead of one per action: each
     /// account (one assumed-role session each) is throttled on its own, as AWS does.
     pub throttle_per_credential: bool,
@@ -144,6 +147,8 @@ pub enum Outcome {
     Throttle,
     Deny,
     Fault(FaultKind),
+    /// A well-formed listing with nothing in it, instead of the endpoint's answer.
+    Empty,
 }
 
 #[derive(Debug)]
@@ -270,6 +275,13 @@ impl Planner {
             Outcome::Deny
         } else if self.settings.fail.iter().any(|r| r.matches(action, params)) {
             Outcome::Fault(FaultKind::ServiceFailure)
+        } else if self
+            .settings
+            .empty
+            .iter()
+            .any(|r| r.matches(action, params))
+        {
+            Outcome::Empty
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
             let kinds = &self.settings.fault_kinds;
             Outcome::Fault(kinds[(kind_draw % kinds.len() as u64) as usize])
@@ -376,6 +388,7 @@ pub struct ActionCounters {
     pub service_failure: u64,
     pub reset: u64,
     pub slow: u64,
+    pub emptied: u64,
 }
 
 impl Counters {
@@ -390,6 +403,7 @@ impl Counters {
             Outcome::Fault(FaultKind::ServiceFailure) => c.service_failure += 1,
             Outcome::Fault(FaultKind::Reset) => c.reset += 1,
             Outcome::Fault(FaultKind::Slow) => c.slow += 1,
+            Outcome::Empty => c.emptied += 1,
         }
     }
 
@@ -409,6 +423,7 @@ impl Counters {
             total.service_failure += c.service_failure;
             total.reset += c.reset;
             total.slow += c.slow;
+            total.emptied += c.emptied;
         }
         let limits: BTreeMap<&str, serde_json::Value> = settings
             .action_limits
@@ -425,6 +440,7 @@ impl Counters {
             "forwarded": total.forwarded,
             "throttled": total.throttled,
             "denied": total.denied,
+            "emptied": total.emptied,
             "faulted": total.service_failure + total.reset + total.slow,
             "faults": {
                 "service_failure": total.service_failure,
@@ -441,6 +457,7 @@ impl Counters {
                 "slow_ms": settings.slow.as_millis() as u64,
                 "deny": settings.deny.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "empty": settings.empty.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "throttle_per_credential": settings.throttle_per_credential,
                 "seed": settings.seed,
             },
@@ -463,6 +480,7 @@ mod tests {
             slow: Duration::from_secs(11),
             deny: Vec::new(),
             fail: Vec::new(),
+            empty: Vec::new(),
             throttle_per_credential: false,
             seed: 7,
         }

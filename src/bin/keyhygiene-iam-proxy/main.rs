@@ -18,7 +18,7 @@
 //!   client's attempt timeout.
 //! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied
 //!   (Organizations: `AccessDeniedException`), `--fail ListUserTags` answers HTTP 500 every
-//!   time.
+//!   time, `--empty GetAccountAuthorizationDetails` answers a well-formed, empty listing.
 //! - A seed: the same crawl meets the same faults on the same calls.
 //! - Counters: `GET /__proxy/stats` (JSON), `POST /__proxy/reset`, and the same JSON on
 //!   stderr (and in `--stats-file`) when the proxy stops on SIGINT or SIGTERM.
@@ -122,6 +122,12 @@ struct Args {
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     fail: Vec<DenyRule>,
 
+    /// Answer requests that match (repeatable) with a well-formed, empty listing instead of
+    /// the endpoint's answer, e.g. GetAccountAuthorizationDetails, or
+    /// ListAccessKeys:UserName=bob: an answer that leaves everything out.
+    #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
+    empty: Vec<DenyRule>,
+
     /// Seed for every random choice (faults, jitter, request ids).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -165,6 +171,7 @@ fn main() -> std::process::ExitCode {
         slow: Duration::from_millis(args.slow_ms),
         deny: args.deny.clone(),
         fail: args.fail.clone(),
+        empty: args.empty.clone(),
         throttle_per_credential: args.throttle_per_credential,
         seed: args.seed,
     };
@@ -327,6 +334,13 @@ async fn handle(proxy: &Proxy, request: Request, arrived: Instant) -> (Option<Re
             tokio::time::sleep_until(slow).await;
             // The client has most likely given up by now; close after answering anyway.
             (Some(response), After::Close)
+        }
+        Outcome::Empty => {
+            tokio::time::sleep_until(release).await;
+            (
+                Some(call.empty_listing(&decision.request_id)),
+                After::KeepOpen,
+            )
         }
         outcome => {
             tokio::time::sleep_until(release).await;

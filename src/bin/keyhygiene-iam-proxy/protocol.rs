@@ -90,6 +90,7 @@ impl ApiCall {
         let organizations = self.service() == "organizations";
         let (status, kind, code, message) = match outcome {
             Outcome::Forward
+            | Outcome::Empty
             | Outcome::Fault(FaultKind::Reset)
             | Outcome::Fault(FaultKind::Slow) => return None,
             Outcome::Throttle if !json => (400, "Sender", "Throttling", "Rate exceeded".into()),
@@ -147,6 +148,37 @@ impl ApiCall {
             .headers
             .push(("x-amzn-RequestId".into(), request_id.as_bytes().to_vec()));
         Some(response)
+    }
+
+    /// A well-formed answer that lists nothing: the action's list empty, not truncated (the
+    /// query protocol; the JSON protocol gets an empty object).
+    pub fn empty_listing(&self, request_id: &str) -> Response {
+        let mut response = match &self.protocol {
+            Protocol::Json { .. } => Response::new(200, "application/x-amz-json-1.1", "{}"),
+            Protocol::Query { .. } => {
+                let list = match self.action.as_str() {
+                    "GetAccountAuthorizationDetails" => {
+                        "<UserDetailList/><GroupDetailList/><RoleDetailList/><Policies/>"
+                    }
+                    "ListUsers" => "<Users/>",
+                    "ListAccessKeys" => "<AccessKeyMetadata/>",
+                    "ListUserTags" => "<Tags/>",
+                    _ => "",
+                };
+                let action = &self.action;
+                Response::new(
+                    200,
+                    "text/xml",
+                    format!(
+                        "<{action}Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><{action}Result>{list}<IsTruncated>false</IsTruncated></{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+                    ),
+                )
+            }
+        };
+        response
+            .headers
+            .push(("x-amzn-RequestId".into(), request_id.as_bytes().to_vec()));
+        response
     }
 
     /// The AccessDenied message, naming the action and, when the request names one, the

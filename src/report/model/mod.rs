@@ -174,11 +174,11 @@ impl<'a> ReportModel<'a> {
         let page_limits = page_limits(&keys, key_rows_in_page, &groups, &suppressed, &coverage);
         ReportModel {
             tool_version: TOOL_VERSION,
-            account_id: inv.account_id.clone(),
+            account_id: inv.account_id.as_ref().map(|id| id.to_string()),
             account_label: inv
                 .account_id
-                .clone()
-                .unwrap_or_else(|| "unknown".to_string()),
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), |id| id.to_string()),
             as_of,
             as_of_text: rfc3339(as_of),
             as_of_display: display_time(as_of),

@@ -324,8 +324,11 @@ impl OrgModel {
             listed_at_text: rfc3339(manifest.listed_at),
             listed_at_display: display_time(manifest.listed_at),
             organization_id: manifest.organization_id.clone(),
-            management_account_id: manifest.management_account_id.clone(),
-            caller_account_id: manifest.caller_account_id.clone(),
+            management_account_id: manifest
+                .management_account_id
+                .as_ref()
+                .map(|id| id.to_string()),
+            caller_account_id: manifest.caller_account_id.as_ref().map(|id| id.to_string()),
             title,
             selection: manifest.selection.describe(),
             selection_data: manifest.selection.clone(),
@@ -514,7 +517,7 @@ pub fn other_view(record: &AccountRecord) -> AccountView {
 fn blank_view(record: &AccountRecord) -> AccountView {
     let account = &record.account;
     AccountView {
-        id: account.id.clone(),
+        id: account.id.to_string(),
         name: account.name.clone(),
         ou_path: account.ou_path.clone(),
         state: account.state.as_str().to_string(),

@@ -74,7 +74,7 @@ fn past_view(p: &PastFinding, note: String) -> PastView {
         finding_id: p.finding_id.clone(),
         rule_id: p.rule_id.clone(),
         severity: p.severity,
-        account_id: p.account_id.clone(),
+        account_id: p.account_id.as_ref().map(|id| id.to_string()),
         user_name: p.user_name.clone(),
         user_id: p.user_id.clone(),
         key_label: p.access_key_id.clone().unwrap_or_default(),
