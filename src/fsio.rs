@@ -122,10 +122,11 @@ fn read_opened(
     Ok(bytes)
 }
 
-/// The first `n` bytes of a regular file (all of it when shorter), with the checks of
-/// [`read_limited`]: for a header that sits at the start of a larger document.
-pub fn read_prefix(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, ReadError> {
-    let (file, _) = open_regular(path, what, Follow::Links)?;
+/// The first `n` bytes of a regular file found inside a folder (all of it when shorter),
+/// with the checks of [`read_limited_in_dir`]: for a header that sits at the start of a
+/// larger document.
+pub fn read_prefix_in_dir(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, _) = open_regular(path, what, Follow::NoLinks)?;
     let mut bytes = Vec::new();
     file.take(n)
         .read_to_end(&mut bytes)

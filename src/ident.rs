@@ -12,8 +12,15 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A 12-digit AWS account id.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct AccountId(String);
+
+impl std::hash::Hash for AccountId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes: consistent with the comparisons below and with `Borrow<str>`.
+        self.0.as_str().hash(state);
+    }
+}
 
 // Comparisons are counted in the crate's own tests, so a test can tell linear work from
 // quadratic work without timing anything.

@@ -70,7 +70,11 @@ fn report_json(out_dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap()
 }
 
-// Item 1: a symlink planted at a temporary file's name in a shared output directory.
+// Item 1: a symlink planted in a shared output directory. Links sit at every name the
+// writer ends with (the reports, an organization's account pages, the saved inventories
+// and their manifest) and at its temporary files' name pattern; none is followed. (A link
+// at a history record's own name is tested in baseline::history, which can choose the
+// record's random name.)
 #[test]
 fn a_planted_symlink_in_the_output_directory_is_never_followed() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,13 +82,18 @@ fn a_planted_symlink_in_the_output_directory_is_never_followed() {
     std::fs::write(&victim, "keep").unwrap();
     let out = dir.path().join("shared");
     std::fs::create_dir(&out).unwrap();
-    // Every name the writer ever used for its temporary files, and the obvious others.
-    for name in REPORT_FILES {
-        for planted in [format!(".{name}.tmp"), format!("{name}.tmp")] {
-            std::os::unix::fs::symlink(&victim, out.join(planted)).unwrap();
-        }
+    let plant = |at: &Path| std::os::unix::fs::symlink(&victim, at).unwrap();
+    let mut planted = Vec::new();
+    for name in REPORT_FILES
+        .iter()
+        .map(|n| n.to_string())
+        .chain(["inventory.json".to_string()])
+        .chain((0..8).map(|i| format!(".keyhygiene-{i:06}.tmp")))
+        .chain((0..8).map(|i| format!(".keyhygiene-previous-{i:06}")))
+    {
+        plant(&out.join(&name));
+        planted.push(name);
     }
-    std::os::unix::fs::symlink(&victim, out.join("inventory.json.tmp")).unwrap();
     let saved = out.join("inventory.json");
     let output = audit_inventory(
         Path::new(SAMPLE),
@@ -97,12 +106,66 @@ fn a_planted_symlink_in_the_output_directory_is_never_followed() {
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    for name in REPORT_FILES {
+    for name in REPORT_FILES.iter().chain(&["inventory.json"]) {
         let meta = std::fs::symlink_metadata(out.join(name)).unwrap();
         assert!(meta.file_type().is_file(), "{name} is a regular file");
     }
     assert!(saved.is_file());
+
+    // An organization: its account pages, and a saved folder's manifest and account files.
+    let mut ids = Vec::new();
+    let mut files = Vec::new();
+    for id in ["111111111111", "222222222222"] {
+        let mut inv = sample();
+        inv["account_id"] = Value::from(id);
+        for u in inv["users"].as_array_mut().unwrap() {
+            let arn = u["arn"].as_str().unwrap().replace("123456789012", id);
+            u["arn"] = Value::from(arn);
+        }
+        files.push(write_json(dir.path(), &format!("{id}.json"), &inv));
+        ids.push(id);
+    }
+    let org_saved = out.join("org-saved");
+    std::fs::create_dir(&org_saved).unwrap();
+    for id in &ids {
+        plant(&out.join(format!("account-{id}.html")));
+        plant(&org_saved.join(format!("account-{id}.json")));
+    }
+    plant(&org_saved.join("manifest.json"));
+    let output = audit(&[
+        "--from-inventory",
+        path_str(&files[0]),
+        path_str(&files[1]),
+        "--as-of",
+        SAMPLE_AS_OF,
+        "--out-dir",
+        path_str(&out),
+        "--save-inventory",
+        path_str(&org_saved),
+        "--fail-on",
+        "none",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for id in &ids {
+        for file in [
+            out.join(format!("account-{id}.html")),
+            org_saved.join(format!("account-{id}.json")),
+        ] {
+            let meta = std::fs::symlink_metadata(&file).unwrap();
+            assert!(
+                meta.file_type().is_file(),
+                "{} is a regular file",
+                file.display()
+            );
+        }
+    }
+    assert!(
+        std::fs::symlink_metadata(org_saved.join("manifest.json"))
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
 
 // Item 3: one file cannot be replaced: the previous set stays as it was.

@@ -391,3 +391,74 @@ fn an_empty_listing_is_not_an_empty_account() {
     }
     assert!(proxy.stats()["emptied"].as_u64().unwrap() >= 1);
 }
+
+/// An account whose credential report lists one active root key beside its user's key.
+fn with_root_key(id: &str, user: &str) -> keyhygiene::inventory::Inventory {
+    use keyhygiene::inventory::{CredentialReportInfo, LastUse, RootKey, RootKeys};
+    let mut inv = inventory(id, user, 10);
+    inv.root = RootKeys::CredentialReport {
+        arn: Some(format!("arn:aws:iam::{id}:root")),
+        keys: vec![RootKey {
+            slot: 1,
+            active: true,
+            last_rotated: Some(support::saved::t(500)),
+            last_used: LastUse::Never,
+        }],
+    };
+    inv.credential_report = Some(CredentialReportInfo {
+        generated_at: Some(support::saved::t(0)),
+        has_root_row: true,
+    });
+    inv.normalize();
+    inv
+}
+
+// Smaller: the organization's key count disagreed with itself when accounts had root keys
+// (stdout 628 keys, report.json coverage.keys 626). Keys count the root user's keys the
+// credential report lists, in every output.
+#[test]
+fn every_output_counts_the_same_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = save(
+        dir.path(),
+        "a.json",
+        &with_root_key("111111111111", "alice"),
+    );
+    let b = save(dir.path(), "b.json", &with_root_key("222222222222", "bob"));
+    let out = dir.path().join("out");
+    let output = audit(&[
+        "--from-inventory",
+        path_str(&a),
+        path_str(&b),
+        "--out-dir",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("; 2 users, 4 keys"), "{text}");
+    let doc = report(&out);
+    assert_eq!(doc["coverage"]["keys"], 4);
+    assert_eq!(doc["coverage"]["keys_with_last_use"], 4);
+    // The root keys are flagged: flagged keys are among the keys counted.
+    assert_eq!(doc["summary"]["keys_flagged"], 2);
+    assert!(text.contains("2 keys flagged"), "{text}");
+    for entry in doc["accounts"].as_array().unwrap() {
+        assert_eq!(entry["coverage"]["keys"], 2);
+    }
+    let calls_per_key = doc["crawl_stats"]["calls_per_key"].clone();
+    assert!(calls_per_key.is_null() || calls_per_key.is_number());
+    // One account alone: the summary line and report.json agree too.
+    let output = audit(&[
+        "--from-inventory",
+        path_str(&a),
+        "--out-dir",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("1 of 2 keys flagged"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(report(&out)["coverage"]["keys"], 2);
+}

@@ -420,19 +420,22 @@ fn an_organization_run_sends_only_read_only_requests() {
 
 #[test]
 fn an_account_past_its_timeout_is_named_and_the_others_complete() {
-    let moto = Moto::start();
-    moto.seed_generated(3, 5, NOW);
-    // Every answer takes 1.5 s: the caller's own account cannot finish within 1 s.
-    let proxy = FaultProxy::start(&moto.endpoint, &["--latency-ms", "1500"]);
+    let org = Org::seed(Moto::start_org());
+    // sandbox-1's AssumeRole is answered after 11 s, far past the account timeout; the
+    // other accounts answer at once.
+    let held = format!(
+        "AssumeRole:RoleArn=arn:aws:iam::{}:role/{ROLE}",
+        org.id("sandbox-1")
+    );
+    let proxy = FaultProxy::start(&org.moto.endpoint, &["--hold", &held]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let output = audit_at(
         &proxy.endpoint,
         &[
-            "--accounts",
-            "123456789012",
+            "--org",
             "--account-timeout",
-            "1s",
+            "6s",
             "--as-of",
             NOW,
             "--out-dir",
@@ -441,17 +444,36 @@ fn an_account_past_its_timeout_is_named_and_the_others_complete() {
     );
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let doc = report(&out);
-    let problem = &doc["accounts"][0]["problem"];
-    assert_eq!(problem["error_code"], "Timeout", "{doc}");
+    let entry = |name: &str| {
+        let id = org.id(name);
+        doc["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{name} is in the report"))
+            .clone()
+    };
+    let slow = entry("sandbox-1");
+    assert_eq!(slow["problem"]["error_code"], "Timeout", "{doc}");
     assert!(
-        problem["message"]
+        slow["problem"]["message"]
             .as_str()
             .unwrap()
             .contains("--account-timeout")
     );
-    // The caller's own account needs no role.
-    assert!(problem["role_arn"].is_null());
-    assert!(stdout(&output).contains("not audited: account 123456789012"));
+    assert_eq!(
+        slow["problem"]["role_arn"],
+        format!("arn:aws:iam::{}:role/{ROLE}", org.id("sandbox-1")).as_str()
+    );
+    // Every other active account completes: the slow one never holds them up.
+    for name in ["management", "prod-payments", "locked"] {
+        let a = entry(name);
+        assert_eq!(a["outcome"], "audited", "{name}: {a}");
+        assert_eq!(a["coverage"]["complete"], true, "{name}: {a}");
+    }
+    assert_eq!(doc["organization"]["accounts_not_audited"], 1);
+    assert!(stdout(&output).contains(&format!("not audited: account {}", org.id("sandbox-1"))));
 }
 
 #[test]

@@ -459,7 +459,7 @@ fn write_page() -> Page {
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     Page {
         file: written[0].clone(),
-        keys: inv.key_count() + 1,
+        keys: inv.user_key_count() + 1,
         _dir: dir,
     }
 }
@@ -735,7 +735,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         });
     }
     inv.normalize();
-    let keys = inv.key_count();
+    let keys = inv.user_key_count();
     let set = FindingSet::default();
     let dir = tempfile::tempdir().unwrap();
     let run = RunInfo {

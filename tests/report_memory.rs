@@ -141,12 +141,12 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
 #[test]
 fn the_reports_take_a_few_dozen_bytes_per_key_and_finding() {
     let (inv, set) = account(2_500);
-    let items = inv.key_count() + set.findings.len();
+    let items = inv.user_key_count() + set.findings.len();
     let inputs = support::counting::live();
     let peak = report_peak(&inv, &set);
     eprintln!(
         "{} keys, {} findings ({} MiB of inventory and findings): the reports peaked at {} KiB more, {} bytes per key and finding",
-        inv.key_count(),
+        inv.user_key_count(),
         set.findings.len(),
         inputs / (1 << 20),
         peak / 1024,

@@ -682,7 +682,7 @@ fn report_json_is_stable_for_a_fixed_input() {
             1,
         );
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report-golden.json");
-    if std::env::var_os("KEYHYGIENE_BLESS").is_some() {
+    if support::bless() {
         std::fs::write(&golden, &actual).unwrap();
     }
     let expected = std::fs::read_to_string(&golden)
@@ -691,6 +691,20 @@ fn report_json_is_stable_for_a_fixed_input() {
         actual, expected,
         "report.json changed; if intended, rerun with KEYHYGIENE_BLESS=1"
     );
+}
+
+#[test]
+fn a_golden_test_never_blesses_itself_under_ci() {
+    use std::ffi::OsStr;
+    let on = Some(OsStr::new("1"));
+    assert_eq!(support::bless_decision(on, None), Ok(true));
+    assert_eq!(support::bless_decision(None, on), Ok(false));
+    assert_eq!(
+        support::bless_decision(Some(OsStr::new("0")), None),
+        Ok(false)
+    );
+    let refused = support::bless_decision(on, Some(OsStr::new("true"))).unwrap_err();
+    assert!(refused.contains("refused when CI is set"), "{refused}");
 }
 
 #[test]
@@ -1303,7 +1317,7 @@ fn a_page_beyond_its_limits_lists_the_worst_and_says_what_it_leaves_out() {
         keys_present: false,
     };
     inv.normalize();
-    let keys = inv.key_count();
+    let keys = inv.user_key_count();
     assert!(keys > KEY_ROWS_IN_PAGE);
     let short = |u: &User, k: &AccessKey, rule: &str, severity: Severity| Finding {
         rule_id: rule.to_string(),

@@ -17,7 +17,6 @@ use chrono::Utc;
 use crate::baseline::{AccountAssessment, Assessment, Audited, RunIdentity};
 use crate::cli::{AuditArgs, Cli, Command, Endpoint, FormatArg, InitConfigArgs};
 use crate::crawl::{AwsOptions, CrawlOptions, CrawlScope, ProgressMode};
-use crate::findings::Severity;
 use crate::fsio::FileSet;
 use crate::inventory::Inventory;
 use crate::policy::{self, Policy, Scope};
@@ -66,11 +65,12 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The exit code for a finished audit: coverage gaps beat findings.
-pub fn exit_code(complete: bool, worst: Option<Severity>, fail_on: Option<Severity>) -> u8 {
+/// The exit code for a finished audit, from the figures its reports show: coverage gaps
+/// beat findings.
+pub fn exit_code(complete: bool, fails_threshold: bool) -> u8 {
     if !complete {
         EXIT_INCOMPLETE
-    } else if fail_on.is_some_and(|threshold| worst.is_some_and(|w| w >= threshold)) {
+    } else if fails_threshold {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
@@ -217,8 +217,8 @@ fn audit(args: AuditArgs) -> u8 {
             println!("history: recorded {}", path.display());
         }
     }
-    let worst = tracking.worst([&findings]);
-    let code = exit_code(inventory.is_complete(), worst, args.fail_on.threshold());
+    // The exit code reads the figures the reports show.
+    let code = exit_code(model.coverage.complete, model.summary.fails_threshold);
     if code == EXIT_INCOMPLETE {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} gap(s); the reports list what could not be collected",

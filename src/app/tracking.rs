@@ -156,25 +156,6 @@ impl Begun<'_> {
     }
 }
 
-impl Tracking {
-    /// The severity the exit code compares with `--fail-on`: the worst open finding, or
-    /// with `--fail-on-new` the worst new or worsened one, over every account's findings.
-    pub fn worst<'a>(
-        &self,
-        sets: impl IntoIterator<Item = &'a FindingSet>,
-    ) -> Option<crate::findings::Severity> {
-        sets.into_iter()
-            .filter_map(|set| {
-                if self.fail_on_new {
-                    set.worst_regression()
-                } else {
-                    set.worst()
-                }
-            })
-            .max()
-    }
-}
-
 impl Pending {
     /// Records the run in the history folder, once its reports are written.
     pub fn record(&mut self) -> Result<Option<PathBuf>, String> {

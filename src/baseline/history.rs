@@ -84,8 +84,9 @@ impl History {
         let head: Head = match read_head(&path)? {
             Some(head) => head,
             None => {
-                let bytes = crate::fsio::read_limited(&path, "history record", MAX_RECORD_BYTES)
-                    .map_err(|e| e.to_string())?;
+                let bytes =
+                    crate::fsio::read_limited_in_dir(&path, "history record", MAX_RECORD_BYTES)
+                        .map_err(|e| e.to_string())?;
                 serde_json::from_slice(&bytes).map_err(|e| {
                     format!(
                         "{shown}:{}:{}: not a valid history record: {e} (remove the file, or move it out of the history folder)",
@@ -115,7 +116,7 @@ impl History {
     fn read(&self, name: &str) -> Result<Record, String> {
         let path = self.dir.join(name);
         let shown = path.display().to_string();
-        let bytes = crate::fsio::read_limited(&path, "history record", MAX_RECORD_BYTES)
+        let bytes = crate::fsio::read_limited_in_dir(&path, "history record", MAX_RECORD_BYTES)
             .map_err(|e| e.to_string())?;
         let record = parse_record(&bytes, &shown)?;
         if record.key != self.key
@@ -166,6 +167,15 @@ impl History {
     /// Writes `record` under a new, unique name, then removes this key's records beyond
     /// the newest `keep`. Returns the record's path.
     pub fn write(&self, record: &Record) -> Result<PathBuf, String> {
+        self.write_named(record, nonce)
+    }
+
+    /// [`History::write`] with the names' random part from `nonce` (one per attempt).
+    fn write_named(
+        &self,
+        record: &Record,
+        nonce: impl Fn(u32) -> String,
+    ) -> Result<PathBuf, String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| {
             format!(
                 "{}: cannot create the history folder: {e} (check the path and its permissions)",
@@ -234,8 +244,8 @@ struct Head {
 /// it).
 fn read_head(path: &Path) -> Result<Option<Head>, String> {
     const HEAD_BYTES: u64 = 16 * 1024;
-    let bytes =
-        crate::fsio::read_prefix(path, "history record", HEAD_BYTES).map_err(|e| e.to_string())?;
+    let bytes = crate::fsio::read_prefix_in_dir(path, "history record", HEAD_BYTES)
+        .map_err(|e| e.to_string())?;
     let marker = b",\"findings\":[";
     let Some(at) = bytes.windows(marker.len()).position(|w| w == marker) else {
         return Ok(None);
@@ -301,6 +311,57 @@ mod tests {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         assert!(compact(t("2026-01-02T00:00:00Z")) < compact(t("2026-01-10T00:00:00Z")));
         assert_ne!(nonce(0), nonce(1));
+    }
+
+    #[test]
+    fn a_link_planted_at_a_record_s_name_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let history = History {
+            dir: dir.path().join("history"),
+            key: "account-123456789012".into(),
+            keep: 10,
+        };
+        std::fs::create_dir(&history.dir).unwrap();
+        let as_of = DateTime::parse_from_rfc3339("2026-11-26T10:45:00Z")
+            .unwrap()
+            .to_utc();
+        let identity = RunIdentity {
+            audited: Audited::Account(Some("123456789012".parse().unwrap())),
+            id_source: IdSource::Api,
+            slice: None,
+        };
+        let record = Record::of_run(
+            &history.key,
+            &identity,
+            as_of,
+            true,
+            &crate::findings::FindingSet::default(),
+        );
+        // The exact name the first attempt will use is a link to the victim.
+        let planted = history
+            .dir
+            .join("account-123456789012.20261126T104500Z.aaaaaa.json");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let names = ["aaaaaa", "bbbbbb"];
+        let written = history
+            .write_named(&record, |attempt| names[attempt as usize].to_string())
+            .unwrap();
+        assert!(written.ends_with("account-123456789012.20261126T104500Z.bbbbbb.json"));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(
+            std::fs::symlink_metadata(&planted)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::symlink_metadata(&written)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
     }
 
     #[test]

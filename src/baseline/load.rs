@@ -35,21 +35,27 @@ pub fn load_baseline(path: &Path, origin: Origin) -> Result<Baseline, String> {
     let name = file.display().to_string();
     let bytes = crate::fsio::read_limited(&file, "baseline", crate::fsio::MAX_DATA_FILE_BYTES)
         .map_err(|e| e.to_string())?;
+    parse_baseline(&bytes, &name, origin)
+}
+
+/// Reads a baseline from its bytes: a `report.json` or a history record (`name` names it in
+/// messages). Errors are one line.
+pub fn parse_baseline(bytes: &[u8], name: &str, origin: Origin) -> Result<Baseline, String> {
+    let bytes = crate::fsio::strip_bom(bytes);
     let not_ours = |detail: String| {
         format!(
             "{name}: not a keyhygiene report.json or history record ({detail}); pass the report.json of an earlier run, or its --out-dir"
         )
     };
-    let head: Head = serde_json::from_slice(&bytes)
+    let head: Head = serde_json::from_slice(bytes)
         .map_err(|e| not_ours(format!("line {}, column {}: {e}", e.line(), e.column())))?;
     match head.kind.as_deref() {
-        Some(super::record::RECORD_KIND) => {
-            super::record::parse_record(&bytes, &name).map(|r| r.into_baseline(name, origin))
-        }
+        Some(super::record::RECORD_KIND) => super::record::parse_record(bytes, name)
+            .map(|r| r.into_baseline(name.to_string(), origin)),
         Some("account" | "organization")
             if head.tool.as_ref().is_some_and(|t| t.name == "keyhygiene") =>
         {
-            parse_report(&bytes, &name, head.schema_version, origin)
+            parse_report(bytes, name, head.schema_version, origin)
         }
         _ => Err(not_ours("no keyhygiene \"tool\" and \"kind\"".to_string())),
     }

@@ -19,7 +19,7 @@ use crate::findings::{FindingSet, IdSource, PastFinding, Status};
 
 pub use compare::{AccountAssessment, Assessment, Comparer, compare, past_order};
 pub use history::History;
-pub use load::{NEWEST_REPORT_SCHEMA, load_baseline};
+pub use load::{NEWEST_REPORT_SCHEMA, load_baseline, parse_baseline};
 pub use record::TrendPoint;
 
 /// Where a baseline came from.

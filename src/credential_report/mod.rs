@@ -474,10 +474,18 @@ pub fn load_inventory(
     let file = path.display().to_string();
     let bytes =
         crate::fsio::read_limited(path, "credential report", crate::fsio::MAX_DATA_FILE_BYTES)?;
-    let report = parse(&bytes, &file)?;
-    drop(bytes);
-    let inv = inventory_from_report(&report, &file, generated_at)?;
-    inv.validate(&file)?;
+    read_inventory(&bytes, &file, generated_at)
+}
+
+/// [`load_inventory`] from the file's bytes (`file` names it in messages).
+pub fn read_inventory(
+    bytes: &[u8],
+    file: &str,
+    generated_at: Option<DateTime<Utc>>,
+) -> Result<Inventory, CredentialReportError> {
+    let report = parse(bytes, file)?;
+    let inv = inventory_from_report(&report, file, generated_at)?;
+    inv.validate(file)?;
     Ok(inv)
 }
 

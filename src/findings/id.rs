@@ -126,11 +126,7 @@ pub fn finding_id(account_id: Option<&str>, rule_id: &str, subject: Subject<'_>)
 /// The partition an ARN names (`aws`, `aws-cn`, `aws-us-gov`…); `aws` when the ARN is
 /// missing or malformed.
 fn partition_of(arn: &str) -> &str {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next()) {
-        (Some("arn"), Some(p)) if !p.is_empty() => p,
-        _ => "aws",
-    }
+    crate::ident::Arn::parse(arn).map_or("aws", |arn| arn.partition)
 }
 
 /// Whether `text` has the shape of a scheme-1 id (a suppression names one).

@@ -20,6 +20,11 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Whether findings as bad as `worst` reach `--fail-on` (`None`: `--fail-on none`).
+    pub fn reaches(worst: Option<Severity>, fail_on: Option<Severity>) -> bool {
+        fail_on.is_some_and(|threshold| worst.is_some_and(|w| w >= threshold))
+    }
+
     pub const ALL: [Severity; 4] = [
         Severity::Critical,
         Severity::High,

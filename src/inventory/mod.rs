@@ -346,6 +346,10 @@ pub struct Coverage {
     pub users_listed: usize,
     /// Users with no coverage gap of their own.
     pub users_fully_audited: usize,
+    /// Every access key the data lists one by one: the IAM users' keys and the root user's
+    /// keys of the credential report's `<root_account>` row. (A root key known only from the
+    /// account summary, which says "present" without a count, is not counted: see
+    /// [`RootKeys`].) Every output that says "keys" counts these.
     pub keys: usize,
     /// Keys whose last use is known (used or never used).
     pub keys_with_last_use: usize,
@@ -379,7 +383,12 @@ impl Inventory {
     pub fn compute_coverage(&self) -> Coverage {
         let users_with_gaps: std::collections::BTreeSet<&str> =
             self.gaps.iter().filter_map(|g| g.user.as_deref()).collect();
-        let keys = self.users.iter().flat_map(|u| &u.keys);
+        let last_uses = self
+            .users
+            .iter()
+            .flat_map(|u| &u.keys)
+            .map(|k| &k.last_used)
+            .chain(self.root_keys().iter().map(|k| &k.last_used));
         Coverage {
             complete: self.is_complete(),
             users_listed: self.users.len(),
@@ -388,8 +397,8 @@ impl Inventory {
                 .iter()
                 .filter(|u| !users_with_gaps.contains(u.name.as_str()))
                 .count(),
-            keys: keys.clone().count(),
-            keys_with_last_use: keys.filter(|k| k.last_used != LastUse::Unknown).count(),
+            keys: last_uses.clone().count(),
+            keys_with_last_use: last_uses.filter(|u| **u != LastUse::Unknown).count(),
             gaps: self.gaps.len(),
         }
     }
@@ -417,8 +426,17 @@ impl Inventory {
         self.coverage = Some(self.compute_coverage());
     }
 
-    pub fn key_count(&self) -> usize {
+    /// The IAM users' keys, without the root user's ([`Coverage::keys`] counts both).
+    pub fn user_key_count(&self) -> usize {
         self.users.iter().map(|u| u.keys.len()).sum()
+    }
+
+    /// The root user's keys the credential report lists one by one; none otherwise.
+    pub fn root_keys(&self) -> &[RootKey] {
+        match &self.root {
+            RootKeys::CredentialReport { keys, .. } => keys,
+            _ => &[],
+        }
     }
 
     /// Keys of a live crawl whose last use is the credential report's (the economical call
@@ -427,13 +445,16 @@ impl Inventory {
         if !matches!(self.source, SourceInfo::Live { .. }) {
             return 0;
         }
-        self.users
+        let users = self
+            .users
             .iter()
             .flat_map(|u| &u.keys)
             .filter(|k| {
                 k.last_used_source == LastUseSource::CredentialReport
                     && k.last_used != LastUse::Unknown
             })
-            .count()
+            .count();
+        // The root user's keys are known from the report alone.
+        users + self.root_keys().len()
     }
 }

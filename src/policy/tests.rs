@@ -974,7 +974,7 @@ fn exit_code_matrix() {
     ];
     for (i, (complete, set, fail_on, expected)) in cases.into_iter().enumerate() {
         assert_eq!(
-            exit_code(complete, set.worst(), fail_on),
+            exit_code(complete, Severity::reaches(set.worst(), fail_on)),
             expected,
             "case {i}"
         );

@@ -299,7 +299,7 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
         counts.join(", "),
         s.total_suppressed,
         s.keys_flagged,
-        m.keys.len()
+        m.coverage.keys
     );
     let width = s
         .by_rule

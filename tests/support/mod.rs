@@ -594,6 +594,33 @@ pub fn open_in_chromium(page: &Path, fragment: &str) -> scraper::Html {
     ))
 }
 
+/// Whether a golden test should write its golden files anew (`KEYHYGIENE_BLESS=1`) rather
+/// than compare with them. Refused when `CI` is set: a golden test run by CI must never
+/// bless itself, whatever its environment says.
+pub fn bless() -> bool {
+    match bless_decision(
+        std::env::var_os("KEYHYGIENE_BLESS").as_deref(),
+        std::env::var_os("CI").as_deref(),
+    ) {
+        Ok(bless) => bless,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// [`bless`], from the two variables' values.
+pub fn bless_decision(
+    bless: Option<&std::ffi::OsStr>,
+    ci: Option<&std::ffi::OsStr>,
+) -> Result<bool, String> {
+    let set = |v: Option<&std::ffi::OsStr>| v.is_some_and(|v| !v.is_empty() && v != "0");
+    match (set(bless), set(ci)) {
+        (true, true) => Err(
+            "KEYHYGIENE_BLESS is refused when CI is set: golden files are regenerated on a developer's machine, reviewed and committed, never by CI".to_string(),
+        ),
+        (bless, _) => Ok(bless),
+    }
+}
+
 /// Makes a FIFO at `path`: an input that never ends and must be refused, not read.
 pub fn make_fifo(path: &Path) {
     let status = Command::new("mkfifo")

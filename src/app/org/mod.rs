@@ -110,7 +110,6 @@ pub(super) fn audit(
         model,
         written,
         recorded,
-        worst,
     } = match done {
         Ok(done) => done,
         Err(message) => {
@@ -131,7 +130,8 @@ pub(super) fn audit(
         }
     }
     let complete = model.complete;
-    let code = exit_code(complete, worst, args.fail_on.threshold());
+    // The exit code reads the figures the reports show.
+    let code = exit_code(complete, model.fails_threshold);
     if !complete {
         eprintln!(
             "keyhygiene: coverage is incomplete: {} of {} selected accounts not audited, {} gap(s) inside audited accounts; the reports say what is missing",
@@ -147,8 +147,6 @@ struct Done {
     written: Vec<PathBuf>,
     /// This run's history record, when it keeps a history.
     recorded: Option<PathBuf>,
-    /// The severity the exit code compares with `--fail-on`.
-    worst: Option<crate::findings::Severity>,
 }
 
 /// Evaluates and writes every account in turn, then the organization's files, the saved
@@ -187,15 +185,13 @@ fn write_run(
         record: begun.recording(),
         notices: FindingSet::default(),
         complete: true,
-        worst: None,
     };
     for record in &mut manifest.accounts {
-        pass.account(record, store, saved.as_mut(), &mut writer, tracking)?;
+        pass.account(record, store, saved.as_mut(), &mut writer)?;
     }
     let Finished {
         notices,
         complete,
-        worst,
         record,
     } = pass.finish(manifest);
     if let Some(set) = &mut saved {
@@ -218,7 +214,6 @@ fn write_run(
         model,
         written,
         recorded,
-        worst,
     })
 }
 
@@ -238,15 +233,12 @@ struct Pass<'p> {
     notices: FindingSet,
     /// No account unreachable, and every audited account complete.
     complete: bool,
-    /// The severity the exit code compares with `--fail-on`.
-    worst: Option<crate::findings::Severity>,
 }
 
 /// What the pass leaves once every account was written.
 struct Finished {
     notices: FindingSet,
     complete: bool,
-    worst: Option<crate::findings::Severity>,
     record: Option<crate::baseline::record::RecordBuilder>,
 }
 
@@ -258,7 +250,6 @@ impl<'p> Pass<'p> {
         store: &mut InventoryStore,
         saved: Option<&mut FileSet>,
         writer: &mut OrgWriter,
-        tracking: &Tracking,
     ) -> Result<(), String> {
         let audited = matches!(record.result, Outcome::Audited { .. });
         let inventory = if audited {
@@ -306,7 +297,6 @@ impl<'p> Pass<'p> {
             r.add(&set);
         }
         self.complete &= inventory.is_complete();
-        self.worst = self.worst.max(tracking.worst([&set]));
         writer
             .add_audited(record, &inventory, &set, Some(&scope))
             .map_err(|e| e.to_string())
@@ -322,7 +312,6 @@ impl<'p> Pass<'p> {
             mut record,
             mut notices,
             complete,
-            worst,
             ..
         } = self;
         if let Some(mut comparer) = comparer {
@@ -357,7 +346,6 @@ impl<'p> Pass<'p> {
         Finished {
             notices,
             complete,
-            worst,
             record,
         }
     }

@@ -134,6 +134,8 @@ pub struct Settings {
     /// Requests answered with a well-formed, empty listing (an answer that leaves
     /// everything out).
     pub empty: Vec<DenyRule>,
+    /// Requests whose answer is always held for `slow` (a persistent "slow" fault).
+    pub hold: Vec<DenyRule>,
     /// One token bucket per action and access key id, instead of one per action: each
     /// account (one assumed-role session each) is throttled on its own, as AWS does.
     pub throttle_per_credential: bool,
@@ -282,6 +284,8 @@ impl Planner {
             .any(|r| r.matches(action, params))
         {
             Outcome::Empty
+        } else if self.settings.hold.iter().any(|r| r.matches(action, params)) {
+            Outcome::Fault(FaultKind::Slow)
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
             let kinds = &self.settings.fault_kinds;
             Outcome::Fault(kinds[(kind_draw % kinds.len() as u64) as usize])
@@ -458,6 +462,7 @@ impl Counters {
                 "deny": settings.deny.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "empty": settings.empty.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "hold": settings.hold.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "throttle_per_credential": settings.throttle_per_credential,
                 "seed": settings.seed,
             },
@@ -481,6 +486,7 @@ mod tests {
             deny: Vec::new(),
             fail: Vec::new(),
             empty: Vec::new(),
+            hold: Vec::new(),
             throttle_per_credential: false,
             seed: 7,
         }

@@ -128,6 +128,12 @@ struct Args {
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     empty: Vec<DenyRule>,
 
+    /// Hold the answers of requests that match (repeatable) for --slow-ms, every time, e.g.
+    /// AssumeRole:RoleArn=arn:aws:iam::111111111111:role/NAME: one account that never
+    /// answers in time.
+    #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
+    hold: Vec<DenyRule>,
+
     /// Seed for every random choice (faults, jitter, request ids).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -172,6 +178,7 @@ fn main() -> std::process::ExitCode {
         deny: args.deny.clone(),
         fail: args.fail.clone(),
         empty: args.empty.clone(),
+        hold: args.hold.clone(),
         throttle_per_credential: args.throttle_per_credential,
         seed: args.seed,
     };

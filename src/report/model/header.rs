@@ -165,7 +165,7 @@ pub(super) fn coverage_view(inv: &Inventory) -> CoverageView {
         format!(
             "complete: {}, {}",
             plural(c.users_listed, "user", "users"),
-            plural(c.keys, "user access key", "user access keys")
+            plural(c.keys, "access key", "access keys")
         )
     } else {
         format!(
@@ -275,6 +275,7 @@ pub fn bytes_label(bytes: u64) -> String {
 
 pub(super) fn stats_view(inv: &Inventory) -> StatsView {
     let s = &inv.stats;
+    let keys = inv.compute_coverage().keys;
     StatsView {
         calls: s.calls.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         total_calls: s.total_calls(),
@@ -283,11 +284,11 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
         failed_calls: s.failed_calls,
         wall_ms: s.wall_ms,
         bytes_received: s.bytes_received,
-        calls_per_key: s.calls_per_key(inv.key_count()),
+        calls_per_key: s.calls_per_key(keys),
         label: format!(
             "{} API calls{}, {} retries, {} throttled, {} failed, {:.1} s{}",
             s.total_calls(),
-            s.calls_per_key(inv.key_count())
+            s.calls_per_key(keys)
                 .map(|c| format!(" ({c:.2} per key)"))
                 .unwrap_or_default(),
             s.retries,
@@ -309,7 +310,7 @@ pub(crate) fn report_sourced_label(inv: &Inventory) -> String {
         0 => String::new(),
         n => format!(
             "; last use of {n} of {} keys from the credential report",
-            inv.key_count()
+            inv.compute_coverage().keys
         ),
     }
 }

@@ -360,7 +360,7 @@ pub(super) fn key_entries<'a>(
             findings: (index_u32(start), index_u32(end)),
         }
     };
-    let mut entries = Vec::with_capacity(inv.key_count() + 2);
+    let mut entries = Vec::with_capacity(inv.compute_coverage().keys);
     if let RootKeys::CredentialReport { arn, keys } = &inv.root {
         let arn = arn.as_deref().unwrap_or_default();
         for key in keys {

@@ -282,7 +282,7 @@ impl OrgModel {
         } else {
             totals.worst
         };
-        let fails_threshold = run.fail_on.is_some_and(|t| gate.is_some_and(|w| w >= t));
+        let fails_threshold = Severity::reaches(gate, run.fail_on);
         let mut tracking = tracking_view(run.tracking, run.findings_notices);
         tracking.changes.new += sums.new;
         tracking.changes.updated += sums.updated;
@@ -469,7 +469,7 @@ pub fn audited_view(record: &AccountRecord, m: &ReportModel) -> AccountView {
         .filter(|f| f.tracking.status == crate::findings::Status::New)
         .count();
     view.users = m.coverage.users_listed;
-    view.keys = m.keys.len();
+    view.keys = m.coverage.keys;
     view.gaps = m.coverage.gaps.len();
     for (i, severity) in Severity::ALL.iter().enumerate() {
         view.open[i] = m

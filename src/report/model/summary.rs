@@ -87,7 +87,7 @@ pub(super) fn summary_view(
     } else {
         worst
     };
-    let fails_threshold = run.fail_on.is_some_and(|t| gate.is_some_and(|w| w >= t));
+    let fails_threshold = Severity::reaches(gate, run.fail_on);
     let keys_flagged = keys.iter().filter(|k| k.worst.is_some()).count();
     let mut users: Vec<&str> = findings
         .iter()
