@@ -627,7 +627,8 @@ fn assert_complete(inv: &Inventory) {
             coverage.keys,
             coverage.keys_with_last_use
         ),
-        (4, 4, 4, 4)
+        // Four users' keys and the root user's two, from the report's root row.
+        (4, 4, 4 + 2, 4 + 2)
     );
 }
 
@@ -758,7 +759,7 @@ async fn access_denied_on_one_users_keys_is_a_gap_and_the_rest_is_complete() {
         (coverage.users_listed, coverage.users_fully_audited),
         (4, 3)
     );
-    assert_eq!((coverage.keys, coverage.keys_with_last_use), (3, 3));
+    assert_eq!((coverage.keys, coverage.keys_with_last_use), (3 + 2, 3 + 2));
     // AccessDenied is not worth retrying.
     assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1);
     assert_eq!(inv.stats.retries, 0);
@@ -955,7 +956,7 @@ async fn never_used_and_unknown_last_use_stay_distinct() {
     users[3].keys[0].last_used = LastUse::Unknown;
     assert_eq!(inv.users, users);
     let coverage = inv.coverage.as_ref().unwrap();
-    assert_eq!((coverage.keys, coverage.keys_with_last_use), (4, 3));
+    assert_eq!((coverage.keys, coverage.keys_with_last_use), (4 + 2, 3 + 2));
     assert_eq!(coverage.users_fully_audited, 3);
 }
 

@@ -1012,8 +1012,9 @@ mod tests {
             })
         );
         let coverage = inv.coverage.as_ref().unwrap();
-        assert_eq!((coverage.users_listed, coverage.keys), (5, 5));
-        assert_eq!(coverage.keys_with_last_use, 5);
+        // Five users' keys and the root user's two.
+        assert_eq!((coverage.users_listed, coverage.keys), (5, 5 + 2));
+        assert_eq!(coverage.keys_with_last_use, 5 + 2);
     }
 
     #[test]
