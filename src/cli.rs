@@ -80,9 +80,15 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = FailOnArg::Low, value_name = "SEVERITY")]
     pub fail_on: FailOnArg,
 
-    /// Directory for the reports.
+    /// Directory for the reports. One run at a time writes it: a run that finds it busy
+    /// exits 2, unless --wait-lock is given.
     #[arg(long, value_name = "DIR", default_value = "keyhygiene-report")]
     pub out_dir: PathBuf,
+
+    /// When --out-dir is being written by another run, wait up to this long for it (e.g.
+    /// 30s, 10m; at most 168h) instead of exiting 2.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
 
     /// Which reports to write (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FormatArg::Html, FormatArg::Csv, FormatArg::Json])]
@@ -190,6 +196,16 @@ pub struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = crate::baseline::history::DEFAULT_KEEP as u32, value_parser = clap::value_parser!(u32).range(1..), requires = "history", help_heading = "Comparing with earlier runs")]
     pub history_keep: u32,
 
+    /// A file holding the history key (hex, at least 32 bytes; default: the
+    /// KEYHYGIENE_HISTORY_KEY variable). With a key, every history record and report.json
+    /// is signed, and a record or baseline that is not signed with it is not believed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Comparing with earlier runs"
+    )]
+    pub history_key_file: Option<PathBuf>,
+
     /// Exit 1 only for open findings at or above --fail-on that are new since the baseline
     /// (or worse than they were), so a scheduled job alerts on regressions while the
     /// backlog is worked down. Needs --baseline or --history.
@@ -288,6 +304,7 @@ impl AuditArgs {
             || self.accounts_file.is_some()
             || self.from_inventory.len() > 1
             || self.from_inventory.iter().any(|p| p.is_dir())
+            || self.only_shard.is_some()
     }
 }
 

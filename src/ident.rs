@@ -143,6 +143,17 @@ impl<'de> Deserialize<'de> for AccountId {
     }
 }
 
+/// Bytes as lowercase hex: finding ids, record names, key fingerprints and signatures.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
 /// An ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, as IAM and STS write them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arn<'a> {

@@ -208,9 +208,18 @@ fn a_report_set_that_cannot_be_written_leaves_the_previous_set() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
+    // No temporary file or backup: the first run's set, its manifest and the folder's lock.
     assert_eq!(
         left,
-        ["findings.csv", "keys.csv", "report.html", "report.json"]
+        [
+            ".keyhygiene-lock",
+            ".keyhygiene-lock.info",
+            ".keyhygiene-set.json",
+            "findings.csv",
+            "keys.csv",
+            "report.html",
+            "report.json"
+        ]
     );
 
     // Formats not requested are left alone.

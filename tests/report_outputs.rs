@@ -955,10 +955,20 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
     for p in &written {
         assert!(p.is_file());
     }
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
     assert_eq!(
-        std::fs::read_dir(&out).unwrap().count(),
-        3,
-        "no temporary files left"
+        left,
+        [
+            ".keyhygiene-set.json",
+            "findings.csv",
+            "keys.csv",
+            "report.json"
+        ],
+        "no temporary files left; the set manifest names the set"
     );
     let summary = report::summary_text(&report::ReportModel::build(&run), &written);
     assert!(

@@ -6,6 +6,7 @@
 //! Coverage gaps beat findings.
 
 mod org;
+mod outputs;
 mod saved;
 mod settle;
 mod tracking;
@@ -107,27 +108,56 @@ fn audit(args: AuditArgs) -> u8 {
         Err(message) => return fail(&message),
     };
 
-    if args.is_org_run() {
-        return org::audit(&args, &policy, endpoint.as_ref(), &tracking);
-    }
-    if !args.exclude_accounts.is_empty() {
+    if !args.is_org_run() && !args.exclude_accounts.is_empty() {
         return fail(
             "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file",
         );
     }
-    if args.shard.is_some() {
+    if !args.is_org_run() && args.shard.is_some() {
         return fail(
             "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file",
         );
     }
-    let (mut inventory, origin, settled_at) = match collect(&args, endpoint.as_ref(), &policy) {
-        Ok(collected) => collected,
+    // Every folder the run writes is ready (and the output folder locked) before anything
+    // is crawled.
+    let save_dir = args.save_inventory.as_deref().map(|path| {
+        if args.is_org_run() {
+            path
+        } else {
+            outputs::parent_dir(path)
+        }
+    });
+    let outputs = match outputs::Outputs::prepare(&args, save_dir) {
+        Ok(outputs) => outputs,
         Err(message) => return fail(&message),
     };
+    let result = if args.is_org_run() {
+        org::audit(&args, &policy, endpoint.as_ref(), &tracking)
+    } else {
+        audit_account(&args, &policy, endpoint.as_ref(), &tracking)
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            outputs.abandon();
+            fail(&message)
+        }
+    }
+}
+
+/// A single account's run, once its folders are ready: the exit code, or the one-line
+/// error that stopped it (nothing written then).
+fn audit_account(
+    args: &AuditArgs,
+    policy: &Policy,
+    endpoint: Option<&Endpoint>,
+    tracking: &tracking::Tracking,
+) -> Result<u8, String> {
+    let (mut inventory, origin, settled_at) = collect(args, endpoint, policy)?;
     if let Some(id) = inventory.account_id.as_deref()
         && !policy.scope.includes_account(id)
     {
-        return fail(&format!(
+        return Err(format!(
             "account {id} is out of the policy's scope ({}): nothing to audit (change the scope's accounts lists, or audit another account)",
             policy.scope.accounts_description().unwrap_or_default()
         ));
@@ -135,20 +165,17 @@ fn audit(args: AuditArgs) -> u8 {
     // The default as-of of a live run is the instant its last-use values were settled, after
     // the crawl, so no record of the crawl can be newer than it.
     let as_of = args.as_of.or(settled_at).unwrap_or_else(Utc::now);
-    if let Err(err) = inventory.check_as_of(as_of, &origin) {
-        return fail(&err.to_string());
-    }
-    // Every file is written before any is swapped in: a failure leaves the previous
+    inventory
+        .check_as_of(as_of, &origin)
+        .map_err(|e| e.to_string())?;
+    // Every file is staged before any is swapped in: a failure leaves the previous
     // inventory and report set as they were.
     let saved = match &args.save_inventory {
         Some(path) => {
-            match FileSet::new(path.parent().unwrap_or(Path::new(""))).and_then(|mut set| {
-                set.stage(&file_name(path), |out| inventory.write_json(out))
-                    .map(|()| set)
-            }) {
-                Ok(set) => Some(set),
-                Err(err) => return fail(&err.to_string()),
-            }
+            let mut set = FileSet::new(outputs::parent_dir(path)).map_err(|e| e.to_string())?;
+            set.stage(&file_name(path), |out| inventory.write_json(out))
+                .map_err(|e| e.to_string())?;
+            Some(set)
         }
         None => None,
     };
@@ -159,7 +186,7 @@ fn audit(args: AuditArgs) -> u8 {
     // The scope is decided once: users out of scope leave the inventory before the rules.
     let scope = policy.scope.restrict(&mut inventory);
     let raw = crate::rules::evaluate(&inventory, &policy.rules, as_of);
-    let mut findings = policy::apply(&policy, raw, as_of);
+    let mut findings = policy::apply(policy, raw, as_of);
     let identity = RunIdentity {
         audited: Audited::Account(inventory.account_id.clone()),
         id_source: id_source(&inventory),
@@ -176,17 +203,14 @@ fn audit(args: AuditArgs) -> u8 {
         .into(),
         rules: &policy.rules,
     };
-    let mut tracked = match tracking.compare(
+    let mut tracked = tracking.compare(
         &identity,
         &[],
         as_of,
         inventory.is_complete(),
         &mut findings,
         &assessment,
-    ) {
-        Ok(tracked) => tracked,
-        Err(message) => return fail(&message),
-    };
+    )?;
     let formats = formats(&args.format);
     let run = RunInfo {
         inventory: &inventory,
@@ -200,14 +224,9 @@ fn audit(args: AuditArgs) -> u8 {
         tracking: Some(&tracked.run),
     };
     let model = report::ReportModel::build(&run);
-    let written = match report::write_model_reports(&args.out_dir, &formats, &model) {
-        Ok(written) => written,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let recorded = match commit_run(saved, &mut tracked.pending) {
-        Ok(recorded) => recorded,
-        Err(message) => return fail(&message),
-    };
+    let reports = report::stage_reports(&args.out_dir, &formats, &model, tracking.signer.as_ref())
+        .map_err(|e| e.to_string())?;
+    let (written, recorded) = commit_run(reports, saved, &mut tracked.pending)?;
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
         if let Some(path) = &args.save_inventory {
@@ -225,7 +244,7 @@ fn audit(args: AuditArgs) -> u8 {
             inventory.gaps.len()
         );
     }
-    code
+    Ok(code)
 }
 
 /// The inventory from the chosen source (a saved snapshot, a credential report, or a live
@@ -294,16 +313,37 @@ fn crawl_scope(scope: &Scope) -> Option<CrawlScope> {
     })
 }
 
-/// Once the reports are written: swaps the saved inventories in, then records the run in
-/// the history folder. Returns the record's path.
+/// Commits the run's files as one change: the reports, the saved inventories and the
+/// history record are all in place, or none is ([`crate::fsio::commit`]). Then removes the
+/// history's records beyond `--history-keep`. Returns the report files written (the ones a
+/// reader opens: not the set manifest) and the history record's path.
 fn commit_run(
+    reports: FileSet,
     saved: Option<FileSet>,
     pending: &mut tracking::Pending,
-) -> Result<Option<std::path::PathBuf>, String> {
-    if let Some(set) = saved {
-        set.commit().map_err(|e| e.to_string())?;
-    }
-    pending.record()
+) -> Result<(Vec<std::path::PathBuf>, Option<std::path::PathBuf>), String> {
+    let record = pending.stage()?;
+    // The report files a reader opens (not the set manifest), in the order written.
+    let reports_written: Vec<std::path::PathBuf> = reports
+        .names()
+        .filter(|n| !n.starts_with('.'))
+        .map(|n| reports.dir().join(n))
+        .collect();
+    let mut sets = vec![reports];
+    sets.extend(saved);
+    let staged = record.map(|(set, staged)| {
+        sets.push(set);
+        staged
+    });
+    crate::fsio::commit::commit(sets).map_err(|e| e.to_string())?;
+    let recorded = match staged {
+        Some(staged) => {
+            staged.prune()?;
+            Some(staged.path())
+        }
+        None => None,
+    };
+    Ok((reports_written, recorded))
 }
 
 /// The runtime a crawl runs on: one thread, since the crawl waits on the network.

@@ -1,27 +1,33 @@
 //! The run-to-run part of a run: `--baseline`, `--history`, `--history-keep` and
 //! `--fail-on-new`.
 //!
-//! Everything that can be checked offline (the flags, the baseline file, the history
-//! folder) is checked before any network call; the history's records are looked up once
-//! the run knows what it audited, and this run's record is written after its reports.
+//! Everything that can be checked offline (the flags, the history key, the baseline file,
+//! the history folder) is checked before any network call; the history's records are
+//! looked up once the run knows what it audited, and this run's record is staged with the
+//! reports and committed with them.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
 use crate::baseline::record::{Record, RecordBuilder, key_for};
+use crate::baseline::signing::HistoryKey;
 use crate::baseline::{
     Assessment, Baseline, ComparisonInfo, History, Origin, RunIdentity, RunTracking, compare,
     load_baseline,
 };
 use crate::cli::AuditArgs;
 use crate::findings::FindingSet;
+use crate::fsio::FileSet;
 
 /// The flags, checked, and the `--baseline` file, read.
 pub(super) struct Tracking {
     baseline: Option<Baseline>,
     history: Option<(PathBuf, usize)>,
     pub fail_on_new: bool,
+    /// The key that signs what the run remembers and checks what it reads back
+    /// (`--history-key-file`, else `KEYHYGIENE_HISTORY_KEY`).
+    pub signer: Option<HistoryKey>,
 }
 
 /// What a run's comparison gave the reports, and the record still to write.
@@ -34,6 +40,25 @@ pub(super) struct Tracked {
 /// The history folder and this run's record, when `--history` was given.
 pub(super) struct Pending(Option<(History, Record)>);
 
+/// This run's record, staged in the history folder (its set is committed with the reports).
+pub(super) struct StagedRecord {
+    history: History,
+    name: String,
+    as_of: DateTime<Utc>,
+}
+
+impl StagedRecord {
+    /// The record's path, once committed.
+    pub fn path(&self) -> PathBuf {
+        self.history.dir.join(&self.name)
+    }
+
+    /// After the commit: removes this key's records beyond `--history-keep`.
+    pub fn prune(&self) -> Result<(), String> {
+        self.history.prune(self.as_of, &self.name)
+    }
+}
+
 impl Tracking {
     pub fn prepare(args: &AuditArgs) -> Result<Tracking, String> {
         if args.fail_on_new && args.baseline.is_none() && args.history.is_none() {
@@ -45,10 +70,11 @@ impl Tracking {
         if let Some(dir) = &args.history {
             History::check_dir(dir)?;
         }
+        let signer = history_key(args.history_key_file.as_deref())?;
         let baseline = args
             .baseline
             .as_deref()
-            .map(|path| load_baseline(path, Origin::Baseline))
+            .map(|path| load_baseline(path, Origin::Baseline, signer.as_ref()))
             .transpose()?;
         Ok(Tracking {
             baseline,
@@ -57,6 +83,7 @@ impl Tracking {
                 .clone()
                 .map(|dir| (dir, args.history_keep as usize)),
             fail_on_new: args.fail_on_new,
+            signer,
         })
     }
 
@@ -91,10 +118,13 @@ impl Tracking {
         accounts: &[crate::ident::AccountId],
         as_of: DateTime<Utc>,
     ) -> Result<Begun<'_>, String> {
-        let history = self.history.as_ref().map(|(dir, keep)| History {
-            dir: dir.clone(),
-            key: key_for(identity, accounts),
-            keep: *keep,
+        let history = self.history.as_ref().map(|(dir, keep)| {
+            History::new(
+                dir.clone(),
+                key_for(identity, accounts),
+                *keep,
+                self.signer.clone(),
+            )
         });
         let from_history = match (&self.baseline, &history) {
             (None, Some(h)) => h.latest(as_of)?,
@@ -157,11 +187,38 @@ impl Begun<'_> {
 }
 
 impl Pending {
-    /// Records the run in the history folder, once its reports are written.
-    pub fn record(&mut self) -> Result<Option<PathBuf>, String> {
-        self.0
-            .take()
-            .map(|(h, record)| h.write(&record))
-            .transpose()
+    /// Stages this run's record in the history folder, to commit with the reports.
+    pub fn stage(&mut self) -> Result<Option<(FileSet, StagedRecord)>, String> {
+        let Some((history, record)) = self.0.take() else {
+            return Ok(None);
+        };
+        let name = history.record_name(&record);
+        let mut set = FileSet::new(&history.dir).map_err(|e| e.to_string())?;
+        set.stage_new(&name, |out| history.write_record(&record, out))
+            .map_err(|e| e.to_string())?;
+        Ok(Some((
+            set,
+            StagedRecord {
+                history,
+                name,
+                as_of: record.as_of,
+            },
+        )))
+    }
+}
+
+/// The history key: `--history-key-file FILE`, else `KEYHYGIENE_HISTORY_KEY`; none when
+/// neither is given. The key is never printed.
+fn history_key(file: Option<&std::path::Path>) -> Result<Option<HistoryKey>, String> {
+    if let Some(path) = file {
+        let text = crate::fsio::read_limited_text(path, "history key file", 4096)
+            .map_err(|e| e.to_string())?;
+        return HistoryKey::parse(&text, &path.display().to_string()).map(Some);
+    }
+    match std::env::var("KEYHYGIENE_HISTORY_KEY") {
+        Ok(text) if !text.trim().is_empty() => {
+            HistoryKey::parse(&text, "KEYHYGIENE_HISTORY_KEY").map(Some)
+        }
+        _ => Ok(None),
     }
 }

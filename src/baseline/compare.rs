@@ -271,17 +271,7 @@ mod tests {
             findings: set
                 .findings
                 .iter()
-                .map(|ef| PastFinding {
-                    finding_id: ef.finding.finding_id.clone(),
-                    rule_id: ef.finding.rule_id.clone(),
-                    severity: ef.finding.severity,
-                    account_id: ef.finding.account_id.clone(),
-                    user_name: ef.finding.user_name.clone(),
-                    user_id: ef.finding.user_id.clone(),
-                    access_key_id: ef.finding.access_key_id.clone(),
-                    first_seen: days_ago(30).date_naive(),
-                    suppressed: false,
-                })
+                .map(|ef| PastFinding::of(&ef.finding, days_ago(30).date_naive(), false))
                 .collect(),
         }
     }

@@ -7,35 +7,59 @@
 //! audited (`account-<id>`, `organization-<o-id>`, `accounts-<hash of the ids>`, with
 //! `-credential-report` appended for runs read from a credential report), so jobs of
 //! different accounts or organizations share one folder, and two runs at once never
-//! write the same name. Each record is written to an exclusive temporary file and
-//! renamed into place; readers skip names that start with `.` (temporary files) and
-//! names of other keys. After a run is recorded, only the newest `--history-keep`
-//! records of its key are kept.
+//! write the same name. A record is a new file, committed with the run's reports; readers
+//! skip names that start with `.` (temporary files) and names of other keys.
+//!
+//! What is read is checked ([`super::record`]), and with a key ([`HistoryKey`]) a record
+//! whose signature does not verify is skipped with a warning naming it: it is never the
+//! baseline nor a point of the trend (refusing the run would let whoever planted it block
+//! the job). A record dated after this run's as-of is never the baseline, never counted
+//! or removed by `--history-keep`, and named in one warning; after a run is recorded, only
+//! the newest `--history-keep` records of its key up to its as-of are kept, its own always
+//! among them.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use sha2::{Digest, Sha256};
 
 use super::record::{HISTORY_SCHEMA_VERSION, RECORD_KIND, Record, SummaryRecord, parse_record};
+use super::signing::{HistoryKey, split};
 use super::{Baseline, Origin, TrendPoint};
 
 /// Records kept per key by default: two years of weekly runs.
 pub const DEFAULT_KEEP: usize = 104;
 
-/// The largest history record read (a record is about 300 bytes per finding).
+/// The largest history record read (a record is about 400 bytes per finding).
 const MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A history folder, for the runs of one key.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct History {
     pub dir: PathBuf,
     pub key: String,
     pub keep: usize,
+    /// The key that signs and checks the records, when the folder is shared.
+    pub signer: Option<HistoryKey>,
+    /// The records already named in a warning (each is named once).
+    warned: RefCell<BTreeSet<String>>,
 }
 
 impl History {
+    pub fn new(dir: PathBuf, key: String, keep: usize, signer: Option<HistoryKey>) -> History {
+        History {
+            dir,
+            key,
+            keep,
+            signer,
+            warned: RefCell::default(),
+        }
+    }
+
     /// Checks `dir` before any network call: it must be a directory, or not exist yet.
     pub fn check_dir(dir: &Path) -> Result<(), String> {
         match std::fs::metadata(dir) {
@@ -76,26 +100,73 @@ impl History {
         Ok(names)
     }
 
-    /// A record's trend point, read from the record's head (a trend reads up to `keep`
-    /// records, each of a few hundred bytes per finding).
-    fn read_point(&self, name: &str) -> Result<TrendPoint, String> {
-        let path = self.dir.join(name);
-        let shown = path.display().to_string();
-        let head: Head = match read_head(&path)? {
-            Some(head) => head,
-            None => {
-                let bytes =
-                    crate::fsio::read_limited_in_dir(&path, "history record", MAX_RECORD_BYTES)
-                        .map_err(|e| e.to_string())?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    format!(
-                        "{shown}:{}:{}: not a valid history record: {e} (remove the file, or move it out of the history folder)",
-                        e.line(),
-                        e.column()
-                    )
-                })?
+    /// This key's records dated up to `as_of` (`upto`: `<=`, else `<`), oldest first. The
+    /// records dated after it are named in one warning and left out.
+    fn records_until(&self, as_of: DateTime<Utc>, upto: bool) -> Result<Vec<String>, String> {
+        let limit = compact(as_of);
+        let mut kept = Vec::new();
+        let mut future = Vec::new();
+        for name in self.records()? {
+            let time = parse_name(&name, &self.key).expect("listed names parse");
+            if time > limit.as_str() {
+                future.push(name);
+            } else if upto || time < limit.as_str() {
+                kept.push(name);
             }
+        }
+        let new: Vec<&String> = future
+            .iter()
+            .filter(|n| self.warned.borrow_mut().insert((*n).clone()))
+            .collect();
+        if !new.is_empty() {
+            tracing::warn!(
+                "history: {} record(s) in {} are dated after this run's as-of {}: never a baseline, never counted or removed by --history-keep: {}",
+                new.len(),
+                self.dir.display(),
+                as_of.format("%Y-%m-%dT%H:%M:%SZ"),
+                new.iter()
+                    .map(|n| crate::redact::shown(n, 120))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(kept)
+    }
+
+    /// A record's bytes, without its signature line; `None` (with one warning naming it)
+    /// when a key is set and its signature does not verify.
+    fn read_signed(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = self.dir.join(name);
+        let bytes = crate::fsio::read_limited_in_dir(&path, "history record", MAX_RECORD_BYTES)
+            .map_err(|e| e.to_string())?;
+        let (content, line) = split(&bytes);
+        if let Some(key) = &self.signer
+            && let Err(why) = key.verify(content, line)
+        {
+            if self.warned.borrow_mut().insert(name.to_string()) {
+                tracing::warn!(
+                    "history: {} is skipped: {why} (with a history key set, only records signed with it are believed; remove the file if it is not yours)",
+                    path.display()
+                );
+            }
+            return Ok(None);
+        }
+        Ok(Some(content.to_vec()))
+    }
+
+    /// A record's trend point, from its head; `None` when it is skipped.
+    fn read_point(&self, name: &str) -> Result<Option<TrendPoint>, String> {
+        let Some(bytes) = self.read_signed(name)? else {
+            return Ok(None);
         };
+        let shown = self.dir.join(name).display().to_string();
+        let head: Head = serde_json::from_slice(&bytes).map_err(|e| {
+            format!(
+                "{shown}:{}:{}: not a valid history record: {e} (remove the file, or move it out of the history folder)",
+                e.line(),
+                e.column()
+            )
+        })?;
         if head.kind != RECORD_KIND
             || head.schema_version > HISTORY_SCHEMA_VERSION
             || head.key != self.key
@@ -106,18 +177,19 @@ impl History {
             ));
         }
         let o = &head.summary.open;
-        Ok(TrendPoint {
+        Ok(Some(TrendPoint {
             as_of: head.as_of,
             open: [o.critical, o.high, o.medium, o.low],
             complete: head.complete,
-        })
+        }))
     }
 
-    fn read(&self, name: &str) -> Result<Record, String> {
-        let path = self.dir.join(name);
-        let shown = path.display().to_string();
-        let bytes = crate::fsio::read_limited_in_dir(&path, "history record", MAX_RECORD_BYTES)
-            .map_err(|e| e.to_string())?;
+    /// A record, read and checked; `None` when it is skipped.
+    fn read(&self, name: &str) -> Result<Option<Record>, String> {
+        let Some(bytes) = self.read_signed(name)? else {
+            return Ok(None);
+        };
+        let shown = self.dir.join(name).display().to_string();
         let record = parse_record(&bytes, &shown)?;
         if record.key != self.key
             || Some(compact(record.as_of)) != parse_name(name, &self.key).map(str::to_string)
@@ -126,91 +198,87 @@ impl History {
                 "{shown}: the record's key or as-of time does not match its file name (remove the file)"
             ));
         }
-        Ok(record)
+        Ok(Some(record))
     }
 
-    /// The last run recorded before `as_of`, as a baseline; `None` in an empty folder. A
-    /// record of the same instant (the same run repeated) is never its own baseline.
+    /// The last run recorded before `as_of` whose record is believed, as a baseline;
+    /// `None` when there is none. A record of the same instant (the same run repeated) is
+    /// never its own baseline.
     pub fn latest(&self, as_of: DateTime<Utc>) -> Result<Option<Baseline>, String> {
-        let limit = compact(as_of);
-        let names = self.records()?;
-        let Some(name) = names
-            .iter()
-            .rev()
-            .find(|n| parse_name(n, &self.key).is_some_and(|t| t < limit.as_str()))
-        else {
-            return Ok(None);
-        };
-        let record = self.read(name)?;
-        let file = self.dir.join(name).display().to_string();
-        Ok(Some(record.into_baseline(file, Origin::History)))
+        for name in self.records_until(as_of, false)?.iter().rev() {
+            if let Some(record) = self.read(name)? {
+                let file = self.dir.join(name).display().to_string();
+                return Ok(Some(record.into_baseline(file, Origin::History)));
+            }
+        }
+        Ok(None)
     }
 
-    /// The trend over the recorded runs (the newest `keep`, before `current`'s time), with
-    /// `current` last.
+    /// The trend over the recorded runs (the newest `keep` believed records before
+    /// `current`'s time), with `current` last.
     pub fn trend(&self, current: TrendPoint) -> Result<Vec<TrendPoint>, String> {
-        let limit = compact(current.as_of);
-        let names: Vec<String> = self
-            .records()?
-            .into_iter()
-            .filter(|n| parse_name(n, &self.key).is_some_and(|t| t < limit.as_str()))
-            .collect();
-        let skip = names.len().saturating_sub(self.keep.saturating_sub(1));
         let mut points = Vec::new();
-        for name in &names[skip..] {
-            points.push(self.read_point(name)?);
+        for name in self.records_until(current.as_of, false)?.iter().rev() {
+            if points.len() + 1 >= self.keep {
+                break;
+            }
+            if let Some(point) = self.read_point(name)? {
+                points.push(point);
+            }
         }
+        points.reverse();
         points.push(current);
         Ok(points)
     }
 
-    /// Writes `record` under a new, unique name, then removes this key's records beyond
-    /// the newest `keep`. Returns the record's path.
-    pub fn write(&self, record: &Record) -> Result<PathBuf, String> {
-        self.write_named(record, nonce)
-    }
-
-    /// [`History::write`] with the names' random part from `nonce` (one per attempt).
-    fn write_named(
+    /// Writes `record` as a file: its JSON, and its signature line when a key is set
+    /// (computed as the JSON is written: a large record is never held as bytes).
+    pub fn write_record(
         &self,
         record: &Record,
-        nonce: impl Fn(u32) -> String,
-    ) -> Result<PathBuf, String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            format!(
-                "{}: cannot create the history folder: {e} (check the path and its permissions)",
-                self.dir.display()
-            )
-        })?;
-        let mut last_error = String::new();
-        for attempt in 0..5u32 {
-            let name = format!(
-                "{}.{}.{}.json",
-                self.key,
-                compact(record.as_of),
-                nonce(attempt)
-            );
-            let path = self.dir.join(&name);
-            match crate::fsio::write_new(&path, |out| {
-                serde_json::to_writer(&mut *out, record)?;
-                out.write_all(b"\n")
-            }) {
-                Ok(()) => {
-                    self.prune()?;
-                    return Ok(path);
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        struct Tee<'a> {
+            out: &'a mut dyn std::io::Write,
+            signer: Option<super::signing::Signer>,
+        }
+        impl std::io::Write for Tee<'_> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let n = self.out.write(buf)?;
+                if let Some(s) = &mut self.signer {
+                    s.update(&buf[..n]);
                 }
-                Err(e) => last_error = e.to_string(),
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.out.flush()
             }
         }
-        Err(last_error)
+        let mut tee = Tee {
+            out,
+            signer: self.signer.as_ref().map(HistoryKey::signer),
+        };
+        serde_json::to_writer(&mut tee, record)?;
+        std::io::Write::write_all(&mut tee, b"\n")?;
+        match tee.signer.take() {
+            Some(signer) => tee.out.write_all(&signer.finish()),
+            None => Ok(()),
+        }
     }
 
-    /// Removes this key's oldest records beyond `keep`. Another run may remove the same
-    /// file at the same time: a record already gone is not an error.
-    fn prune(&self) -> Result<(), String> {
-        let names = self.records()?;
+    /// A new, unique file name for `record`.
+    pub fn record_name(&self, record: &Record) -> String {
+        format!("{}.{}.{}.json", self.key, compact(record.as_of), nonce(0))
+    }
+
+    /// Removes this key's oldest records beyond `keep`, among those dated up to `as_of`;
+    /// `written`, this run's own record, is never removed, and records dated after `as_of`
+    /// are not counted. Another run may remove the same file at the same time: a record
+    /// already gone is not an error.
+    pub fn prune(&self, as_of: DateTime<Utc>, written: &str) -> Result<(), String> {
+        let names = self.records_until(as_of, true)?;
         let extra = names.len().saturating_sub(self.keep);
-        for name in &names[..extra] {
+        for name in names[..extra].iter().filter(|n| n.as_str() != written) {
             let path = self.dir.join(name);
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -227,7 +295,7 @@ impl History {
     }
 }
 
-/// The fields of a record that come before its findings.
+/// The fields of a record before its findings; the findings are skipped, not kept.
 #[derive(Deserialize)]
 struct Head {
     kind: String,
@@ -236,23 +304,9 @@ struct Head {
     as_of: DateTime<Utc>,
     complete: bool,
     summary: SummaryRecord,
-}
-
-/// The head of a record as this version writes it (`{…,"summary":{…},"findings":[…]}`,
-/// compact, findings last), parsed from the file's first bytes without reading the
-/// findings; `None` when the file is not laid out that way (the caller then parses all of
-/// it).
-fn read_head(path: &Path) -> Result<Option<Head>, String> {
-    const HEAD_BYTES: u64 = 16 * 1024;
-    let bytes = crate::fsio::read_prefix_in_dir(path, "history record", HEAD_BYTES)
-        .map_err(|e| e.to_string())?;
-    let marker = b",\"findings\":[";
-    let Some(at) = bytes.windows(marker.len()).position(|w| w == marker) else {
-        return Ok(None);
-    };
-    let mut head = bytes[..at].to_vec();
-    head.push(b'}');
-    Ok(serde_json::from_slice(&head).ok())
+    #[serde(default)]
+    #[allow(dead_code)]
+    findings: IgnoredAny,
 }
 
 /// `20261126T104500Z`: sorts like the time it names.
@@ -282,143 +336,8 @@ fn nonce(attempt: u32) -> String {
         .unwrap_or_default();
     let seed = format!("{}:{nanos}:{attempt}", std::process::id());
     let digest = Sha256::digest(seed.as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    crate::ident::hex(&digest[..6])
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::record::key_for;
-    use super::super::{Audited, RunIdentity};
-    use super::*;
-    use crate::findings::IdSource;
-
-    #[test]
-    fn record_names_carry_the_key_and_sort_by_time() {
-        let key = "account-123456789012";
-        assert_eq!(
-            parse_name("account-123456789012.20261126T104500Z.0a1b2c.json", key),
-            Some("20261126T104500Z")
-        );
-        for bad in [
-            "account-123456789012.20261126T104500Z.json",
-            "account-123456789012.2026112.0a1b2c.json",
-            "account-123456789012.20261126T104500Z.xyz.json",
-            "account-1234567890123.20261126T104500Z.0a1b2c.json",
-            ".account-123456789012.20261126T104500Z.0a1b2c.json.tmp",
-        ] {
-            assert_eq!(parse_name(bad, key), None, "{bad}");
-        }
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-        assert!(compact(t("2026-01-02T00:00:00Z")) < compact(t("2026-01-10T00:00:00Z")));
-        assert_ne!(nonce(0), nonce(1));
-    }
-
-    #[test]
-    fn a_link_planted_at_a_record_s_name_is_never_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "keep").unwrap();
-        let history = History {
-            dir: dir.path().join("history"),
-            key: "account-123456789012".into(),
-            keep: 10,
-        };
-        std::fs::create_dir(&history.dir).unwrap();
-        let as_of = DateTime::parse_from_rfc3339("2026-11-26T10:45:00Z")
-            .unwrap()
-            .to_utc();
-        let identity = RunIdentity {
-            audited: Audited::Account(Some("123456789012".parse().unwrap())),
-            id_source: IdSource::Api,
-            slice: None,
-        };
-        let record = Record::of_run(
-            &history.key,
-            &identity,
-            as_of,
-            true,
-            &crate::findings::FindingSet::default(),
-        );
-        // The exact name the first attempt will use is a link to the victim.
-        let planted = history
-            .dir
-            .join("account-123456789012.20261126T104500Z.aaaaaa.json");
-        std::os::unix::fs::symlink(&victim, &planted).unwrap();
-        let names = ["aaaaaa", "bbbbbb"];
-        let written = history
-            .write_named(&record, |attempt| names[attempt as usize].to_string())
-            .unwrap();
-        assert!(written.ends_with("account-123456789012.20261126T104500Z.bbbbbb.json"));
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-        assert!(
-            std::fs::symlink_metadata(&planted)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert!(
-            std::fs::symlink_metadata(&written)
-                .unwrap()
-                .file_type()
-                .is_file()
-        );
-    }
-
-    #[test]
-    fn keys_name_what_was_audited() {
-        let id = |audited, id_source| RunIdentity {
-            audited,
-            id_source,
-            slice: None,
-        };
-        assert_eq!(
-            key_for(
-                &id(
-                    Audited::Account(Some("123456789012".parse().unwrap())),
-                    IdSource::Api
-                ),
-                &[]
-            ),
-            "account-123456789012"
-        );
-        assert_eq!(
-            key_for(
-                &id(
-                    Audited::Account(Some("123456789012".parse().unwrap())),
-                    IdSource::CredentialReport
-                ),
-                &[]
-            ),
-            "account-123456789012-credential-report"
-        );
-        assert_eq!(
-            key_for(
-                &id(
-                    Audited::Organization(Some("o-ab/../c".into())),
-                    IdSource::Api
-                ),
-                &[]
-            ),
-            "organization-o-ab____c"
-        );
-        let accounts = |ids: &[&str]| {
-            key_for(
-                &id(Audited::Organization(None), IdSource::Api),
-                &ids.iter().map(|s| s.parse().unwrap()).collect::<Vec<_>>(),
-            )
-        };
-        assert_eq!(
-            accounts(&["222222222222", "111111111111"]),
-            accounts(&["111111111111", "222222222222"])
-        );
-        assert_ne!(
-            accounts(&["111111111111", "222222222222"]),
-            accounts(&["111111111111", "333333333333"])
-        );
-        let shard = RunIdentity {
-            slice: Some("shard-2-of-8".into()),
-            ..id(Audited::Organization(Some("o-abc".into())), IdSource::Api)
-        };
-        assert_eq!(key_for(&shard, &[]), "organization-o-abc-shard-2-of-8");
-    }
-}
+mod tests;

@@ -6,15 +6,16 @@
 //! unknown id scheme, holds a malformed or repeated finding id, or dates a finding's first
 //! sighting after its own run.
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use crate::findings::{ID_SCHEME, IdSource, PastFinding, Severity, is_finding_id};
+use crate::findings::{PastFinding, Severity};
 use crate::ident::AccountId;
 
+use super::checks::{Ids, check_findings, check_scheme};
+use super::signing::{HistoryKey, SIGNATURE_SUFFIX, split};
 use super::{Audited, Baseline, Origin};
 
 /// The first `report.json` version with finding ids.
@@ -25,8 +26,13 @@ pub const FIRST_REPORT_SCHEMA_WITH_IDS: u32 = 4;
 pub const NEWEST_REPORT_SCHEMA: u32 = 4;
 
 /// Reads the baseline at `path`: a `report.json`, a directory holding one, or a history
-/// record.
-pub fn load_baseline(path: &Path, origin: Origin) -> Result<Baseline, String> {
+/// record. With a history key, the baseline must carry a valid signature: a record its
+/// last line, a `report.json` its `report.json.sig`.
+pub fn load_baseline(
+    path: &Path,
+    origin: Origin,
+    signer: Option<&HistoryKey>,
+) -> Result<Baseline, String> {
     let file = if path.is_dir() {
         path.join("report.json")
     } else {
@@ -35,13 +41,36 @@ pub fn load_baseline(path: &Path, origin: Origin) -> Result<Baseline, String> {
     let name = file.display().to_string();
     let bytes = crate::fsio::read_limited(&file, "baseline", crate::fsio::MAX_DATA_FILE_BYTES)
         .map_err(|e| e.to_string())?;
-    parse_baseline(&bytes, &name, origin)
+    let (content, line) = split(&bytes);
+    if let Some(key) = signer {
+        let detached;
+        let (signature, where_) = match line {
+            Some(line) => (Some(line), "its last line"),
+            None => {
+                let sig = PathBuf::from(format!("{name}{SIGNATURE_SUFFIX}"));
+                detached = crate::fsio::read_limited(&sig, "signature", 4096).ok();
+                (
+                    detached
+                        .as_deref()
+                        .map(|d| d.strip_suffix(b"\n").unwrap_or(d)),
+                    "report.json.sig",
+                )
+            }
+        };
+        key.verify(content, signature).map_err(|why| {
+            format!(
+                "{name}: {why} ({where_}); with a history key set, a baseline must be signed with it: pass a report.json written by a run with the same key (it writes report.json.sig beside it), or a history record"
+            )
+        })?;
+    }
+    parse_baseline(content, &name, origin)
 }
 
 /// Reads a baseline from its bytes: a `report.json` or a history record (`name` names it in
-/// messages). Errors are one line.
+/// messages); a record's signature line, if any, is left out. Errors are one line.
 pub fn parse_baseline(bytes: &[u8], name: &str, origin: Origin) -> Result<Baseline, String> {
     let bytes = crate::fsio::strip_bom(bytes);
+    let (bytes, _) = split(bytes);
     let not_ours = |detail: String| {
         format!(
             "{name}: not a keyhygiene report.json or history record ({detail}); pass the report.json of an earlier run, or its --out-dir"
@@ -92,13 +121,6 @@ struct OrgHead {
     id: Option<String>,
 }
 
-/// `finding_ids` of a report or a history record.
-#[derive(Deserialize)]
-pub(super) struct Ids {
-    pub scheme: String,
-    pub source: IdSource,
-}
-
 #[derive(Deserialize)]
 struct ReportFinding {
     finding_id: String,
@@ -106,9 +128,14 @@ struct ReportFinding {
     severity: Severity,
     account_id: Option<AccountId>,
     user_name: String,
+    /// In findings; in `not_assessed` entries since they were added there.
+    #[serde(default)]
+    user_arn: Option<String>,
     #[serde(default)]
     user_id: Option<String>,
     access_key_id: Option<String>,
+    #[serde(default)]
+    key_created: Option<DateTime<Utc>>,
     first_seen: NaiveDate,
     /// Set on the `not_assessed` entries.
     #[serde(default)]
@@ -162,8 +189,10 @@ fn parse_report(
             severity: f.severity,
             account_id: f.account_id,
             user_name: f.user_name,
+            user_arn: f.user_arn,
             user_id: f.user_id,
             access_key_id: f.access_key_id,
+            key_created: f.key_created,
             first_seen: f.first_seen,
             suppressed,
         })
@@ -178,41 +207,4 @@ fn parse_report(
     };
     check_findings(&baseline)?;
     Ok(baseline)
-}
-
-pub(super) fn check_scheme(ids: &Ids, name: &str) -> Result<(), String> {
-    if ids.scheme != ID_SCHEME {
-        return Err(format!(
-            "{name}: finding ids of scheme \"{}\", which this keyhygiene does not know (it writes \"{ID_SCHEME}\"); upgrade keyhygiene",
-            ids.scheme
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses contradictions: a malformed or repeated id, a first sighting after the run.
-pub(super) fn check_findings(b: &Baseline) -> Result<(), String> {
-    let mut seen = HashSet::new();
-    let run_date = b.as_of.date_naive();
-    for f in &b.findings {
-        if !is_finding_id(&f.finding_id) {
-            return Err(format!(
-                "{}: \"{}\" is not a finding id (the file was changed by hand or damaged; pass an unmodified one)",
-                b.file, f.finding_id
-            ));
-        }
-        if !seen.insert(f.finding_id.as_str()) {
-            return Err(format!(
-                "{}: finding {} appears twice (the file was changed by hand or damaged; pass an unmodified one)",
-                b.file, f.finding_id
-            ));
-        }
-        if f.first_seen > run_date {
-            return Err(format!(
-                "{}: finding {} was first seen {}, after the run's own as-of date {} (the file was changed by hand or damaged; pass an unmodified one)",
-                b.file, f.finding_id, f.first_seen, run_date
-            ));
-        }
-    }
-    Ok(())
 }

@@ -8,10 +8,12 @@
 //! never passes for a fix. Not-assessed findings are carried into this run's outputs with
 //! their first-seen date.
 
+mod checks;
 mod compare;
 pub mod history;
 mod load;
 pub mod record;
+pub mod signing;
 
 use chrono::{DateTime, Utc};
 

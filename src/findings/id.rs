@@ -119,7 +119,7 @@ pub fn finding_id(account_id: Option<&str>, rule_id: &str, subject: Subject<'_>)
         }
     };
     let digest = Sha256::digest(fields.join("\n").as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::ident::hex(&digest[..16]);
     format!("{prefix}-{hex}")
 }
 
@@ -127,6 +127,70 @@ pub fn finding_id(account_id: Option<&str>, rule_id: &str, subject: Subject<'_>)
 /// missing or malformed.
 fn partition_of(arn: &str) -> &str {
     crate::ident::Arn::parse(arn).map_or("aws", |arn| arn.partition)
+}
+
+/// What a finding records about its subject (a history record, a report): enough to
+/// compute its id again, so a record whose ids do not follow from its fields is known to be
+/// damaged or forged.
+#[derive(Clone, Copy, Debug)]
+pub struct IdFields<'a> {
+    pub account_id: Option<&'a str>,
+    pub rule_id: &'a str,
+    /// `<root_account>` for the root user.
+    pub user_name: &'a str,
+    /// The user's (or the root user's) ARN: its partition is part of every id, and a
+    /// credential report's ids hold all of it.
+    pub user_arn: &'a str,
+    pub user_id: Option<&'a str>,
+    /// The key's id, or its label (`access key N`) for a root key or a key known from a
+    /// credential report.
+    pub access_key_id: Option<&'a str>,
+    pub key_created: Option<DateTime<Utc>>,
+}
+
+impl IdFields<'_> {
+    /// The id of a finding with these fields, in the id family of `id` (`kh1-` from the
+    /// IAM API, `kh1cr-` from a credential report); `None` when the fields cannot have
+    /// given an id of that family.
+    pub fn id_like(&self, id: &str) -> Option<String> {
+        let arn = self.user_arn;
+        let subject = if id.starts_with("kh1cr-") {
+            match self.access_key_id {
+                Some(label) => Subject::ReportKey {
+                    arn,
+                    slot: slot_of(label)?,
+                    created: self.key_created?,
+                },
+                None => Subject::ReportUser { arn },
+            }
+        } else if self.user_name == crate::inventory::ROOT_USER_NAME {
+            Subject::Root {
+                arn,
+                slot: match self.access_key_id {
+                    Some(label) => slot_of(label)?,
+                    None => None,
+                },
+            }
+        } else if let Some(key_id) = self.access_key_id {
+            Subject::Key { arn, key_id }
+        } else {
+            Subject::User {
+                arn,
+                user_id: self.user_id.filter(|id| !id.is_empty())?,
+            }
+        };
+        Some(finding_id(self.account_id, self.rule_id, subject))
+    }
+}
+
+/// The slot of a key label: `access key 2` is slot 2, `access key` no slot; `None` for
+/// anything else.
+fn slot_of(label: &str) -> Option<Option<u8>> {
+    match label.strip_prefix("access key") {
+        Some("") => Some(None),
+        Some(rest) => rest.strip_prefix(' ')?.parse::<u8>().ok().map(Some),
+        None => None,
+    }
 }
 
 /// Whether `text` has the shape of a scheme-1 id (a suppression names one).

@@ -222,10 +222,47 @@ pub struct PastFinding {
     pub severity: Severity,
     pub account_id: Option<crate::ident::AccountId>,
     pub user_name: String,
+    /// The user's ARN, when the baseline recorded it (history records from version 2,
+    /// report.json findings).
+    pub user_arn: Option<String>,
     pub user_id: Option<String>,
     pub access_key_id: Option<String>,
+    /// The key's creation time, when the baseline recorded it.
+    pub key_created: Option<DateTime<Utc>>,
     pub first_seen: NaiveDate,
     pub suppressed: bool,
+}
+
+impl PastFinding {
+    /// This run's finding as a later run's baseline will know it.
+    pub fn of(f: &Finding, first_seen: NaiveDate, suppressed: bool) -> PastFinding {
+        PastFinding {
+            finding_id: f.finding_id.clone(),
+            rule_id: f.rule_id.clone(),
+            severity: f.severity,
+            account_id: f.account_id.clone(),
+            user_name: f.user_name.clone(),
+            user_arn: Some(f.user_arn.clone()),
+            user_id: f.user_id.clone(),
+            access_key_id: f.access_key_id.clone(),
+            key_created: f.key_created,
+            first_seen,
+            suppressed,
+        }
+    }
+
+    /// What the finding records about its subject, to compute its id again.
+    pub fn id_fields(&self) -> Option<id::IdFields<'_>> {
+        Some(id::IdFields {
+            account_id: self.account_id.as_deref(),
+            rule_id: &self.rule_id,
+            user_name: &self.user_name,
+            user_arn: self.user_arn.as_deref()?,
+            user_id: self.user_id.as_deref(),
+            access_key_id: self.access_key_id.as_deref(),
+            key_created: self.key_created,
+        })
+    }
 }
 
 /// A baseline finding that this run could not judge, and why.

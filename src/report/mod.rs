@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod org_writer;
+pub mod set;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -166,33 +167,45 @@ fn files(formats: &[Format]) -> Vec<ReportFile> {
     files
 }
 
-/// Writes the chosen reports into `out_dir` (created if needed) and returns their paths.
-///
-/// Each file streams from the model straight to disk, one at a time, so memory does not
-/// grow with the size of the reports. Every file is written first, each to an exclusive
-/// temporary file; only then are they swapped in together ([`crate::fsio::FileSet`]), so a
-/// failed run leaves the previous report set as it was and a reader never sees half a
-/// report. Files of formats not requested are left alone.
+/// Writes the chosen reports into `out_dir` (created if needed) and returns their paths:
+/// [`stage_reports`], committed at once.
 pub fn write_reports(
     out_dir: &Path,
     formats: &[Format],
     run: &RunInfo<'_>,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    write_model_reports(out_dir, formats, &ReportModel::build(run))
+    let written = stage_reports(out_dir, formats, &ReportModel::build(run), None)?
+        .commit()
+        .map_err(ReportError::Write)?;
+    // The reports a reader opens, not the set manifest.
+    Ok(written
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect())
 }
 
-/// [`write_reports`] from an already built model.
-pub fn write_model_reports(
+/// Stages the chosen reports of one account into `out_dir` (created if needed), to commit
+/// with the run's other files.
+///
+/// Each file streams from the model straight to disk, one at a time, so memory does not
+/// grow with the size of the reports. Every file is written to an exclusive temporary file;
+/// nothing is visible until the set is committed ([`crate::fsio::commit`]), so a failed run
+/// leaves the previous report set as it was and a reader never sees half a report. With a
+/// history key, `report.json` is signed (`report.json.sig`); the set manifest is staged
+/// last ([`set::finish`]). Files of formats not requested are left alone.
+pub fn stage_reports(
     out_dir: &Path,
     formats: &[Format],
     model: &ReportModel,
-) -> Result<Vec<PathBuf>, ReportError> {
+    signer: Option<&crate::baseline::signing::HistoryKey>,
+) -> Result<FileSet, ReportError> {
     let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
-    for file in files(formats) {
-        set.stage(file.name(), |out| file.write(model, out))
-            .map_err(ReportError::Write)?;
-    }
-    set.commit().map_err(ReportError::Write)
+    set::stage_files(&mut set, formats, model).map_err(ReportError::Write)?;
+    set::finish(&mut set, formats, signer)?;
+    Ok(set)
 }
 
 /// The compact summary an organization run prints on stdout.

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -55,6 +54,7 @@ impl Part {
 
 pub struct OrgWriter {
     set: FileSet,
+    formats: Vec<Format>,
     files: Vec<ReportFile>,
     context: PageContext,
     spill: Spill,
@@ -70,6 +70,7 @@ impl OrgWriter {
     ) -> Result<OrgWriter, ReportError> {
         Ok(OrgWriter {
             set: FileSet::new(out_dir).map_err(ReportError::Write)?,
+            formats: formats.to_vec(),
             files: files(formats),
             context,
             spill: Spill::new().map_err(spill_error)?,
@@ -125,10 +126,16 @@ impl OrgWriter {
         Ok(())
     }
 
-    /// Builds the overview, writes the organization's files and swaps every file in.
-    pub fn finish(self, run: &OrgRunInfo<'_>) -> Result<(OrgModel, Vec<PathBuf>), ReportError> {
+    /// Builds the overview and stages the organization's files beside the pages: the set
+    /// to commit with the run's other files ([`super::set::finish`] included).
+    pub fn finish(
+        self,
+        run: &OrgRunInfo<'_>,
+        signer: Option<&crate::baseline::signing::HistoryKey>,
+    ) -> Result<(OrgModel, FileSet), ReportError> {
         let OrgWriter {
             mut set,
+            formats,
             files,
             spill,
             views,
@@ -155,8 +162,8 @@ impl OrgWriter {
             })
             .map_err(ReportError::Write)?;
         }
-        let written = set.commit().map_err(ReportError::Write)?;
-        Ok((model, written))
+        super::set::finish(&mut set, &formats, signer)?;
+        Ok((model, set))
     }
 }
 

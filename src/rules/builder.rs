@@ -196,3 +196,64 @@ impl FindingBuilder {
         finding_id(f.account_id.as_deref(), &f.rule_id, subject)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::findings::id::IdFields;
+    use crate::inventory::Inventory;
+    use crate::rules::RuleSettings;
+
+    /// Every finding the rules give, with every rule on and low thresholds.
+    fn findings(inv: &Inventory) -> Vec<crate::findings::Finding> {
+        let rules = RuleSettings::default();
+        crate::rules::evaluate(inv, &rules, "2026-06-01T12:00:00Z".parse().unwrap())
+    }
+
+    /// A finding's id follows from the fields every output records, whatever the subject:
+    /// a history record checks its ids this way.
+    #[test]
+    fn every_id_follows_from_the_recorded_fields() {
+        let live = Inventory::from_json_str(
+            include_str!("../../tests/fixtures/demo-inventory-v1.json"),
+            "demo",
+        )
+        .unwrap();
+        let report = crate::credential_report::read_inventory(
+            include_bytes!("../../tests/fixtures/credential-report.csv"),
+            "report.csv",
+            Some("2026-01-16T00:00:00Z".parse().unwrap()),
+        )
+        .unwrap();
+        let mut no_user_ids = live.clone();
+        for user in &mut no_user_ids.users {
+            user.user_id.clear();
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for inv in [&live, &report, &no_user_ids] {
+            let all = findings(inv);
+            assert!(!all.is_empty());
+            for f in all {
+                let fields = IdFields {
+                    account_id: f.account_id.as_deref(),
+                    rule_id: &f.rule_id,
+                    user_name: &f.user_name,
+                    user_arn: &f.user_arn,
+                    user_id: f.user_id.as_deref(),
+                    access_key_id: f.access_key_id.as_deref(),
+                    key_created: f.key_created,
+                };
+                assert_eq!(
+                    fields.id_like(&f.finding_id).as_deref(),
+                    Some(f.finding_id.as_str()),
+                    "{f:?}"
+                );
+                seen.insert((
+                    f.finding_id.starts_with("kh1cr-"),
+                    f.access_key_id.is_some(),
+                ));
+            }
+        }
+        // Keys and users, from the API and from a report, were all covered.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+}

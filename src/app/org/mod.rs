@@ -17,7 +17,7 @@ mod crawl;
 pub(super) mod store;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
@@ -31,7 +31,7 @@ use crate::report::{self, OrgRunInfo, OrgWriter, PageContext};
 
 use super::saved::{load_saved, stage_inventory, stage_manifest};
 use super::tracking::{Begun, Tracking};
-use super::{commit_run, exit_code, fail, formats};
+use super::{commit_run, exit_code, formats};
 use store::InventoryStore;
 
 /// What an organization run collected: every selected account's record, and where the
@@ -43,12 +43,14 @@ pub struct Collected {
     pub origin: String,
 }
 
+/// An organization's run, once its folders are ready: the exit code, or the one-line error
+/// that stopped it (nothing written then).
 pub(super) fn audit(
     args: &AuditArgs,
     policy: &Policy,
     endpoint: Option<&Endpoint>,
     tracking: &Tracking,
-) -> u8 {
+) -> Result<u8, String> {
     let collected = if args.from_inventory.is_empty() {
         crawl::crawl_organization(args, policy, endpoint)
     } else {
@@ -58,10 +60,7 @@ pub(super) fn audit(
         mut manifest,
         mut store,
         origin,
-    } = match collected {
-        Ok(collected) => collected,
-        Err(message) => return fail(&message),
-    };
+    } = collected?;
     let as_of = args.as_of.unwrap_or_else(Utc::now);
     // An account that the policy's scope leaves out is listed as such, also offline.
     for record in &mut manifest.accounts {
@@ -85,18 +84,12 @@ pub(super) fn audit(
         .iter()
         .map(|r| r.account.id.clone())
         .collect();
-    let begun = match tracking.begin(&identity, &selected, as_of) {
-        Ok(begun) => begun,
-        Err(message) => return fail(&message),
-    };
-    // Directories this run creates are removed again if it stops with an error before
-    // writing anything into them.
-    let created: Vec<&Path> = [Some(args.out_dir.as_path()), args.save_inventory.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|dir| !dir.as_os_str().is_empty() && !dir.exists())
-        .collect();
-    let done = write_run(
+    let begun = tracking.begin(&identity, &selected, as_of)?;
+    let Done {
+        model,
+        written,
+        recorded,
+    } = write_run(
         args,
         policy,
         tracking,
@@ -105,21 +98,7 @@ pub(super) fn audit(
         &mut store,
         &origin,
         as_of,
-    );
-    let Done {
-        model,
-        written,
-        recorded,
-    } = match done {
-        Ok(done) => done,
-        Err(message) => {
-            for dir in created {
-                // Only an empty directory is removed.
-                let _ = std::fs::remove_dir(dir);
-            }
-            return fail(&message);
-        }
-    };
+    )?;
     if !args.quiet {
         print!("{}", report::org_summary_text(&model, &written));
         if let Some(dir) = &args.save_inventory {
@@ -138,7 +117,7 @@ pub(super) fn audit(
             model.totals.unreachable, model.totals.selected, model.totals.gaps
         );
     }
-    code
+    Ok(code)
 }
 
 /// What a finished organization run wrote.
@@ -208,8 +187,10 @@ fn write_run(
         fail_on_new: tracking.fail_on_new,
         tracking: Some(&tracked.run),
     };
-    let (model, written) = writer.finish(&run).map_err(|e| e.to_string())?;
-    let recorded = commit_run(saved, &mut tracked.pending)?;
+    let (model, reports) = writer
+        .finish(&run, tracking.signer.as_ref())
+        .map_err(|e| e.to_string())?;
+    let (written, recorded) = commit_run(reports, saved, &mut tracked.pending)?;
     Ok(Done {
         model,
         written,

@@ -34,8 +34,14 @@ pub struct PastEntry<'a> {
     pub severity: &'a str,
     pub account_id: Option<&'a str>,
     pub user_name: &'a str,
+    /// Added later: the user's ARN, when the baseline recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_arn: Option<&'a str>,
     pub user_id: Option<&'a str>,
     pub access_key_id: Option<&'a str>,
+    /// Added later: the key's creation time, when the baseline recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_created: Option<&'a str>,
     pub first_seen: String,
     /// Whether it was suppressed in the baseline.
     pub suppressed: bool,
@@ -84,8 +90,10 @@ pub(super) fn tracking_fields<'a>(
         severity: p.severity.as_str(),
         account_id: p.account_id.as_deref(),
         user_name: &p.user_name,
+        user_arn: p.user_arn.as_deref(),
         user_id: p.user_id.as_deref(),
         access_key_id: (!p.key_label.is_empty()).then_some(p.key_label.as_str()),
+        key_created: p.key_created.as_deref(),
         first_seen: p.first_seen.clone(),
         suppressed: p.suppressed,
         status,

@@ -60,8 +60,12 @@ pub struct PastView {
     pub severity: Severity,
     pub account_id: Option<String>,
     pub user_name: String,
+    /// The user's ARN, when the baseline recorded it.
+    pub user_arn: Option<String>,
     pub user_id: Option<String>,
     pub key_label: String,
+    /// The key's creation time (RFC 3339), when the baseline recorded it.
+    pub key_created: Option<String>,
     pub first_seen: String,
     /// Whether it was suppressed in the baseline.
     pub suppressed: bool,
@@ -76,8 +80,10 @@ fn past_view(p: &PastFinding, note: String) -> PastView {
         severity: p.severity,
         account_id: p.account_id.as_ref().map(|id| id.to_string()),
         user_name: p.user_name.clone(),
+        user_arn: p.user_arn.clone(),
         user_id: p.user_id.clone(),
         key_label: p.access_key_id.clone().unwrap_or_default(),
+        key_created: p.key_created.map(super::rfc3339),
         first_seen: p.first_seen.format("%Y-%m-%d").to_string(),
         suppressed: p.suppressed,
         note,

@@ -8,16 +8,21 @@
 //! Every directory keyhygiene writes to may be shared (a cron job's output folder). Files are
 //! never opened by a predictable name: each is written to a temporary file created
 //! exclusively (`O_CREAT|O_EXCL`, so a planted symlink is never followed) under an
-//! unpredictable name in the target directory, then renamed over the target. A
-//! [`FileSet`] swaps several files in together: all of them are written first, and if one
-//! cannot be moved into place, the ones already moved are put back as they were.
+//! unpredictable name in the target directory, then renamed over the target. A run's files
+//! are committed together, across folders, all or none ([`commit`]); an output folder is
+//! written by one run at a time ([`lock`]); SIGINT and SIGTERM roll a run back
+//! ([`interrupt`]).
 
 use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use tempfile::{Builder, NamedTempFile};
+pub mod commit;
+pub mod interrupt;
+pub mod lock;
+
+pub use commit::{FileSet, clean_debris, recover};
 
 /// The largest saved inventory or credential report keyhygiene reads: far above any real
 /// account (IAM allows 5,000 users per account; such an inventory is about 10 MiB), and
@@ -119,22 +124,6 @@ fn read_opened(
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    Ok(bytes)
-}
-
-/// The first `n` bytes of a regular file found inside a folder (all of it when shorter),
-/// with the checks of [`read_limited_in_dir`]: for a header that sits at the start of a
-/// larger document.
-pub fn read_prefix_in_dir(path: &Path, what: &'static str, n: u64) -> Result<Vec<u8>, ReadError> {
-    let (file, _) = open_regular(path, what, Follow::NoLinks)?;
-    let mut bytes = Vec::new();
-    file.take(n)
-        .read_to_end(&mut bytes)
-        .map_err(|source| ReadError::Io {
-            file: path.display().to_string(),
-            what,
-            source,
-        })?;
     Ok(bytes)
 }
 
@@ -247,116 +236,6 @@ fn write_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     }
 }
 
-/// Files written together into one directory and swapped in together ([`FileSet::commit`]).
-/// Dropping a set that was not committed removes its temporary files and changes nothing.
-pub struct FileSet {
-    dir: PathBuf,
-    staged: Vec<(PathBuf, NamedTempFile)>,
-}
-
-impl FileSet {
-    /// A set of files for `dir`, which is created if needed.
-    pub fn new(dir: &Path) -> Result<FileSet, WriteError> {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-        Ok(FileSet {
-            dir: dir.to_path_buf(),
-            staged: Vec::new(),
-        })
-    }
-
-    /// Writes the file `name` of the set into a fresh temporary file in the directory.
-    /// Nothing is visible under `name` until [`FileSet::commit`].
-    pub fn stage(
-        &mut self,
-        name: &str,
-        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), WriteError> {
-        let target = self.dir.join(name);
-        let mut tmp = Builder::new()
-            .prefix(".keyhygiene-")
-            .suffix(".tmp")
-            // The mode a plain create would give (umask applies), not tempfile's 0600: the
-            // reports are meant to be read by whoever reads the directory.
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(&self.dir)
-            .map_err(write_error(&target))?;
-        {
-            let mut out = io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-            write(&mut out)
-                .and_then(|()| out.flush())
-                .map_err(write_error(&target))?;
-        }
-        tmp.as_file().sync_all().map_err(write_error(&target))?;
-        self.staged.push((target, tmp));
-        Ok(())
-    }
-
-    /// Moves every staged file over its target and returns the targets' paths. If one
-    /// cannot be moved, the files already moved are put back as they were (or removed, if
-    /// they did not exist before), so the directory keeps its previous set.
-    pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
-        let dir = self.dir;
-        let mut done: Vec<(PathBuf, Option<tempfile::TempPath>)> = Vec::new();
-        for (target, tmp) in self.staged {
-            let swapped = backup(&dir, &target)
-                .and_then(|saved| tmp.persist(&target).map(|_| saved).map_err(|e| e.error));
-            match swapped {
-                Ok(saved) => done.push((target, saved)),
-                Err(source) => {
-                    restore(done);
-                    return Err(WriteError {
-                        path: target.display().to_string(),
-                        source,
-                    });
-                }
-            }
-        }
-        // The backups delete themselves when dropped.
-        Ok(done.into_iter().map(|(target, _)| target).collect())
-    }
-}
-
-/// A hard link to the file now at `target`, under an unpredictable name, so it can be put
-/// back; `None` when there is no file there yet.
-fn backup(dir: &Path, target: &Path) -> io::Result<Option<tempfile::TempPath>> {
-    match std::fs::symlink_metadata(target) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-        Ok(meta) if meta.is_dir() => Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "a directory is in the way",
-        )),
-        Ok(_) => Builder::new()
-            .prefix(".keyhygiene-previous-")
-            .make_in(dir, |path| std::fs::hard_link(target, path))
-            .map(|linked| Some(linked.into_temp_path())),
-    }
-}
-
-/// Puts back the files of a partly committed set, newest first.
-fn restore(done: Vec<(PathBuf, Option<tempfile::TempPath>)>) {
-    for (target, saved) in done.into_iter().rev() {
-        let restored = match saved {
-            Some(saved) => std::fs::rename(&saved, &target).map(|()| {
-                // Renamed away: nothing left to delete.
-                let _ = saved.keep();
-            }),
-            None => std::fs::remove_file(&target),
-        };
-        if let Err(e) = restored {
-            tracing::warn!(
-                "{}: could not restore the previous file: {e}",
-                target.display()
-            );
-        }
-    }
-}
-
 /// Writes one file atomically through the same mechanism as [`FileSet`].
 pub fn write_atomic(
     path: &Path,
@@ -375,14 +254,8 @@ pub fn write_new(
 ) -> Result<(), WriteError> {
     let (dir, name) = split(path)?;
     let mut set = FileSet::new(dir)?;
-    set.stage(name, write)?;
-    let (target, tmp) = set.staged.pop().expect("one staged file");
-    tmp.persist_noclobber(&target)
-        .map(|_| ())
-        .map_err(|e| WriteError {
-            path: target.display().to_string(),
-            source: e.error,
-        })
+    set.stage_new(name, write)?;
+    set.commit().map(|_| ())
 }
 
 fn split(path: &Path) -> Result<(&Path, &str), WriteError> {
@@ -399,73 +272,6 @@ fn split(path: &Path) -> Result<(&Path, &str), WriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_planted_symlink_is_never_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "keep").unwrap();
-        let out = dir.path().join("out");
-        std::fs::create_dir(&out).unwrap();
-        for name in [".report.html.tmp", "report.html.tmp"] {
-            std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
-        }
-        write_atomic(&out.join("report.html"), |w| w.write_all(b"<html>")).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-        assert_eq!(
-            std::fs::read_to_string(out.join("report.html")).unwrap(),
-            "<html>"
-        );
-    }
-
-    #[test]
-    fn a_set_that_cannot_be_swapped_in_leaves_the_previous_set() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.txt"), "old a").unwrap();
-        // "c.txt" cannot be replaced: a directory is in its way.
-        std::fs::create_dir(dir.path().join("c.txt")).unwrap();
-        let mut set = FileSet::new(dir.path()).unwrap();
-        for name in ["a.txt", "b.txt", "c.txt"] {
-            set.stage(name, |w| w.write_all(b"new")).unwrap();
-        }
-        let err = set.commit().unwrap_err();
-        assert!(err.path.ends_with("c.txt"), "{err}");
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
-            "old a"
-        );
-        assert!(!dir.path().join("b.txt").exists());
-        let left: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        let mut left = left;
-        left.sort();
-        assert_eq!(left, ["a.txt", "c.txt"], "no temporary file is left behind");
-    }
-
-    #[test]
-    fn a_failed_write_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut set = FileSet::new(dir.path()).unwrap();
-        set.stage("a.txt", |w| w.write_all(b"new")).unwrap();
-        let err = set
-            .stage("b.txt", |_| Err(io::Error::other("renderer failed")))
-            .unwrap_err();
-        assert!(err.to_string().contains("renderer failed"));
-        drop(set);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn write_new_never_replaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keyhygiene.toml");
-        std::fs::write(&path, "mine").unwrap();
-        assert!(write_new(&path, |w| w.write_all(b"theirs")).is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
 
     #[test]
     fn only_regular_files_of_bounded_size_are_read() {

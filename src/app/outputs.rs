@@ -1,0 +1,145 @@
+//! Where a run writes, made ready before its first network call.
+//!
+//! Every folder the run will write (the output folder, the saved inventories' folder, the
+//! history folder) is created if missing, rid of what an interrupted run left there (its
+//! commit put back or finished, [`crate::fsio::recover`]; its temporary files removed),
+//! and proved writable by creating and removing an exclusive temporary file in it. The
+//! output folder is locked for the whole run. A folder that cannot be written stops the
+//! run there, with one line and exit 2, before anything is crawled or written; the folders
+//! the run created are removed again when it stops with an error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::AuditArgs;
+use crate::fsio::lock::FolderLock;
+
+/// How long a temporary file in a shared folder (saved inventories, history) must be left
+/// alone before it counts as debris: another run may be writing it. A run stops after
+/// `--account-timeout` (at most a week) and its other phases.
+const SHARED_DEBRIS_AGE: Duration = Duration::from_secs(8 * 24 * 3600);
+
+/// The folders of a run, ready to write.
+pub(super) struct Outputs {
+    /// The output folder's lock, held until the run ends.
+    _lock: FolderLock,
+    /// Folders this run created, deepest last.
+    created: Vec<PathBuf>,
+}
+
+impl Outputs {
+    /// Prepares the folders `args` names. `save_dir` is the folder of `--save-inventory`
+    /// (the file's folder in a single-account run).
+    pub fn prepare(args: &AuditArgs, save_dir: Option<&Path>) -> Result<Outputs, String> {
+        let mut created = Vec::new();
+        let result = (|| {
+            create(&args.out_dir, &mut created)?;
+            let lock =
+                crate::fsio::lock::lock(&args.out_dir, args.wait_lock.unwrap_or(Duration::ZERO))
+                    .map_err(|e| e.to_string())?;
+            ready(&args.out_dir, true)?;
+            for shared in [save_dir, args.history.as_deref()].into_iter().flatten() {
+                create(shared, &mut created)?;
+                ready(shared, false)?;
+            }
+            Ok(lock)
+        })();
+        match result {
+            Ok(lock) => Ok(Outputs {
+                _lock: lock,
+                created,
+            }),
+            Err(message) => {
+                remove_empty(&created);
+                Err(message)
+            }
+        }
+    }
+
+    /// The run stopped with an error: the folders it created go again, if still empty.
+    pub fn abandon(self) {
+        remove_empty(&self.created);
+    }
+}
+
+/// The folder that holds the file `path`.
+pub(super) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates `dir` and any missing parent, noting each one created.
+fn create(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), String> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d.to_path_buf());
+        at = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(&d).map_err(|e| {
+            format!(
+                "{}: cannot create the folder: {e} (check the path and its parent's permissions; nothing was written)",
+                d.display()
+            )
+        })?;
+        created.push(d);
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: not a folder (pass a directory; it is created if missing)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Recovers what an interrupted run left in `dir` and proves it writable. `locked`: this
+/// run holds the folder's lock, so every temporary file left there is debris.
+fn ready(dir: &Path, locked: bool) -> Result<(), String> {
+    let recovered = crate::fsio::recover(dir).map_err(|e| e.to_string())?;
+    if recovered.rolled_back > 0 {
+        eprintln!(
+            "keyhygiene: {}: a run was interrupted while it replaced its files: its {} file(s) were put back as they were before it",
+            crate::redact::for_terminal(&dir.display().to_string()),
+            recovered.files
+        );
+    }
+    if recovered.finished > 0 {
+        eprintln!(
+            "keyhygiene: {}: a run was interrupted after its files were in place: its clean-up was finished",
+            crate::redact::for_terminal(&dir.display().to_string())
+        );
+    }
+    let age = if locked {
+        Duration::ZERO
+    } else {
+        SHARED_DEBRIS_AGE
+    };
+    crate::fsio::clean_debris(dir, locked, age);
+    tempfile::Builder::new()
+        .prefix(crate::fsio::commit::STAGED_PREFIX)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "{}: cannot write in this folder: {e} (check its permissions and free space; nothing was written)",
+                dir.display()
+            )
+        })
+}
+
+fn remove_empty(created: &[PathBuf]) {
+    use crate::fsio::lock::{INFO_FILE, LOCK_FILE};
+    for dir in created.iter().rev() {
+        // The lock's files are this run's own in a folder it created.
+        for name in [INFO_FILE, LOCK_FILE] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        // Only an empty folder is removed.
+        let _ = std::fs::remove_dir(dir);
+    }
+}
