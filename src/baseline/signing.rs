@@ -45,13 +45,9 @@ impl HistoryKey {
         let hex: String = text.trim().trim_start_matches('\u{feff}').to_string();
         let fix =
             "write at least 64 hex digits (32 bytes), e.g. the output of `openssl rand -hex 32`";
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(bytes) = unhex(&hex) else {
             return Err(format!("{source}: the history key is not hex ({fix})"));
-        }
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
-            .collect();
+        };
         if bytes.len() < MIN_KEY_BYTES {
             return Err(format!(
                 "{source}: the history key has {} bytes, fewer than {MIN_KEY_BYTES} ({fix})",
@@ -160,7 +156,7 @@ struct Signature {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
