@@ -43,7 +43,7 @@ def write_folder(folder, accounts):
                                         "state": "ACTIVE", "ou_path": "Root/Workloads"},
                             "result": result})
         manifest = {"schema_version": 1, "listed_at": "2026-06-01T11:00:00Z",
-                    "organization_id": "o-benchmark", "management_account_id": ids[0],
+                    "organization_id": "o-benchmark01", "management_account_id": ids[0],
                     "caller_account_id": ids[0],
                     "selection": {"org": True, "ous": [], "accounts": [], "exclude_accounts": [],
                                   "role_name": "keyhygiene-audit",

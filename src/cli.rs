@@ -153,9 +153,20 @@ pub struct AuditArgs {
     )]
     pub role_name: String,
 
-    /// The external id the member role's trust policy requires.
+    /// The external id the member role's trust policy requires. It is a secret: prefer
+    /// --external-id-file or the KEYHYGIENE_EXTERNAL_ID variable, which keep it out of the
+    /// process list.
     #[arg(long, value_name = "ID", help_heading = "Organization")]
     pub external_id: Option<String>,
+
+    /// A file holding the external id (its first line).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Organization",
+        conflicts_with = "external_id"
+    )]
+    pub external_id_file: Option<PathBuf>,
 
     /// The session name of the assumed roles (shown in the accounts' CloudTrail).
     #[arg(

@@ -250,6 +250,94 @@ pub struct UserArn<'a> {
     pub name: &'a str,
 }
 
+/// The external id a member role's trust policy requires: a shared secret (AWS's
+/// confused-deputy guidance), so it is never printed, logged or stored. Its text is only
+/// handed to STS.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExternalId(String);
+
+impl std::fmt::Debug for ExternalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExternalId(***)")
+    }
+}
+
+impl ExternalId {
+    /// 2 to 1,224 characters of letters, digits and `_+=,.@:/-`, as STS takes it.
+    /// `source` names where it came from; the message never quotes the value.
+    pub fn parse(text: &str, source: &str) -> Result<ExternalId, String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c);
+        let count = text.chars().count();
+        if !(2..=1224).contains(&count) || !text.chars().all(allowed) {
+            return Err(format!(
+                "{source}: the external id is not one STS accepts: 2 to 1,224 characters of letters, digits and _+=,.@:/- (it has {count} characters{}; it is a secret, so it is not shown)",
+                if text.chars().all(allowed) {
+                    String::new()
+                } else {
+                    ", some of them not allowed".to_string()
+                }
+            ));
+        }
+        Ok(ExternalId(text.to_string()))
+    }
+
+    /// The secret itself, for the AssumeRole request alone.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `text` with every occurrence of the external id replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.0, "***")
+    }
+}
+
+/// Checks a role name as `--role-name` takes it: an IAM role name (1 to 64 characters of
+/// letters, digits and `_+=,.@-`), after an optional path (`audit/keyhygiene`: segments of
+/// printable ASCII without `/`, 512 characters at most).
+pub fn check_role_name(text: &str) -> Result<(), String> {
+    let fix = "an IAM role name is 1 to 64 letters, digits and _+=,.@-, after an optional path such as audit/";
+    let (path, name) = match text.rsplit_once('/') {
+        Some((path, name)) => (Some(path), name),
+        None => (None, text),
+    };
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    let path_ok = path.is_none_or(|path| {
+        path.len() <= 510
+            && path
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+    });
+    if name_ok && path_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--role-name {}: not a role name ({fix})",
+            crate::redact::shown(text, 80)
+        ))
+    }
+}
+
+/// Checks a role session name as `--role-session-name` takes it: 2 to 64 characters of
+/// letters, digits and `_+=,.@-`.
+pub fn check_session_name(text: &str) -> Result<(), String> {
+    let ok = (2..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--role-session-name {}: not a session name (2 to 64 letters, digits and _+=,.@-)",
+            crate::redact::shown(text, 80)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +411,55 @@ mod tests {
             "arn:aws:iam:::user/x",
         ] {
             assert!(Arn::iam_user(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_external_id_is_checked_without_being_shown() {
+        let ok = ExternalId::parse("Shared-Secret_1+=,.@:/-", "--external-id").unwrap();
+        assert_eq!(ok.expose(), "Shared-Secret_1+=,.@:/-");
+        assert_eq!(format!("{ok:?}"), "ExternalId(***)");
+        assert_eq!(
+            ok.redact("Value 'Shared-Secret_1+=,.@:/-' at 'externalId'"),
+            "Value '***' at 'externalId'"
+        );
+        for bad in [
+            "x",
+            "has space secret",
+            "tab\tsecret",
+            &"a".repeat(1225),
+            "é-secret",
+        ] {
+            let err = ExternalId::parse(bad, "KEYHYGIENE_EXTERNAL_ID").unwrap_err();
+            assert!(err.starts_with("KEYHYGIENE_EXTERNAL_ID: "), "{err}");
+            assert!(bad.len() < 4 || !err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn role_and_session_names_follow_iam_s_rules() {
+        for ok in [
+            "OrganizationAccountAccessRole",
+            "keyhygiene-audit",
+            "audit/keyhygiene",
+            "a/b/c.d@e",
+        ] {
+            assert_eq!(check_role_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            &"r".repeat(65),
+            "audit/",
+            "/x",
+            "a//b",
+            "x\u{1b}[2K",
+        ] {
+            assert!(check_role_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_session_name("keyhygiene"), Ok(()));
+        for bad in ["k", "has space", &"s".repeat(65), "a/b"] {
+            assert!(check_session_name(bad).is_err(), "{bad:?}");
         }
     }
 }

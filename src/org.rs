@@ -81,7 +81,53 @@ pub struct Account {
     pub ou_path: Option<String>,
 }
 
+/// AWS's own limits on what an organization's listing holds: a longer value is not AWS's.
+pub const MAX_ACCOUNT_NAME: usize = 50;
+pub const MAX_OU_NAME: usize = 128;
+/// Organizational units below the root.
+pub const MAX_OU_DEPTH: usize = 5;
+
 impl Account {
+    /// Refuses an account no AWS listing holds: a name longer than 50 characters, an OU path
+    /// deeper than five units below the root or with a unit name longer than 128, a state
+    /// that is not Organizations' spelling of one.
+    pub fn check(&self) -> Result<(), String> {
+        let id = &self.id;
+        if let Some(name) = &self.name
+            && name.chars().count() > MAX_ACCOUNT_NAME
+        {
+            return Err(format!(
+                "account {id}'s name has {} characters, more than AWS allows ({MAX_ACCOUNT_NAME})",
+                name.chars().count()
+            ));
+        }
+        if let Some(path) = &self.ou_path {
+            let units: Vec<&str> = path.split('/').collect();
+            if units.len() > MAX_OU_DEPTH + 1 {
+                return Err(format!(
+                    "account {id}'s OU path has {} units below the root, more than AWS allows ({MAX_OU_DEPTH})",
+                    units.len() - 1
+                ));
+            }
+            if let Some(long) = units.iter().find(|u| u.chars().count() > MAX_OU_NAME) {
+                return Err(format!(
+                    "account {id}'s OU path has a unit name of {} characters, more than AWS allows ({MAX_OU_NAME})",
+                    long.chars().count()
+                ));
+            }
+        }
+        if let AccountState::Other(state) = &self.state
+            && (!(1..=32).contains(&state.len())
+                || !state.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        {
+            return Err(format!(
+                "account {id}'s state `{}` is not Organizations' spelling of a state",
+                crate::redact::shown(state, 40)
+            ));
+        }
+        Ok(())
+    }
+
     /// An account known by its id alone (named with `--accounts`, or read from a saved
     /// inventory without a manifest): no name, no OU path, not listed by Organizations.
     pub fn named(id: &AccountId) -> Account {
@@ -343,6 +389,14 @@ impl Manifest {
     /// inventory file that is not the account's own, or a shard's manifest that claims an
     /// account of another shard (or leaves one of its own to another).
     pub fn check(&self) -> Result<(), String> {
+        if let Some(org) = &self.organization_id
+            && !is_organization_id(org)
+        {
+            return Err(format!(
+                "`{}` is not an organization id (o- and 10 to 32 lowercase letters and digits)",
+                crate::redact::shown(org, 40)
+            ));
+        }
         let mut seen = std::collections::HashSet::with_capacity(self.accounts.len());
         for record in &self.accounts {
             let id = &record.account.id;
@@ -380,6 +434,7 @@ impl AccountRecord {
     /// The outcome agrees with the account's state, and an audited account names its own
     /// inventory file.
     fn check(&self) -> Result<(), String> {
+        self.account.check()?;
         let Account { id, state, .. } = &self.account;
         let audited_only_if_crawled = matches!(
             self.result,
@@ -440,6 +495,16 @@ pub fn parse_manifest(text: &str, file: &str) -> Result<Manifest, String> {
         )
     })?;
     Ok(manifest)
+}
+
+/// `o-` and 10 to 32 lowercase letters and digits, as Organizations names organizations.
+pub fn is_organization_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
 }
 
 /// The saved inventory file of one account in a saved organization directory.

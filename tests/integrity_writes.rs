@@ -698,3 +698,265 @@ fn a_version_1_record_is_read_with_one_warning() {
     let newest = records(&history).pop().unwrap();
     assert_eq!(read_record(&newest).0["schema_version"], 2);
 }
+
+// Item 5: when STS echoed the external id in an error, the secret landed in report.html,
+// report.json, manifest.json, stdout and stderr.
+#[test]
+fn the_external_id_never_leaves_the_assume_role_request() {
+    let moto = support::Moto::start();
+    let proxy = support::FaultProxy::start(&moto.endpoint, &["--invalid", "AssumeRole"]);
+    let secret = "Shared-Secret-4242";
+    let dir = tempfile::tempdir().unwrap();
+    let (out, saved) = (dir.path().join("out"), dir.path().join("saved"));
+    let file = dir.path().join("external-id");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let base = [
+        "--accounts",
+        "111111111111",
+        "--as-of",
+        AS_OF,
+        "--out-dir",
+        path_str(&out),
+        "--save-inventory",
+        path_str(&saved),
+    ];
+    let from_file = ["--external-id-file", path_str(&file)];
+    for source in ["file", "env", "flag"] {
+        let mut cmd = support::audit_command(&proxy.endpoint, &base);
+        match source {
+            "file" => {
+                cmd.args(from_file);
+            }
+            "env" => {
+                cmd.env("KEYHYGIENE_EXTERNAL_ID", secret);
+            }
+            _ => {
+                cmd.args(["--external-id", secret]);
+            }
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{source}: {}",
+            stderr(&output)
+        );
+        let err = stderr(&output);
+        assert!(err.contains("ValidationError"), "{err}");
+        for (what, text) in [("stdout", stdout(&output)), ("stderr", err.clone())] {
+            assert!(
+                !text.contains(secret),
+                "{source}: the secret is in {what}: {text}"
+            );
+        }
+        assert!(
+            stdout(&output).contains("Value '***' at 'externalId'"),
+            "{}",
+            stdout(&output)
+        );
+        for file in [
+            out.join("report.html"),
+            out.join("report.json"),
+            saved.join("manifest.json"),
+        ] {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                !text.contains(secret),
+                "{source}: the secret is in {}",
+                file.display()
+            );
+        }
+    }
+    // Checked locally, and never repeated.
+    for bad in ["has space", "x"] {
+        let output = support::audit_at(
+            &proxy.endpoint,
+            &["--accounts", "111111111111", "--external-id", bad],
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains("the external id is not one STS accepts"));
+        assert!(!stderr(&output).contains(bad) || bad.len() < 2);
+    }
+    // Role and session names by IAM's rules, before any call.
+    let before = proxy.stats()["requests"].as_u64().unwrap();
+    for (flag, bad) in [("--role-name", "has space"), ("--role-session-name", "k")] {
+        let output = support::audit_at(&proxy.endpoint, &["--accounts", "111111111111", flag, bad]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains(&format!("{flag} {bad}: not a")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        proxy.stats()["requests"].as_u64().unwrap(),
+        before,
+        "no call was made"
+    );
+}
+
+/// An account name that tries every trick a terminal falls for.
+const HOSTILE_NAME: &str = "prod\u{1b}]0;pwned\u{7}\u{1b}[2K\nFAKE: all clear\u{202e}gnp.exe";
+
+// Item 6: an account name with escape sequences, a newline or U+202E was printed raw in
+// stdout's summary and stderr's progress lines.
+#[test]
+fn names_reach_the_terminal_escaped_and_the_files_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    save(
+        &saved,
+        "account-111111111111.json",
+        &inventory("111111111111", "alice", 200),
+    );
+    let m = support::saved::manifest(json!([
+        support::saved::account(
+            "111111111111",
+            HOSTILE_NAME,
+            "ACTIVE",
+            json!({"outcome": "audited", "file": "account-111111111111.json"})
+        ),
+        support::saved::account(
+            "222222222222",
+            "other",
+            "ACTIVE",
+            json!({"outcome": "unreachable", "operation": "AssumeRole", "error_code": "AccessDenied",
+                   "message": "denied\u{1b}[31m\nkeyhygiene: coverage: complete", "role_arn": null})
+        ),
+    ]));
+    std::fs::write(saved.join("manifest.json"), m.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let output = audit_with(
+        &[
+            "--from-inventory",
+            path_str(&saved),
+            "--out-dir",
+            path_str(&out),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    for (what, text) in [("stdout", stdout(&output)), ("stderr", stderr(&output))] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{202e}'),
+            "{what}: {text:?}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("FAKE") || l.trim() == "keyhygiene: coverage: complete"),
+            "{what}: {text}"
+        );
+    }
+    let text = stdout(&output);
+    assert!(
+        text.contains("prod\\u{1b}]0;pwned\\u{7}\\u{1b}[2K\\nFAKE: all clear\\u{202e}gnp.exe"),
+        "{text}"
+    );
+    // The files keep the exact value (JSON escapes it its own way; HTML escapes markup).
+    let doc = report(&out);
+    let names: Vec<&str> = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(names.contains(&HOSTILE_NAME), "{names:?}");
+}
+
+// Item 6: names over AWS's limits in a saved file were truncated at best: a 10 MB account
+// name grew the outputs to 254 MB.
+#[test]
+fn names_over_aws_limits_in_a_saved_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    save(
+        &saved,
+        "account-111111111111.json",
+        &inventory("111111111111", "alice", 200),
+    );
+    let audited = json!({"outcome": "audited", "file": "account-111111111111.json"});
+    let huge = "n".repeat(10 * 1024 * 1024);
+    for (name, ou, expect) in [
+        (
+            huge.as_str(),
+            "Root/A",
+            "name has 10485760 characters, more than AWS allows (50)",
+        ),
+        (
+            "ok",
+            "Root/A/B/C/D/E/F",
+            "6 units below the root, more than AWS allows (5)",
+        ),
+        (
+            "ok",
+            &format!("Root/{}", "u".repeat(129)),
+            "unit name of 129 characters",
+        ),
+    ] {
+        let mut m = support::saved::manifest(json!([support::saved::account(
+            "111111111111",
+            name,
+            "ACTIVE",
+            audited.clone()
+        )]));
+        m["accounts"][0]["account"]["ou_path"] = json!(ou);
+        std::fs::write(saved.join("manifest.json"), m.to_string()).unwrap();
+        let output = audit_with(
+            &[
+                "--from-inventory",
+                path_str(&saved),
+                "--out-dir",
+                path_str(&out),
+            ],
+            None,
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}",
+            &stderr(&output)[..200.min(stderr(&output).len())]
+        );
+        assert!(
+            stderr(&output).len() < 1000,
+            "the refusal does not repeat the value"
+        );
+        assert!(stderr(&output).contains(expect), "{}", stderr(&output));
+    }
+    let mut inv = inventory("111111111111", "alice", 200);
+    inv.users[0].name = "u".repeat(65);
+    inv.users[0].arn = format!("arn:aws:iam::111111111111:user/{}", inv.users[0].name);
+    let file = save(dir.path(), "long-user.json", &inv);
+    let output = audit_with(
+        &[
+            "--from-inventory",
+            path_str(&file),
+            "--out-dir",
+            path_str(&out),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("has a name of 65 characters, more than IAM allows (64)"));
+    let mut inv = inventory("111111111111", "alice", 200);
+    inv.users[0].tags.push(keyhygiene::inventory::Tag {
+        key: "team".into(),
+        value: "v".repeat(257),
+    });
+    let file = save(dir.path(), "long-tag.json", &inv);
+    let output = audit_with(
+        &[
+            "--from-inventory",
+            path_str(&file),
+            "--out-dir",
+            path_str(&out),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("tag value of 257 characters"));
+    assert!(!out.join("report.json").exists());
+}

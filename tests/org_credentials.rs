@@ -23,7 +23,7 @@ const ROLE: &str = "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole
 fn role() -> MemberRole {
     MemberRole {
         name: "OrganizationAccountAccessRole".into(),
-        external_id: Some("ext-123".into()),
+        external_id: Some(keyhygiene::ident::ExternalId::parse("ext-123", "test").unwrap()),
         session_name: "keyhygiene".into(),
     }
 }

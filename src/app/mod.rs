@@ -44,8 +44,13 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// One line on stderr, its control and bidirectional characters escaped (a message may
+/// quote a name from a hostile file), and the exit code of an input error.
 fn fail(message: &str) -> u8 {
-    eprintln!("keyhygiene: error: {message}");
+    eprintln!(
+        "keyhygiene: error: {}",
+        crate::redact::for_terminal(message)
+    );
     EXIT_INPUT_ERROR
 }
 
@@ -62,7 +67,10 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
     } else {
         crate::fsio::write_new(&args.output, write).map_err(|e| e.to_string())?;
     }
-    eprintln!("keyhygiene: wrote {}", args.output.display());
+    eprintln!(
+        "keyhygiene: wrote {}",
+        crate::redact::for_terminal(&args.output.display().to_string())
+    );
     Ok(())
 }
 
@@ -86,7 +94,10 @@ fn audit(args: AuditArgs) -> u8 {
             Ok(policy) => policy,
             Err(err) => {
                 for problem in &err.problems {
-                    eprintln!("keyhygiene: error: {problem}");
+                    eprintln!(
+                        "keyhygiene: error: {}",
+                        crate::redact::for_terminal(&problem.to_string())
+                    );
                 }
                 return EXIT_INPUT_ERROR;
             }
@@ -230,10 +241,10 @@ fn audit_account(
     if !args.quiet {
         print!("{}", report::summary_text(&model, &written));
         if let Some(path) = &args.save_inventory {
-            println!("inventory saved to {}", path.display());
+            println!("inventory saved to {}", terminal_path(path));
         }
         if let Some(path) = recorded {
-            println!("history: recorded {}", path.display());
+            println!("history: recorded {}", terminal_path(&path));
         }
     }
     // The exit code reads the figures the reports show.
@@ -374,6 +385,11 @@ fn id_source(inventory: &Inventory) -> crate::findings::IdSource {
     }
 }
 
+/// A path for a line of the terminal.
+fn terminal_path(path: &Path) -> String {
+    crate::redact::for_terminal(&path.display().to_string()).into_owned()
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -428,27 +444,49 @@ fn formats(args: &[FormatArg]) -> Vec<Format> {
     out
 }
 
-/// Logs go to stderr, without colour unless stderr is a terminal (cron and CI logs stay
-/// plain). `KEYHYGIENE_LOG` sets the level (`warn` by default).
+/// Logs go to stderr, plain (no colour codes), one line per event with its control and
+/// bidirectional characters escaped: a name from AWS or from a saved file can neither
+/// forge a line nor change the terminal. `KEYHYGIENE_LOG` sets the level (`warn` by
+/// default).
 ///
 /// Whatever the level asked for, the AWS SDK's and the HTTP stack's own logs never pass
 /// `info`: at `debug` and `trace` they print signed request headers, session tokens and the
 /// caller's access key id. keyhygiene's own logs never contain a credential.
 fn init_logging(quiet: bool) {
-    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
 
     let default = if quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYHYGIENE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("keyhygiene={default}")));
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| EscapingStderr)
+        .with_ansi(false)
         .with_target(false)
         .without_time()
         .with_filter(tracing_subscriber::filter::filter_fn(may_log))
         .with_filter(filter);
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// stderr, for log lines: every control or bidirectional character escaped but the line's
+/// own end.
+struct EscapingStderr;
+
+impl std::io::Write for EscapingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let safe = crate::redact::for_terminal(line);
+        std::io::stderr().write_all(format!("{safe}{end}").as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Only keyhygiene's own code logs below `info`.

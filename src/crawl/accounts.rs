@@ -58,7 +58,8 @@ impl Caller {
 pub struct MemberRole {
     /// The role's name, or a path and name (`audit/keyhygiene`).
     pub name: String,
-    pub external_id: Option<String>,
+    /// A secret: never printed, logged or stored, and taken out of every error message.
+    pub external_id: Option<crate::ident::ExternalId>,
     pub session_name: String,
 }
 
@@ -128,7 +129,7 @@ pub struct AssumeFailure {
 pub struct RoleCredentials {
     sts: aws_sdk_sts::Client,
     role_arn: String,
-    external_id: Option<String>,
+    external_id: Option<crate::ident::ExternalId>,
     session_name: String,
     /// The credentials of the AssumeRole made when the account was opened, handed out once.
     first: Mutex<Option<Credentials>>,
@@ -159,18 +160,24 @@ impl RoleCredentials {
             .assume_role()
             .role_arn(&self.role_arn)
             .role_session_name(&self.session_name)
-            .set_external_id(self.external_id.clone())
+            .set_external_id(self.external_id.as_ref().map(|e| e.expose().to_string()))
             .send()
             .await
             .map_err(|err| {
                 let failure = errors::classify(&err);
+                let message = match &err {
+                    aws_sdk_sts::error::SdkError::ServiceError(e) => {
+                        e.err().message().unwrap_or("no message").to_string()
+                    }
+                    _ => errors::describe(&err),
+                };
                 AssumeFailure {
                     code: failure.code().to_string(),
-                    message: match &err {
-                        aws_sdk_sts::error::SdkError::ServiceError(e) => {
-                            e.err().message().unwrap_or("no message").to_string()
-                        }
-                        _ => errors::describe(&err),
+                    // STS may quote the external id (a ValidationError does): it is a
+                    // secret, so it never leaves this function.
+                    message: match &self.external_id {
+                        Some(secret) => secret.redact(&message),
+                        None => message,
                     },
                 }
             })?;

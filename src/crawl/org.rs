@@ -78,6 +78,10 @@ pub enum OrgError {
     )]
     InvalidAccountId { operation: String, detail: String },
     #[error(
+        "organizations:{operation} answered an account that is not AWS's: {problem} (check --endpoint-url, or try again later)"
+    )]
+    InvalidAccount { operation: String, problem: String },
+    #[error(
         "--ou {}: not in the organization (list the root id with `aws organizations list-roots`, then OU ids with `aws organizations list-organizational-units-for-parent --parent-id ROOT_ID`)", ids.join(", ")
     )]
     UnknownOu { ids: Vec<String> },
@@ -160,7 +164,17 @@ async fn describe_organization(
         .and_then(|o| o.master_account_id())
         .map(|id| parse_id("DescribeOrganization", id))
         .transpose()?;
-    Ok((org.and_then(|o| o.id()).map(str::to_string), management))
+    let id = org.and_then(|o| o.id());
+    if let Some(id) = id.filter(|id| !crate::org::is_organization_id(id)) {
+        return Err(OrgError::InvalidAccount {
+            operation: "DescribeOrganization".into(),
+            problem: format!(
+                "the organization id `{}` is not one",
+                crate::redact::shown(id, 40)
+            ),
+        });
+    }
+    Ok((id.map(str::to_string), management))
 }
 
 /// Every account of the organization, without OU paths.
@@ -407,7 +421,7 @@ fn account(
     a: &aws_sdk_organizations::types::Account,
     ou_path: Option<String>,
 ) -> Result<Account, OrgError> {
-    Ok(Account {
+    let account = Account {
         id: parse_id(operation, a.id().unwrap_or_default())?,
         name: a.name().map(str::to_string),
         state: account_state(
@@ -415,7 +429,14 @@ fn account(
             a.status().map(|s| s.as_str()),
         ),
         ou_path,
-    })
+    };
+    account
+        .check()
+        .map_err(|problem| OrgError::InvalidAccount {
+            operation: operation.to_string(),
+            problem,
+        })?;
+    Ok(account)
 }
 
 /// An account id from an Organizations answer.

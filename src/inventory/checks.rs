@@ -84,6 +84,13 @@ impl Inventory {
         let mut ids = std::collections::HashMap::new();
         let mut keys = std::collections::HashMap::new();
         for user in &self.users {
+            check_limits(user).map_err(|problem| {
+                bad(
+                    format!("user {}", crate::redact::shown(&user.name, 64)),
+                    problem,
+                    FIX_LIMITS,
+                )
+            })?;
             // The user's ARN names the account the inventory is of: the account part of an
             // ARN goes through the one account-id parser like every other.
             match crate::ident::Arn::iam_user(&user.arn) {
@@ -226,6 +233,45 @@ impl Inventory {
         users.chain(root)
     }
 }
+
+/// IAM's own limits on a user: a longer value is not IAM's.
+const MAX_USER_NAME: usize = 64;
+const MAX_USER_PATH: usize = 512;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+const MAX_TAGS: usize = 50;
+
+/// Refuses a user no IAM answer holds: a name, path or tag over IAM's limits. (A 10 MB name
+/// would otherwise grow every report by as much, once per mention.)
+fn check_limits(user: &crate::inventory::User) -> Result<(), String> {
+    let over = |what: &str, len: usize, max: usize| {
+        format!("has a {what} of {len} characters, more than IAM allows ({max})")
+    };
+    let chars = |s: &str| s.chars().count();
+    if chars(&user.name) > MAX_USER_NAME {
+        return Err(over("name", chars(&user.name), MAX_USER_NAME));
+    }
+    if chars(&user.path) > MAX_USER_PATH {
+        return Err(over("path", chars(&user.path), MAX_USER_PATH));
+    }
+    if user.tags.len() > MAX_TAGS {
+        return Err(format!(
+            "has {} tags, more than IAM allows ({MAX_TAGS})",
+            user.tags.len()
+        ));
+    }
+    for tag in &user.tags {
+        if chars(&tag.key) > MAX_TAG_KEY {
+            return Err(over("tag key", chars(&tag.key), MAX_TAG_KEY));
+        }
+        if chars(&tag.value) > MAX_TAG_VALUE {
+            return Err(over("tag value", chars(&tag.value), MAX_TAG_VALUE));
+        }
+    }
+    Ok(())
+}
+
+const FIX_LIMITS: &str = "the data is not IAM's; collect it again rather than editing it by hand";
 
 const FIX_DUPLICATE: &str =
     "the data contradicts itself; collect it again rather than editing it by hand";

@@ -208,6 +208,13 @@ pub fn stage_reports(
     Ok(set)
 }
 
+/// A value for a line of a terminal: its control and bidirectional characters escaped
+/// ([`crate::redact::for_terminal`]). The summaries print names and messages from AWS and
+/// from saved files; the files themselves keep the exact values.
+fn term(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::redact::for_terminal(text)
+}
+
 /// The compact summary an organization run prints on stdout.
 pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
     use std::fmt::Write;
@@ -216,7 +223,9 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
     let _ = writeln!(
         out,
         "keyhygiene {}: {}, as of {}",
-        m.tool_version, m.title, m.as_of_text
+        m.tool_version,
+        term(&m.title),
+        m.as_of_text
     );
     let _ = writeln!(
         out,
@@ -249,7 +258,7 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
             a.id,
             a.name
                 .as_deref()
-                .map(|n| format!(" ({n})"))
+                .map(|n| format!(" ({})", term(n)))
                 .unwrap_or_default(),
             a.open_total(),
             if a.gaps > 0 {
@@ -274,12 +283,12 @@ pub fn org_summary_text(m: &OrgModel, written: &[PathBuf]) -> String {
             out,
             "  not audited: account {}: {} failed with {}: {}{}",
             a.id,
-            p.operation,
-            p.error_code,
-            p.message,
+            term(&p.operation),
+            term(&p.error_code),
+            term(&p.message),
             p.role_arn
                 .as_deref()
-                .map(|r| format!(" (role {r})"))
+                .map(|r| format!(" (role {})", term(r)))
                 .unwrap_or_default()
         );
     }
@@ -295,10 +304,12 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     let _ = writeln!(
         out,
         "keyhygiene {}: account {}, as of {}",
-        m.tool_version, m.account_label, m.as_of_text
+        m.tool_version,
+        term(&m.account_label),
+        m.as_of_text
     );
     if m.source.saved_inventory.is_some() {
-        let _ = writeln!(out, "source: {}", m.source.label);
+        let _ = writeln!(out, "source: {}", term(&m.source.label));
     }
     let counts: Vec<String> = s
         .by_severity
@@ -337,7 +348,7 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
     }
     changes_line(&mut out, &m.tracking);
     if let Some(scope) = &m.scope {
-        let _ = writeln!(out, "scope: {}", scope.label);
+        let _ = writeln!(out, "scope: {}", term(&scope.label));
     }
     suppressions_line(
         &mut out,
@@ -349,7 +360,10 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
         let _ = writeln!(
             out,
             "  gap: {}: {} failed with {}: {}",
-            g.scope, g.operation, g.error_code, g.impact
+            term(&g.scope),
+            term(&g.operation),
+            term(&g.error_code),
+            term(&g.impact)
         );
     }
     if m.coverage.gaps.len() > 5 {
@@ -381,7 +395,7 @@ pub fn summary_text(m: &ReportModel, written: &[PathBuf]) -> String {
 fn changes_line(out: &mut String, tracking: &model::TrackingView) {
     use std::fmt::Write;
     if let Some(line) = &tracking.line {
-        let _ = writeln!(out, "changes: {line}");
+        let _ = writeln!(out, "changes: {}", term(line));
     }
 }
 
@@ -427,7 +441,7 @@ fn closing_lines(
     };
     let _ = writeln!(out, "wrote:");
     for p in written.iter().filter(|p| !is_page(p)) {
-        let _ = writeln!(out, "  {}", p.display());
+        let _ = writeln!(out, "  {}", term(&p.display().to_string()));
     }
     let pages = written.iter().filter(is_page).count();
     if pages > 0 {

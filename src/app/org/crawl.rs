@@ -107,12 +107,45 @@ fn select(
         .collect()
 }
 
+/// The role assumed in member accounts, checked before any call: its name and session
+/// name by IAM's rules, and the external id (`--external-id`, `--external-id-file`, else
+/// `KEYHYGIENE_EXTERNAL_ID`) by STS's, without ever showing it.
+pub(super) fn member_role(args: &AuditArgs) -> Result<MemberRole, String> {
+    crate::ident::check_role_name(&args.role_name)?;
+    crate::ident::check_session_name(&args.role_session_name)?;
+    let external_id = if let Some(text) = &args.external_id {
+        Some(crate::ident::ExternalId::parse(text, "--external-id")?)
+    } else if let Some(path) = &args.external_id_file {
+        let text = crate::fsio::read_limited_text(path, "external id file", 4096)
+            .map_err(|e| e.to_string())?;
+        let first = text.lines().next().unwrap_or_default().trim();
+        Some(crate::ident::ExternalId::parse(
+            first,
+            &path.display().to_string(),
+        )?)
+    } else {
+        match std::env::var("KEYHYGIENE_EXTERNAL_ID") {
+            Ok(text) if !text.is_empty() => Some(crate::ident::ExternalId::parse(
+                text.trim_end_matches(['\r', '\n']),
+                "KEYHYGIENE_EXTERNAL_ID",
+            )?),
+            _ => None,
+        }
+    };
+    Ok(MemberRole {
+        name: args.role_name.clone(),
+        external_id,
+        session_name: args.role_session_name.clone(),
+    })
+}
+
 pub(super) fn crawl_organization(
     args: &AuditArgs,
     policy: &Policy,
     endpoint: Option<&Endpoint>,
 ) -> Result<Collected, String> {
     let (named, excluded) = named_accounts(args)?;
+    let role = member_role(args)?;
     let origin = match endpoint {
         Some(endpoint) => format!("the AWS APIs at {endpoint}"),
         None => "the AWS APIs".to_string(),
@@ -140,7 +173,9 @@ pub(super) fn crawl_organization(
                     .count();
                 eprintln!(
                     "keyhygiene: organization {}: {} accounts listed ({active} active) in {:.1}s",
-                    listing.organization_id.as_deref().unwrap_or("(unknown id)"),
+                    crate::redact::for_terminal(
+                        listing.organization_id.as_deref().unwrap_or("(unknown id)")
+                    ),
                     listing.accounts.len(),
                     started.elapsed().as_secs_f64()
                 );
@@ -150,11 +185,6 @@ pub(super) fn crawl_organization(
             None
         };
         let mut records = select(listing.as_ref(), &named, &excluded, args.shard, policy);
-        let role = MemberRole {
-            name: args.role_name.clone(),
-            external_id: args.external_id.clone(),
-            session_name: args.role_session_name.clone(),
-        };
         let targets: Vec<usize> = records
             .iter()
             .enumerate()
@@ -220,7 +250,13 @@ pub(super) fn crawl_organization(
             if !args.quiet {
                 eprintln!(
                     "{}",
-                    redact(account_line(&account, &result, elapsed, done.get(), total))
+                    crate::redact::for_terminal(&redact(account_line(
+                        &account,
+                        &result,
+                        elapsed,
+                        done.get(),
+                        total
+                    )))
                 );
             }
             match result {

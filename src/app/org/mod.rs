@@ -102,10 +102,10 @@ pub(super) fn audit(
     if !args.quiet {
         print!("{}", report::org_summary_text(&model, &written));
         if let Some(dir) = &args.save_inventory {
-            println!("inventories saved to {}", dir.display());
+            println!("inventories saved to {}", super::terminal_path(dir));
         }
         if let Some(path) = recorded {
-            println!("history: recorded {}", path.display());
+            println!("history: recorded {}", super::terminal_path(&path));
         }
     }
     let complete = model.complete;

@@ -136,6 +136,9 @@ pub struct Settings {
     pub empty: Vec<DenyRule>,
     /// Requests whose answer is always held for `slow` (a persistent "slow" fault).
     pub hold: Vec<DenyRule>,
+    /// Requests answered with a ValidationError that quotes a parameter's value, as STS
+    /// quotes an external id it refuses.
+    pub invalid: Vec<DenyRule>,
     /// One token bucket per action and access key id, instead of one per action: each
     /// account (one assumed-role session each) is throttled on its own, as AWS does.
     pub throttle_per_credential: bool,
@@ -151,6 +154,8 @@ pub enum Outcome {
     Fault(FaultKind),
     /// A well-formed listing with nothing in it, instead of the endpoint's answer.
     Empty,
+    /// A ValidationError quoting the request's parameter.
+    Invalid,
 }
 
 #[derive(Debug)]
@@ -284,6 +289,13 @@ impl Planner {
             .any(|r| r.matches(action, params))
         {
             Outcome::Empty
+        } else if self
+            .settings
+            .invalid
+            .iter()
+            .any(|r| r.matches(action, params))
+        {
+            Outcome::Invalid
         } else if self.settings.hold.iter().any(|r| r.matches(action, params)) {
             Outcome::Fault(FaultKind::Slow)
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
@@ -408,6 +420,7 @@ impl Counters {
             Outcome::Fault(FaultKind::Reset) => c.reset += 1,
             Outcome::Fault(FaultKind::Slow) => c.slow += 1,
             Outcome::Empty => c.emptied += 1,
+            Outcome::Invalid => c.denied += 1,
         }
     }
 
@@ -463,6 +476,7 @@ impl Counters {
                 "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "empty": settings.empty.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "hold": settings.hold.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "invalid": settings.invalid.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "throttle_per_credential": settings.throttle_per_credential,
                 "seed": settings.seed,
             },
@@ -487,6 +501,7 @@ mod tests {
             fail: Vec::new(),
             empty: Vec::new(),
             hold: Vec::new(),
+            invalid: Vec::new(),
             throttle_per_credential: false,
             seed: 7,
         }

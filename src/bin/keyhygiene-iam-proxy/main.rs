@@ -134,6 +134,12 @@ struct Args {
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     hold: Vec<DenyRule>,
 
+    /// Answer requests that match (repeatable) with a ValidationError that quotes the
+    /// request's ExternalId (else its first parameter), as STS does for an external id it
+    /// refuses, e.g. AssumeRole.
+    #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
+    invalid: Vec<DenyRule>,
+
     /// Seed for every random choice (faults, jitter, request ids).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -179,6 +185,7 @@ fn main() -> std::process::ExitCode {
         fail: args.fail.clone(),
         empty: args.empty.clone(),
         hold: args.hold.clone(),
+        invalid: args.invalid.clone(),
         throttle_per_credential: args.throttle_per_credential,
         seed: args.seed,
     };

@@ -101,6 +101,17 @@ impl ApiCall {
                 "AWS Organizations can't complete your request because another request is already in progress. Try again later.".into(),
             ),
             Outcome::Throttle => (400, "Sender", "ThrottlingException", "Rate exceeded".into()),
+            Outcome::Invalid => (
+                400,
+                "Sender",
+                "ValidationError",
+                format!(
+                    "1 validation error detected: Value '{}' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*",
+                    self.param("ExternalId")
+                        .or(self.params.iter().map(|(_, v)| v.as_str()).find(|v| !v.is_empty()))
+                        .unwrap_or_default()
+                ),
+            ),
             Outcome::Deny => {
                 let code = if json {
                     "AccessDeniedException"
