@@ -166,6 +166,31 @@ fn a_planted_symlink_in_the_output_directory_is_never_followed() {
             .is_file()
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+
+    // The output folder's lock: a link at the lock file's name is refused (the folder
+    // cannot be locked), one at its information file's name is replaced, never followed.
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    plant(&fresh.join(".keyhygiene-lock"));
+    let run = |out: &Path| audit_inventory(Path::new(SAMPLE), out, &["--as-of", SAMPLE_AS_OF]);
+    let output = run(&fresh);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".keyhygiene-lock"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(fresh.join(".keyhygiene-lock")).unwrap();
+    plant(&fresh.join(".keyhygiene-lock.info"));
+    let output = run(&fresh);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        std::fs::symlink_metadata(fresh.join(".keyhygiene-lock.info"))
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
 
 // Item 3: one file cannot be replaced: the previous set stays as it was.
