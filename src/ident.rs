@@ -72,7 +72,7 @@ impl AccountId {
             Ok(AccountId(text.to_string()))
         } else {
             Err(AccountIdError {
-                shown: crate::redact::shown(text, 40),
+                shown: crate::text::shown(text, 40),
             })
         }
     }
@@ -180,7 +180,7 @@ impl<'a> Arn<'a> {
     /// markup, a formula) makes the whole ARN malformed.
     pub fn parse(text: &'a str) -> Result<Arn<'a>, ArnError> {
         let bad = || ArnError {
-            shown: crate::redact::shown(text, 80),
+            shown: crate::text::shown(text, 80),
             expected: "an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)",
         };
         let mut parts = text.splitn(6, ':');
@@ -218,7 +218,7 @@ impl<'a> Arn<'a> {
     /// (`/path/`) and name.
     pub fn iam_user(text: &'a str) -> Result<UserArn<'a>, ArnError> {
         let bad = || ArnError {
-            shown: crate::redact::shown(text, 80),
+            shown: crate::text::shown(text, 80),
             expected: "an IAM user ARN (arn:aws:iam::111122223333:user/NAME)",
         };
         let arn = Arn::parse(text).map_err(|_| bad())?;
@@ -316,7 +316,7 @@ pub fn check_role_name(text: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "--role-name {}: not a role name ({fix})",
-            crate::redact::shown(text, 80)
+            crate::text::shown(text, 80)
         ))
     }
 }
@@ -333,7 +333,7 @@ pub fn check_session_name(text: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "--role-session-name {}: not a session name (2 to 64 letters, digits and _+=,.@-)",
-            crate::redact::shown(text, 80)
+            crate::text::shown(text, 80)
         ))
     }
 }

@@ -122,7 +122,7 @@ impl Account {
         {
             return Err(format!(
                 "account {id}'s state `{}` is not Organizations' spelling of a state",
-                crate::redact::shown(state, 40)
+                crate::text::shown(state, 40)
             ));
         }
         Ok(())
@@ -286,7 +286,7 @@ impl Shard {
     /// Parses `K/N` (1 <= K <= N <= 10,000), as `--shard` and `--only-shard` take it.
     pub fn parse(text: &str) -> Result<Shard, String> {
         let fix = "write K/N, e.g. 2/8 for the second of eight shards";
-        let shown = crate::redact::shown(text, 40);
+        let shown = crate::text::shown(text, 40);
         let (k, n) = text
             .split_once('/')
             .ok_or_else(|| format!("{shown}: not K/N ({fix})"))?;
@@ -294,7 +294,7 @@ impl Shard {
             t.trim().parse::<u32>().map_err(|_| {
                 format!(
                     "{shown}: \"{}\" is not a whole number ({fix})",
-                    crate::redact::shown(t, 40)
+                    crate::text::shown(t, 40)
                 )
             })
         };
@@ -394,7 +394,7 @@ impl Manifest {
         {
             return Err(format!(
                 "`{}` is not an organization id (o- and 10 to 32 lowercase letters and digits)",
-                crate::redact::shown(org, 40)
+                crate::text::shown(org, 40)
             ));
         }
         let mut seen = std::collections::HashSet::with_capacity(self.accounts.len());
@@ -460,7 +460,7 @@ impl AccountRecord {
                 "account {id}'s inventory is {}, not its own file {}",
                 file.as_deref().map_or("not named".to_string(), |f| format!(
                     "`{}`",
-                    crate::redact::shown(f, 80)
+                    crate::text::shown(f, 80)
                 )),
                 inventory_file_name(id)
             ));

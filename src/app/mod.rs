@@ -47,10 +47,7 @@ pub fn run(cli: Cli) -> u8 {
 /// One line on stderr, its control and bidirectional characters escaped (a message may
 /// quote a name from a hostile file), and the exit code of an input error.
 fn fail(message: &str) -> u8 {
-    eprintln!(
-        "keyhygiene: error: {}",
-        crate::redact::for_terminal(message)
-    );
+    eprintln!("keyhygiene: error: {}", crate::text::for_terminal(message));
     EXIT_INPUT_ERROR
 }
 
@@ -69,7 +66,7 @@ fn init_config(args: &InitConfigArgs) -> Result<(), String> {
     }
     eprintln!(
         "keyhygiene: wrote {}",
-        crate::redact::for_terminal(&args.output.display().to_string())
+        crate::text::for_terminal(&args.output.display().to_string())
     );
     Ok(())
 }
@@ -96,7 +93,7 @@ fn audit(args: AuditArgs) -> u8 {
                 for problem in &err.problems {
                     eprintln!(
                         "keyhygiene: error: {}",
-                        crate::redact::for_terminal(&problem.to_string())
+                        crate::text::for_terminal(&problem.to_string())
                     );
                 }
                 return EXIT_INPUT_ERROR;
@@ -387,7 +384,7 @@ fn id_source(inventory: &Inventory) -> crate::findings::IdSource {
 
 /// A path for a line of the terminal.
 fn terminal_path(path: &Path) -> String {
-    crate::redact::for_terminal(&path.display().to_string()).into_owned()
+    crate::text::for_terminal(&path.display().to_string()).into_owned()
 }
 
 fn file_name(path: &Path) -> String {
@@ -479,7 +476,7 @@ impl std::io::Write for EscapingStderr {
             Some(line) => (line, "\n"),
             None => (text.as_ref(), ""),
         };
-        let safe = crate::redact::for_terminal(line);
+        let safe = crate::text::for_terminal(line);
         std::io::stderr().write_all(format!("{safe}{end}").as_bytes())?;
         Ok(buf.len())
     }

@@ -103,14 +103,14 @@ fn ready(dir: &Path, locked: bool) -> Result<(), String> {
     if recovered.rolled_back > 0 {
         eprintln!(
             "keyhygiene: {}: a run was interrupted while it replaced its files: its {} file(s) were put back as they were before it",
-            crate::redact::for_terminal(&dir.display().to_string()),
+            crate::text::for_terminal(&dir.display().to_string()),
             recovered.files
         );
     }
     if recovered.finished > 0 {
         eprintln!(
             "keyhygiene: {}: a run was interrupted after its files were in place: its clean-up was finished",
-            crate::redact::for_terminal(&dir.display().to_string())
+            crate::text::for_terminal(&dir.display().to_string())
         );
     }
     let age = if locked {

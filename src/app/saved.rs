@@ -218,8 +218,8 @@ impl Merge {
                 {
                     return Err(format!(
                         "{shown}: organization {}, but {from} is of organization {}; merge the saved inventories of one organization",
-                        crate::redact::shown(b, 40),
-                        crate::redact::shown(a, 40)
+                        crate::text::shown(b, 40),
+                        crate::text::shown(a, 40)
                     ));
                 }
                 Some((

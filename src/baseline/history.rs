@@ -125,7 +125,7 @@ impl History {
                 self.dir.display(),
                 as_of.format("%Y-%m-%dT%H:%M:%SZ"),
                 new.iter()
-                    .map(|n| crate::redact::shown(n, 120))
+                    .map(|n| crate::text::shown(n, 120))
                     .collect::<Vec<_>>()
                     .join(", ")
             );

@@ -287,8 +287,8 @@ pub(super) fn parse_record(bytes: &[u8], name: &str) -> Result<Record, String> {
     {
         return Err(format!(
             "{name}: finding {} has status \"{}\" (one of {}); remove the damaged file",
-            crate::redact::shown(&f.id, 40),
-            crate::redact::shown(&f.status, 40),
+            crate::text::shown(&f.id, 40),
+            crate::text::shown(&f.status, 40),
             statuses.join(", ")
         ));
     }
@@ -319,9 +319,9 @@ impl Record {
             if expected.as_deref() != Some(f.id.as_str()) {
                 return Err(format!(
                     "finding {} ({} of {}) does not have the id its fields give",
-                    crate::redact::shown(&f.id, 40),
-                    crate::redact::shown(&f.rule, 40),
-                    crate::redact::shown(&f.user_name, 64)
+                    crate::text::shown(&f.id, 40),
+                    crate::text::shown(&f.rule, 40),
+                    crate::text::shown(&f.user_name, 64)
                 ));
             }
         }

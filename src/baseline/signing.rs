@@ -100,7 +100,7 @@ impl HistoryKey {
         if s.key != self.fingerprint {
             return Err(format!(
                 "it is signed with another key (fingerprint {}, this run's is {})",
-                crate::redact::shown(&s.key, 16),
+                crate::text::shown(&s.key, 16),
                 self.fingerprint
             ));
         }

@@ -170,7 +170,7 @@ async fn describe_organization(
             operation: "DescribeOrganization".into(),
             problem: format!(
                 "the organization id `{}` is not one",
-                crate::redact::shown(id, 40)
+                crate::text::shown(id, 40)
             ),
         });
     }
@@ -443,7 +443,7 @@ fn account(
 fn parse_id(operation: &str, text: &str) -> Result<AccountId, OrgError> {
     AccountId::parse(text).map_err(|_| OrgError::InvalidAccountId {
         operation: operation.to_string(),
-        detail: format!("`{}`", crate::redact::shown(text, 40)),
+        detail: format!("`{}`", crate::text::shown(text, 40)),
     })
 }
 

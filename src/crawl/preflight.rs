@@ -144,7 +144,7 @@ pub async fn connect(opts: &AwsOptions) -> Result<Connected, ConnectError> {
             let account_id =
                 crate::ident::AccountId::parse(text).map_err(|_| ConnectError::BadAccount {
                     endpoint: endpoint.to_string(),
-                    detail: format!("`{}`", crate::redact::shown(text, 40)),
+                    detail: format!("`{}`", crate::text::shown(text, 40)),
                 })?;
             Ok(Connected {
                 clients,

@@ -270,7 +270,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<CredentialReport, CredentialRep
         let arn = crate::ident::Arn::parse(&row.arn).map_err(|e| {
             invalid(
                 line,
-                format!("user {}'s arn: {e}", crate::redact::shown(&row.user, 64)),
+                format!("user {}'s arn: {e}", crate::text::shown(&row.user, 64)),
                 HINT_DOWNLOAD,
             )
         })?;
@@ -513,7 +513,7 @@ fn inventory_from_report(
             Err(e) => {
                 return Err(invalid(
                     row.line,
-                    format!("user {}'s arn: {e}", crate::redact::shown(&row.user, 64)),
+                    format!("user {}'s arn: {e}", crate::text::shown(&row.user, 64)),
                 ));
             }
         };

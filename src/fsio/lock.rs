@@ -105,7 +105,7 @@ fn holder(dir: &Path) -> String {
     super::read_limited_in_dir(&dir.join(INFO_FILE), "lock information", 256)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .map(|t| crate::redact::shown(t.trim(), 80))
+        .map(|t| crate::text::shown(t.trim(), 80))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "pid unknown".to_string())
 }

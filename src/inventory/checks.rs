@@ -86,7 +86,7 @@ impl Inventory {
         for user in &self.users {
             check_limits(user).map_err(|problem| {
                 bad(
-                    format!("user {}", crate::redact::shown(&user.name, 64)),
+                    format!("user {}", crate::text::shown(&user.name, 64)),
                     problem,
                     FIX_LIMITS,
                 )
@@ -97,7 +97,7 @@ impl Inventory {
                 Ok(arn) if self.account_id.as_ref().is_none_or(|id| *id == arn.account) => {}
                 Ok(arn) => {
                     return Err(bad(
-                        format!("user {}", crate::redact::shown(&user.name, 64)),
+                        format!("user {}", crate::text::shown(&user.name, 64)),
                         format!(
                             "has an ARN of account {}, but the data is of account {}",
                             arn.account,
@@ -108,7 +108,7 @@ impl Inventory {
                 }
                 Err(e) => {
                     return Err(bad(
-                        format!("user {}", crate::redact::shown(&user.name, 64)),
+                        format!("user {}", crate::text::shown(&user.name, 64)),
                         format!("has an ARN that is not one: {e}"),
                         FIX_DAMAGED,
                     ));

@@ -250,7 +250,7 @@ fn user_filter(
                             span,
                             format!(
                                 "\"{path}\" entry \"{}\" is not an account id ({ACCOUNT_FIX}, e.g. \"123456789012\")",
-                                crate::redact::shown(text, 40)
+                                crate::text::shown(text, 40)
                             ),
                         ),
                     }
@@ -332,7 +332,7 @@ fn suppression(
                             value.span(),
                             format!(
                                 "\"{path}\" is not an account id: \"{}\" ({ACCOUNT_FIX}, e.g. account = \"123456789012\")",
-                                crate::redact::shown(id, 40)
+                                crate::text::shown(id, 40)
                             ),
                         );
                         ok = false;

@@ -209,10 +209,10 @@ pub fn stage_reports(
 }
 
 /// A value for a line of a terminal: its control and bidirectional characters escaped
-/// ([`crate::redact::for_terminal`]). The summaries print names and messages from AWS and
+/// ([`crate::text::for_terminal`]). The summaries print names and messages from AWS and
 /// from saved files; the files themselves keep the exact values.
 fn term(text: &str) -> std::borrow::Cow<'_, str> {
-    crate::redact::for_terminal(text)
+    crate::text::for_terminal(text)
 }
 
 /// The compact summary an organization run prints on stdout.

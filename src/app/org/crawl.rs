@@ -173,7 +173,7 @@ pub(super) fn crawl_organization(
                     .count();
                 eprintln!(
                     "keyhygiene: organization {}: {} accounts listed ({active} active) in {:.1}s",
-                    crate::redact::for_terminal(
+                    crate::text::for_terminal(
                         listing.organization_id.as_deref().unwrap_or("(unknown id)")
                     ),
                     listing.accounts.len(),
@@ -250,7 +250,7 @@ pub(super) fn crawl_organization(
             if !args.quiet {
                 eprintln!(
                     "{}",
-                    crate::redact::for_terminal(&redact(account_line(
+                    crate::text::for_terminal(&redact(account_line(
                         &account,
                         &result,
                         elapsed,
