@@ -926,37 +926,32 @@ fn names_over_aws_limits_in_a_saved_file_are_refused() {
         );
         assert!(stderr(&output).contains(expect), "{}", stderr(&output));
     }
+    let refused = |inv: &keyhygiene::inventory::Inventory, expect: &str| {
+        let file = save(dir.path(), "over.json", inv);
+        let output = audit_with(
+            &[
+                "--from-inventory",
+                path_str(&file),
+                "--out-dir",
+                path_str(&out),
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(expect), "{}", stderr(&output));
+    };
     let mut inv = inventory("111111111111", "alice", 200);
     inv.users[0].name = "u".repeat(65);
     inv.users[0].arn = format!("arn:aws:iam::111111111111:user/{}", inv.users[0].name);
-    let file = save(dir.path(), "long-user.json", &inv);
-    let output = audit_with(
-        &[
-            "--from-inventory",
-            path_str(&file),
-            "--out-dir",
-            path_str(&out),
-        ],
-        None,
+    refused(
+        &inv,
+        "has a name of 65 characters, more than IAM allows (64)",
     );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("has a name of 65 characters, more than IAM allows (64)"));
     let mut inv = inventory("111111111111", "alice", 200);
     inv.users[0].tags.push(keyhygiene::inventory::Tag {
         key: "team".into(),
         value: "v".repeat(257),
     });
-    let file = save(dir.path(), "long-tag.json", &inv);
-    let output = audit_with(
-        &[
-            "--from-inventory",
-            path_str(&file),
-            "--out-dir",
-            path_str(&out),
-        ],
-        None,
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("tag value of 257 characters"));
+    refused(&inv, "tag value of 257 characters");
     assert!(!out.join("report.json").exists());
 }

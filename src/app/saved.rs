@@ -132,16 +132,7 @@ impl Merge {
 
     /// A directory without a manifest: its `account-*.json` files.
     fn loose_files(&mut self, dir: &Path) -> Result<(), String> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| format!("{}: cannot read the directory: {e}", dir.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("account-") && n.ends_with(".json"))
-            })
-            .collect();
-        files.sort();
+        let files = files_named(dir, |n| n.starts_with("account-") && n.ends_with(".json"))?;
         if files.is_empty() {
             return Err(format!(
                 "{}: no {MANIFEST_FILE} (or manifest-shard-*.json) and no account-*.json inventory in this directory",
@@ -411,20 +402,18 @@ fn read_inventory_in_dir(file: &Path) -> Result<Inventory, String> {
 /// files (a shard's temporary files among them) are ignored.
 fn manifest_files(dir: &Path, only_shard: Option<Shard>) -> Result<Vec<PathBuf>, String> {
     let wanted = only_shard.map(|s| Shard::manifest_file(Some(s)));
+    files_named(dir, |n| match &wanted {
+        Some(name) => n == name,
+        None => n == MANIFEST_FILE || (n.starts_with("manifest-shard-") && n.ends_with(".json")),
+    })
+}
+
+/// The files of `dir` whose names `wanted` takes, in name order.
+fn files_named(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: cannot read the directory: {e}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| match &wanted {
-                    Some(name) => n == name,
-                    None => {
-                        n == MANIFEST_FILE
-                            || (n.starts_with("manifest-shard-") && n.ends_with(".json"))
-                    }
-                })
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
         .collect();
     files.sort();
     Ok(files)
