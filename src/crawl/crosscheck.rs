@@ -22,9 +22,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::confirm::unplaced;
 use super::errors::CallFailure;
-use super::users::{ask_last_uses, key_from_metadata, list_keys};
+use super::last_use::{Asked, ask_last_uses, unplaced};
+use super::users::{key_from_metadata, list_keys};
 use super::{CallPlan, Ctx};
 use crate::credential_report::{CredentialReport, KeySlot, ReportRow};
 use crate::inventory::{CoverageGap, Inventory, Removed, User};
@@ -281,7 +281,7 @@ async fn audit_fresh_keys(
     user: &mut User,
     row: &ReportRow,
     fresh: Vec<crate::inventory::AccessKey>,
-) -> super::users::UsersOutcome {
+) -> Asked {
     let mut alone = User {
         keys: fresh,
         tags: Vec::new(),

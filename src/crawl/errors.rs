@@ -56,3 +56,24 @@ where
         other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
     }
 }
+
+/// The failure of one call, classified, and logged unless the subject was simply gone.
+pub(crate) fn log_failure<E, R>(
+    operation: &str,
+    subject: &str,
+    err: &aws_sdk_iam::error::SdkError<E, R>,
+) -> CallFailure
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let failure = classify(err);
+    if failure != CallFailure::Gone {
+        tracing::warn!(
+            "{operation} for {subject} failed ({}): {}",
+            failure.code(),
+            describe(err)
+        );
+    }
+    failure
+}

@@ -9,10 +9,11 @@
 mod accounts;
 mod answers;
 mod client;
-mod confirm;
 mod crosscheck;
 mod errors;
+mod last_use;
 mod limiter;
+mod listing;
 mod org;
 mod preflight;
 mod progress;
@@ -34,9 +35,9 @@ pub use accounts::{
 };
 pub use answers::{MissingElements, RequiredElements};
 pub use client::{AwsOptions, Clients, FALLBACK_REGION, retry_partition, sdk_config};
-pub use confirm::confirm_last_use;
 pub use crosscheck::SINCE_REPORT;
 pub use errors::{CallFailure, classify};
+pub use last_use::confirm_last_use;
 pub use limiter::{Limiter, OperationPace};
 pub use org::{ORG_CONCURRENCY, OrgError, list_organization, organizations_client};
 pub use preflight::{ConnectError, Connected, PREFLIGHT_LIMIT, connect};

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_organizations::Client;
+use aws_sdk_organizations::config::http::HttpResponse;
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
@@ -180,21 +181,25 @@ async fn describe_organization(
 /// Every account of the organization, without OU paths.
 async fn list_accounts(client: &Client, permits: &Semaphore) -> Result<Vec<Account>, OrgError> {
     const OP: &str = "ListAccounts";
-    let mut pages = client
-        .list_accounts()
-        .max_results(ACCOUNTS_PAGE)
-        .into_paginator()
-        .send();
-    let mut tokens = Tokens::new(OP);
     let mut accounts = Vec::new();
-    // An empty page with a token is not the end: only a page without a token is.
-    while let Some(page) = next_page(permits, pages.next()).await {
-        let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
-        tokens.check(page.next_token())?;
-        for a in page.accounts() {
-            accounts.push(account(OP, a, None)?);
-        }
-    }
+    every_page(
+        OP,
+        permits,
+        |token| {
+            client
+                .list_accounts()
+                .max_results(ACCOUNTS_PAGE)
+                .set_next_token(token)
+                .send()
+        },
+        |page| {
+            for a in page.accounts() {
+                accounts.push(account(OP, a, None)?);
+            }
+            Ok(page.next_token)
+        },
+    )
+    .await?;
     Ok(accounts)
 }
 
@@ -311,19 +316,21 @@ async fn list_roots(
     client: &Client,
     permits: &Semaphore,
 ) -> Result<Vec<(String, String)>, OrgError> {
-    const OP: &str = "ListRoots";
-    let mut pages = client.list_roots().into_paginator().send();
-    let mut tokens = Tokens::new(OP);
     let mut roots = Vec::new();
-    while let Some(page) = next_page(permits, pages.next()).await {
-        let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
-        tokens.check(page.next_token())?;
-        roots.extend(page.roots().iter().filter_map(|r| {
-            let id = r.id()?.to_string();
-            let name = r.name().unwrap_or("Root").to_string();
-            Some((id, name))
-        }));
-    }
+    every_page(
+        "ListRoots",
+        permits,
+        |token| client.list_roots().set_next_token(token).send(),
+        |page| {
+            roots.extend(page.roots().iter().filter_map(|r| {
+                let id = r.id()?.to_string();
+                let name = r.name().unwrap_or("Root").to_string();
+                Some((id, name))
+            }));
+            Ok(page.next_token)
+        },
+    )
+    .await?;
     Ok(roots)
 }
 
@@ -333,23 +340,27 @@ async fn list_child_units(
     permits: &Semaphore,
     parent: &str,
 ) -> Result<Vec<(String, String)>, OrgError> {
-    const OP: &str = "ListOrganizationalUnitsForParent";
-    let mut pages = client
-        .list_organizational_units_for_parent()
-        .parent_id(parent)
-        .into_paginator()
-        .send();
-    let mut tokens = Tokens::new(OP);
     let mut units = Vec::new();
-    while let Some(page) = next_page(permits, pages.next()).await {
-        let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
-        tokens.check(page.next_token())?;
-        units.extend(page.organizational_units().iter().filter_map(|u| {
-            let id = u.id()?.to_string();
-            let name = u.name().unwrap_or(&id).to_string();
-            Some((id, name))
-        }));
-    }
+    every_page(
+        "ListOrganizationalUnitsForParent",
+        permits,
+        |token| {
+            client
+                .list_organizational_units_for_parent()
+                .parent_id(parent)
+                .set_next_token(token)
+                .send()
+        },
+        |page| {
+            units.extend(page.organizational_units().iter().filter_map(|u| {
+                let id = u.id()?.to_string();
+                let name = u.name().unwrap_or(&id).to_string();
+                Some((id, name))
+            }));
+            Ok(page.next_token)
+        },
+    )
+    .await?;
     Ok(units)
 }
 
@@ -361,28 +372,58 @@ async fn list_accounts_for_parent(
     path: String,
 ) -> Result<Vec<Account>, OrgError> {
     const OP: &str = "ListAccountsForParent";
-    let mut pages = client
-        .list_accounts_for_parent()
-        .parent_id(parent)
-        .max_results(ACCOUNTS_PAGE)
-        .into_paginator()
-        .send();
-    let mut tokens = Tokens::new(OP);
     let mut accounts = Vec::new();
-    while let Some(page) = next_page(permits, pages.next()).await {
-        let page = page.map_err(|e| OrgError::from_sdk(OP, &e))?;
-        tokens.check(page.next_token())?;
-        for a in page.accounts() {
-            accounts.push(account(OP, a, Some(path.clone()))?);
-        }
-    }
+    every_page(
+        OP,
+        permits,
+        |token| {
+            client
+                .list_accounts_for_parent()
+                .parent_id(parent)
+                .max_results(ACCOUNTS_PAGE)
+                .set_next_token(token)
+                .send()
+        },
+        |page| {
+            for a in page.accounts() {
+                accounts.push(account(OP, a, Some(path.clone()))?);
+            }
+            Ok(page.next_token)
+        },
+    )
+    .await?;
     Ok(accounts)
 }
 
-/// The next page of a listing, fetched while holding one of the in-flight permits.
-async fn next_page<T>(permits: &Semaphore, next: impl Future<Output = T>) -> T {
-    let _permit = permits.acquire().await.expect("open semaphore");
-    next.await
+/// Every page of one listing, in order: `call` asks for the page after a token (the first
+/// with none), each fetched while holding one of the in-flight permits; `take` keeps a
+/// page's items and gives its next token. Only a page without a token ends the listing (an
+/// empty page with one does not), and a token seen before is an error ([`Tokens`]).
+async fn every_page<O, E, Fut>(
+    operation: &'static str,
+    permits: &Semaphore,
+    mut call: impl FnMut(Option<String>) -> Fut,
+    mut take: impl FnMut(O) -> Result<Option<String>, OrgError>,
+) -> Result<(), OrgError>
+where
+    Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut tokens = Tokens::new(operation);
+    let mut token = None;
+    loop {
+        let page = {
+            let _permit = permits.acquire().await.expect("open semaphore");
+            call(token).await
+        };
+        let page = page.map_err(|e| OrgError::from_sdk(operation, &e))?;
+        let next = take(page)?.filter(|t| !t.is_empty());
+        tokens.check(next.as_deref())?;
+        match next {
+            Some(next) => token = Some(next),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// The page tokens of one listing. The SDK's paginator ends a listing quietly when a token

@@ -1,8 +1,11 @@
-//! Users, their tags, their keys and each key's last use.
+//! The users of an account, each audited as its page of the listing arrives: its tags
+//! (unless the listing gave them), its keys, and the last use of the keys that need asking.
 
 use futures::stream::{self, StreamExt};
 
-use super::errors::{CallFailure, classify, describe};
+use super::errors::{CallFailure, log_failure};
+use super::last_use::{Asked, ask_last_uses, unplaced};
+use super::listing::{Listed, Listing, pages};
 use super::report::SharedReport;
 use super::{CallPlan, CrawlOptions, Ctx, LastUseCheck, to_utc};
 use crate::inventory::{
@@ -28,153 +31,11 @@ impl UsersOutcome {
         self.removed.extend(other.removed);
         self.not_crawled.extend(other.not_crawled);
     }
-}
 
-/// A user as the listing gave it: from GetAccountAuthorizationDetails (tags included) or
-/// from ListUsers (tags to be asked for with ListUserTags).
-pub(crate) struct Listed {
-    name: String,
-    path: String,
-    arn: String,
-    user_id: String,
-    created: Option<chrono::DateTime<chrono::Utc>>,
-    tags: Option<Vec<Tag>>,
-}
-
-impl Listed {
-    fn from_user(user: aws_sdk_iam::types::User) -> Self {
-        Listed {
-            created: to_utc(user.create_date()),
-            name: user.user_name,
-            path: user.path,
-            arn: user.arn,
-            user_id: user.user_id,
-            tags: None,
-        }
+    fn absorb_asked(&mut self, asked: Asked) {
+        self.gaps.extend(asked.gaps);
+        self.removed.extend(asked.removed);
     }
-
-    /// `None` when the details lack what a user must have (the listing then records a gap).
-    fn from_details(user: aws_sdk_iam::types::UserDetail) -> Option<Self> {
-        Some(Listed {
-            created: user.create_date.as_ref().and_then(to_utc),
-            name: user.user_name?,
-            path: user.path.unwrap_or_else(|| "/".to_string()),
-            arn: user.arn?,
-            user_id: user.user_id.unwrap_or_default(),
-            tags: Some(
-                user.tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| Tag {
-                        key: t.key,
-                        value: t.value,
-                    })
-                    .collect(),
-            ),
-        })
-    }
-}
-
-/// Which call lists the users.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Listing {
-    /// GetAccountAuthorizationDetails (Filter=User): users and their tags, up to 1,000 a page.
-    Details,
-    /// ListUsers, then one ListUserTags per user.
-    Users,
-}
-
-impl Listing {
-    fn operation(self) -> &'static str {
-        match self {
-            Listing::Details => "GetAccountAuthorizationDetails",
-            Listing::Users => "ListUsers",
-        }
-    }
-}
-
-struct ListingState {
-    listing: Listing,
-    marker: Option<String>,
-    first: bool,
-}
-
-/// One page of users, or the failure that ended the listing.
-type Page = Result<Vec<Listed>, (Listing, CallFailure)>;
-
-async fn next_page(ctx: &Ctx<'_>, state: &mut ListingState) -> Page {
-    let listing = state.listing;
-    let _permit = ctx.limiter.acquire(listing.operation()).await;
-    let (users, truncated, marker) = match listing {
-        Listing::Details => {
-            let out = ctx
-                .iam
-                .get_account_authorization_details()
-                .filter(aws_sdk_iam::types::EntityType::User)
-                .max_items(1000)
-                .set_marker(state.marker.clone())
-                .send()
-                .await
-                .map_err(|err| {
-                    (
-                        listing,
-                        log_failure(listing.operation(), "the account", &err),
-                    )
-                })?;
-            let mut users = Vec::new();
-            for detail in out.user_detail_list.unwrap_or_default() {
-                users.push(Listed::from_details(detail).ok_or((
-                    listing,
-                    CallFailure::Failed {
-                        code: "InvalidResponse".into(),
-                    },
-                ))?);
-            }
-            (users, out.is_truncated, out.marker)
-        }
-        Listing::Users => {
-            let out = ctx
-                .iam
-                .list_users()
-                .max_items(1000)
-                .set_marker(state.marker.clone())
-                .send()
-                .await
-                .map_err(|err| {
-                    (
-                        listing,
-                        log_failure(listing.operation(), "the account", &err),
-                    )
-                })?;
-            let users = out.users.into_iter().map(Listed::from_user).collect();
-            (users, out.is_truncated, out.marker)
-        }
-    };
-    state.first = false;
-    if truncated {
-        if marker.is_none() || marker == state.marker {
-            // A truncated page without a new marker would loop forever.
-            return Err((
-                listing,
-                CallFailure::Failed {
-                    code: "InvalidResponse".into(),
-                },
-            ));
-        }
-        state.marker = marker;
-    } else {
-        state.marker = None;
-    }
-    Ok(users)
-}
-
-/// Whether a refusal of GetAccountAuthorizationDetails means "use ListUsers instead": the
-/// caller may list users but not read authorization details (an older read-only policy).
-fn falls_back(failure: &CallFailure) -> bool {
-    matches!(
-        failure.code(),
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidAction"
-    )
 }
 
 /// Lists every user and audits each one as its page arrives, `concurrency` users at a time
@@ -185,42 +46,8 @@ pub(crate) async fn crawl_users(
     report: &SharedReport<'_>,
 ) -> UsersOutcome {
     let (concurrency, plan) = (opts.concurrency, opts.plan);
-    let state = ListingState {
-        listing: match plan {
-            CallPlan::Economical => Listing::Details,
-            CallPlan::Full => Listing::Users,
-        },
-        marker: None,
-        first: true,
-    };
-    let used = std::cell::Cell::new(state.listing);
-    let used = &used;
-    let listed = stream::unfold(Some(state), move |state| async move {
-        let mut state = state?;
-        loop {
-            let was_first = state.first;
-            match next_page(ctx, &mut state).await {
-                Ok(users) => {
-                    let more = state.marker.is_some();
-                    return Some((Ok(users), more.then_some(state)));
-                }
-                Err((Listing::Details, failure)) if was_first && falls_back(&failure) => {
-                    tracing::warn!(
-                        "GetAccountAuthorizationDetails was refused ({}): listing users with ListUsers and each user's tags with ListUserTags instead, one more call per user (allow iam:GetAccountAuthorizationDetails to save them)",
-                        failure.code()
-                    );
-                    state = ListingState {
-                        listing: Listing::Users,
-                        marker: None,
-                        first: true,
-                    };
-                    used.set(Listing::Users);
-                }
-                // A failed page ends the listing: the marker for the next page is unknown.
-                Err(failed) => return Some((Err(failed), None)),
-            }
-        }
-    });
+    let used = std::cell::Cell::new(Listing::Details);
+    let listed = pages(ctx, plan, &used);
     let mut users_seen = 0usize;
     let work = listed.flat_map(|page| {
         let items: Vec<Result<Listed, CoverageGap>> = match page {
@@ -379,71 +206,15 @@ async fn audit_user(
             (0..user.keys.len())
                 .filter(|&i| {
                     let key = &user.keys[i];
-                    super::confirm::unplaced(key)
-                        || key.id.as_ref().is_some_and(|id| confirm.contains(id))
+                    unplaced(key) || key.id.as_ref().is_some_and(|id| confirm.contains(id))
                 })
                 .collect()
         }
     };
     if !ask.is_empty() {
-        out.absorb(ask_last_uses(ctx, &name, &mut user.keys, &ask).await);
+        out.absorb_asked(ask_last_uses(ctx, &name, &mut user.keys, &ask).await);
     }
     out.users.push(user);
-    out
-}
-
-/// Asks GetAccessKeyLastUsed for the keys of `user` at positions `which`, all at once (the
-/// limiter bounds the calls). A key deleted meanwhile leaves `keys` and is recorded as
-/// removed; a failed call leaves the last use unknown, with a gap.
-pub(crate) async fn ask_last_uses(
-    ctx: &Ctx<'_>,
-    user: &str,
-    keys: &mut Vec<AccessKey>,
-    which: &[usize],
-) -> UsersOutcome {
-    let mut out = UsersOutcome::default();
-    let answers = futures::future::join_all(
-        which
-            .iter()
-            .map(|&i| last_use(ctx, keys[i].id.as_deref().unwrap_or_default())),
-    )
-    .await;
-    let mut gone = Vec::new();
-    for (&i, answer) in which.iter().zip(answers) {
-        let key = &mut keys[i];
-        let id = key.id.clone().unwrap_or_default();
-        match answer {
-            Ok(last) => {
-                key.last_used = last;
-                key.last_used_source = LastUseSource::Api;
-            }
-            Err(CallFailure::Gone) => {
-                out.removed.push(Removed {
-                    user: user.to_string(),
-                    access_key_id: Some(id),
-                    operation: "GetAccessKeyLastUsed".into(),
-                });
-                gone.push(i);
-            }
-            Err(CallFailure::Failed { code }) => {
-                key.last_used = LastUse::Unknown;
-                key.last_used_source = LastUseSource::Api;
-                out.gaps.push(CoverageGap {
-                    user: Some(user.to_string()),
-                    access_key_id: Some(id),
-                    operation: "GetAccessKeyLastUsed".into(),
-                    error_code: code,
-                    impact: "the key's last use is unknown; rules that need it were not applied"
-                        .into(),
-                });
-            }
-        }
-    }
-    let mut index = 0;
-    keys.retain(|_| {
-        index += 1;
-        !gone.contains(&(index - 1))
-    });
     out
 }
 
@@ -494,53 +265,6 @@ pub(super) async fn list_keys(
         .try_collect()
         .await
         .map_err(|err| log_failure("ListAccessKeys", user, &err))
-}
-
-async fn last_use(ctx: &Ctx<'_>, key_id: &str) -> Result<LastUse, CallFailure> {
-    let _permit = ctx.limiter.acquire("GetAccessKeyLastUsed").await;
-    let out = ctx
-        .iam
-        .get_access_key_last_used()
-        .access_key_id(key_id)
-        .send()
-        .await
-        .map_err(|err| log_failure("GetAccessKeyLastUsed", key_id, &err))?;
-    Ok(match out.access_key_last_used() {
-        Some(used) => match used.last_used_date().and_then(to_utc) {
-            Some(date) => LastUse::Used {
-                date,
-                service: meaningful(used.service_name()),
-                region: meaningful(used.region()),
-            },
-            None => LastUse::Never,
-        },
-        None => LastUse::Never,
-    })
-}
-
-/// IAM answers "N/A" for the service and region of a key with no recorded use.
-fn meaningful(value: &str) -> Option<String> {
-    (!value.is_empty() && !value.eq_ignore_ascii_case("N/A")).then(|| value.to_string())
-}
-
-fn log_failure<E, R>(
-    operation: &str,
-    subject: &str,
-    err: &aws_sdk_iam::error::SdkError<E, R>,
-) -> CallFailure
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let failure = classify(err);
-    if failure != CallFailure::Gone {
-        tracing::warn!(
-            "{operation} for {subject} failed ({}): {}",
-            failure.code(),
-            describe(err)
-        );
-    }
-    failure
 }
 
 /// An access key from ListAccessKeys, or a gap when IAM answered something we can't judge.
