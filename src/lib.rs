@@ -1,8 +1,11 @@
 //! keyhygiene: audits the hygiene of long-term AWS access keys across an account or an AWS
 //! Organization.
 //!
-//! Data flow: policy → source → [`inventory::Inventory`] → [`rules`] → [`findings::FindingSet`]
-//! → [`report`] renderers → files and an exit code.
+//! One pipeline serves every run ([`app`]): the accounts of the run are collected (a live
+//! crawl, saved inventories, a credential report), then each one in turn is settled,
+//! scoped, judged by the [`rules`], given the [`policy`], compared with the [`baseline`] and
+//! handed to the [`report`] writer of the run's layout; the run's figures
+//! ([`findings::Totals`]) give the summary and the exit code.
 
 pub mod app;
 pub mod baseline;

@@ -655,7 +655,7 @@ async fn a_healthy_account_is_crawled_completely() {
     assert_eq!(calls(&inv, "GetAccountSummary"), 1);
     assert_eq!(calls(&inv, "GetCallerIdentity"), 1);
     assert_eq!((inv.stats.retries, inv.stats.throttled), (0, 0));
-    assert_eq!(inv.stats.failed_calls, 0);
+    assert_eq!(inv.stats.gaps, 0);
     // A spot check of the expectation itself, written out.
     assert_eq!(
         inv.users[0].keys[0],
@@ -724,7 +724,7 @@ async fn throttling_past_every_retry_is_a_gap() {
     assert_eq!(inv.users, users);
     assert_eq!(inv.stats.throttled, 4);
     assert_eq!(inv.stats.retries, 3);
-    assert_eq!(inv.stats.failed_calls, 1);
+    assert_eq!(inv.stats.gaps, 1);
 }
 
 #[tokio::test]
@@ -763,7 +763,7 @@ async fn access_denied_on_one_users_keys_is_a_gap_and_the_rest_is_complete() {
     // AccessDenied is not worth retrying.
     assert_eq!(calls(&inv, "ListAccessKeys"), 4 + 1);
     assert_eq!(inv.stats.retries, 0);
-    assert_eq!(inv.stats.failed_calls, 1);
+    assert_eq!(inv.stats.gaps, 1);
 }
 
 #[tokio::test]
@@ -806,7 +806,7 @@ async fn users_and_keys_deleted_during_the_crawl_are_recorded_as_removed() {
     users[0].keys.truncate(1);
     users.remove(2);
     assert_eq!(inv.users, users);
-    assert_eq!(inv.stats.failed_calls, 0);
+    assert_eq!(inv.stats.gaps, 0);
 }
 
 #[tokio::test]

@@ -441,7 +441,7 @@ fn every_output_counts_the_same_keys() {
     assert_eq!(doc["coverage"]["keys_with_last_use"], 4);
     // The root keys are flagged: flagged keys are among the keys counted.
     assert_eq!(doc["summary"]["keys_flagged"], 2);
-    assert!(text.contains("2 keys flagged"), "{text}");
+    assert!(text.contains("2 of 4 keys flagged"), "{text}");
     for entry in doc["accounts"].as_array().unwrap() {
         assert_eq!(entry["coverage"]["keys"], 2);
     }

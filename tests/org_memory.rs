@@ -14,6 +14,8 @@ static ALLOCATOR: support::counting::Counting = support::counting::Counting;
 
 const FIXTURE: &str = "tests/fixtures/demo-inventory-v1.json";
 const FIXTURE_ACCOUNT: &str = "123456789012";
+/// The findings of the fixture's account.
+const FINDINGS_PER_ACCOUNT: usize = 257;
 
 /// `n` accounts, each the demo account's saved inventory (302 users, 313 keys, 257
 /// findings) under its own id.
@@ -72,17 +74,27 @@ fn an_organization_four_times_larger_takes_about_the_same_memory() {
         let large_peak = peak_of_audit(&large, &tmp.path().join("out-large"), &extra);
         let ratio = large_peak as f64 / small_peak as f64;
         eprintln!(
-            "{what}: peak heap {:.1} MiB for 4 accounts, {:.1} MiB for 16 ({ratio:.2}x)",
+            "{what}: peak heap {:.3} MiB for 4 accounts, {:.3} MiB for 16 ({ratio:.2}x)",
             small_peak as f64 / 1048576.0,
             large_peak as f64 / 1048576.0
         );
         // Holding every account (as before) made it about 3.5x; one account at a time
-        // leaves the overview's rows and, with a history, each finding's short record.
-        let bound = if extra.is_empty() { 1.15 } else { 1.7 };
-        assert!(
-            ratio < bound,
-            "{what}: 16 accounts took {ratio:.2}x the memory of 4 (at most {bound}x expected)"
-        );
+        // leaves the overview's rows and, with a history, each finding's short record:
+        // 12 accounts more may add those records, at most 512 bytes for each of their
+        // findings, and nothing else.
+        if extra.is_empty() {
+            assert!(
+                ratio < 1.15,
+                "{what}: 16 accounts took {ratio:.2}x the memory of 4 (at most 1.15x expected)"
+            );
+        } else {
+            let growth = large_peak.saturating_sub(small_peak);
+            let per_finding = growth as f64 / (12 * FINDINGS_PER_ACCOUNT) as f64;
+            assert!(
+                per_finding <= 512.0,
+                "{what}: 12 accounts more took {growth} bytes more, {per_finding:.0} per finding (at most 512 expected)"
+            );
+        }
     }
     let written = std::fs::read_dir(tmp.path().join("out-large"))
         .unwrap()

@@ -445,6 +445,7 @@ fn write_page() -> Page {
     let dir = tempfile::tempdir().unwrap();
     let inv = inventory();
     let set = findings(&inv);
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -455,6 +456,7 @@ fn write_page() -> Page {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     Page {
@@ -644,6 +646,7 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
     inv.normalize();
     let set = FindingSet::default();
     let dir = tempfile::tempdir().unwrap();
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -654,6 +657,7 @@ fn a_large_inventory_shows_the_first_rows_and_filters_all_of_them() {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {
@@ -738,6 +742,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
     let keys = inv.user_key_count();
     let set = FindingSet::default();
     let dir = tempfile::tempdir().unwrap();
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -748,6 +753,7 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let written = report::write_reports(dir.path(), &[Format::Html], &run).unwrap();
     let page = Page {

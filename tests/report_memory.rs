@@ -116,6 +116,7 @@ fn account(users: usize) -> (Inventory, FindingSet) {
 /// before. The reports go to a sink: what a file costs on its way to disk is the
 /// [`io::BufWriter`] the writer puts in front of it.
 fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
+    let figures = keyhygiene::findings::Figures::of(inv, set);
     let run = RunInfo {
         inventory: inv,
         findings: set,
@@ -126,6 +127,7 @@ fn report_peak(inv: &Inventory, set: &FindingSet) -> usize {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let before = support::counting::start();
     let model = ReportModel::build(&run);

@@ -183,7 +183,7 @@ fn inventory() -> Inventory {
         ]),
         retries: 1,
         throttled: 1,
-        failed_calls: 1,
+        gaps: 1,
         wall_ms: 1234,
         bytes_received: 4096,
     };
@@ -341,6 +341,7 @@ fn findings(inv: &Inventory) -> FindingSet {
 }
 
 fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> {
+    let figures = keyhygiene::findings::Figures::of(inv, set);
     let run = RunInfo {
         inventory: inv,
         findings: set,
@@ -351,6 +352,7 @@ fn render(inv: &Inventory, set: &FindingSet) -> BTreeMap<&'static str, Vec<u8>> 
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     report::render(&[Format::Html, Format::Csv, Format::Json], &run)
         .expect("reports render")
@@ -934,6 +936,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
     let out = dir.path().join("nested/out");
     let inv = inventory();
     let set = findings(&inv);
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -944,6 +947,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let written =
         report::write_reports(&out, &[Format::Json, Format::Csv, Format::Json], &run).unwrap();
@@ -970,7 +974,7 @@ fn write_reports_writes_every_file_and_the_summary_names_them() {
         ],
         "no temporary files left; the set manifest names the set"
     );
-    let summary = report::summary_text(&report::ReportModel::build(&run), &written);
+    let summary = summary_text(&report::ReportModel::build(&run), &written);
     assert!(
         summary.contains("4 open (1 critical, 1 high, 1 medium, 1 low), 1 suppressed"),
         "{summary}"
@@ -991,6 +995,7 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
     std::fs::write(&blocker, "x").unwrap();
     let inv = inventory();
     let set = findings(&inv);
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -1001,6 +1006,7 @@ fn an_unwritable_directory_is_one_line_naming_the_path() {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let err = report::write_reports(&blocker.join("out"), &[Format::Json], &run).unwrap_err();
     let text = err.to_string();
@@ -1058,6 +1064,7 @@ fn sums_by_severity(rows: &[(String, String, usize, usize)]) -> BTreeMap<String,
 fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
     let inv = inventory();
     let set = two_severity_findings(&inv);
+    let figures = keyhygiene::findings::Figures::of(&inv, &set);
     let run = RunInfo {
         inventory: &inv,
         findings: &set,
@@ -1068,6 +1075,7 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
         scope: None,
         fail_on_new: false,
         tracking: None,
+        figures: &figures,
     };
     let files: BTreeMap<&str, Vec<u8>> = report::render(&[Format::Html, Format::Json], &run)
         .unwrap()
@@ -1158,7 +1166,7 @@ fn by_rule_rows_add_up_to_the_severity_totals_in_every_output() {
     }
 
     // The stdout summary: one line per rule and severity under the totals line.
-    let summary = report::summary_text(&report::ReportModel::build(&run), &[]);
+    let summary = summary_text(&report::ReportModel::build(&run), &[]);
     let rows: Vec<(String, String, usize, usize)> = summary
         .lines()
         .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with("gap:"))
@@ -1500,4 +1508,10 @@ fn a_long_list_of_gaps_is_summarised_in_the_banner_and_listed_in_full() {
         .collect();
     assert!(banner.contains("and 16 more"), "{banner}");
     assert_eq!(doc.select(&sel("#gaps tbody tr")).count(), 26);
+}
+
+/// The summary a single account's run prints on stdout.
+fn summary_text(m: &report::ReportModel, written: &[std::path::PathBuf]) -> String {
+    report::summary::account(m)
+        + &report::summary::closing(m.fail_on, m.summary.fails_threshold, written)
 }

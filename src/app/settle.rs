@@ -27,6 +27,21 @@ use crate::rules::RuleSettings;
 /// could change within this time are confirmed during the crawl.
 pub const HORIZON_HOURS: i64 = 24;
 
+/// The settle horizon of a run's crawls: how long after its crawl each account's
+/// report-sourced last uses must stay exact.
+/// - A saved inventory (`saved`) outlives the run: [`HORIZON_HOURS`].
+/// - A run that crawls several accounts takes its as-of when the last one settles, after
+///   the others: [`HORIZON_HOURS`] (an as-of further away makes the values gaps, see
+///   [`check_settled`]).
+/// - Otherwise the as-of is the instant the one account settled: nothing to keep.
+pub fn horizon(saved: bool, accounts: usize) -> TimeDelta {
+    if saved || accounts > 1 {
+        TimeDelta::hours(HORIZON_HOURS)
+    } else {
+        TimeDelta::zero()
+    }
+}
+
 /// How a crawl settles its report-sourced last-use values.
 pub struct Settle<'a> {
     pub rules: &'a RuleSettings,
@@ -191,7 +206,7 @@ pub fn check_settled(inv: &mut Inventory, rules: &RuleSettings, as_of: DateTime<
         }
     }
     if !ids.is_empty() {
-        inv.stats.failed_calls = inv.gaps.len() as u64;
+        inv.stats.gaps = inv.gaps.len() as u64;
         inv.normalize();
     }
     ids.len()

@@ -33,16 +33,17 @@ pub enum AccountAssessment<'a> {
 }
 
 /// Marks each current finding `new`, `unchanged` or `updated` (keeping its first-seen
-/// date), and sorts the baseline's other findings into `resolved` and `not_assessed`.
+/// date), and sorts the baseline's other findings into `resolved` and `not_assessed`: the
+/// comparison of one batch of findings, all accounts at once.
 pub fn compare(baseline: &Baseline, set: &mut FindingSet, assessment: &Assessment<'_>) {
     let mut comparer = Comparer::new(baseline);
     comparer.mark(&mut set.findings);
-    comparer.settle(None, assessment, set);
+    comparer.settle_rest(assessment, set);
 }
 
-/// [`compare`] in steps, so an organization run can compare each account when it is done
-/// with it: [`Comparer::mark`] its findings, [`Comparer::settle`] its gone ones, and at
-/// the end settle what is left (accounts not audited or not in the run).
+/// The comparison in steps, so a run compares each account when it is done with it:
+/// [`Comparer::mark`] its findings, [`Comparer::settle_account`] its gone ones, and at the
+/// end [`Comparer::settle_rest`] (accounts not audited or not in the run).
 pub struct Comparer<'b> {
     /// The baseline's findings no current finding matched yet, by finding id.
     past: HashMap<&'b str, &'b PastFinding>,
@@ -79,36 +80,44 @@ impl<'b> Comparer<'b> {
         }
     }
 
-    /// Sorts the baseline findings of `account` (of every account, with `None`) that no
-    /// finding matched into `set.resolved` and `set.not_assessed`, in [`past_order`].
-    pub fn settle(
+    /// Sorts the baseline findings of one audited account (`None`: an inventory whose
+    /// account is unknown) that no finding matched into `set.resolved` and
+    /// `set.not_assessed`, in [`past_order`].
+    pub fn settle_account(
         &mut self,
-        account: Option<&str>,
+        account: Option<&AccountId>,
         assessment: &Assessment<'_>,
         set: &mut FindingSet,
     ) {
-        let mut gone: Vec<&PastFinding> = match account {
-            Some(id) => self
-                .by_account
-                .remove(id)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|finding_id| self.past.remove(finding_id))
-                .collect(),
-            None => {
-                self.by_account.clear();
-                self.past.drain().map(|(_, p)| p).collect()
-            }
-        };
-        gone.sort_by(|a, b| past_order(a, b));
-        for p in gone {
-            match assessment.why_not_assessed(p) {
-                None => set.resolved.push(p.clone()),
-                Some(reason) => set.not_assessed.push(NotAssessed {
-                    finding: p.clone(),
-                    reason,
-                }),
-            }
+        let gone: Vec<&PastFinding> = self
+            .by_account
+            .remove(account.map_or("", AccountId::as_str))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|finding_id| self.past.remove(finding_id))
+            .collect();
+        sort_out(gone, assessment, set);
+    }
+
+    /// Sorts every baseline finding no finding matched and no account settled (accounts
+    /// not audited, or not in the run) into `set.resolved` and `set.not_assessed`.
+    pub fn settle_rest(mut self, assessment: &Assessment<'_>, set: &mut FindingSet) {
+        let gone: Vec<&PastFinding> = self.past.drain().map(|(_, p)| p).collect();
+        sort_out(gone, assessment, set);
+    }
+}
+
+/// Puts each gone baseline finding among the resolved or the not assessed, in
+/// [`past_order`].
+fn sort_out(mut gone: Vec<&PastFinding>, assessment: &Assessment<'_>, set: &mut FindingSet) {
+    gone.sort_by(|a, b| past_order(a, b));
+    for p in gone {
+        match assessment.why_not_assessed(p) {
+            None => set.resolved.push(p.clone()),
+            Some(reason) => set.not_assessed.push(NotAssessed {
+                finding: p.clone(),
+                reason,
+            }),
         }
     }
 }

@@ -18,8 +18,9 @@
 //! carry on.
 //!
 //! The retry of a throttled call takes a turn in the same pace ([`OperationPace::retry_delay`],
-//! applied by the clients' interceptor in `aws.rs`): retries are calls too, and left to their
-//! own backoff they would keep the operation over IAM's rate when many calls are in flight.
+//! applied by the clients' interceptor, [`super::StatsInterceptor`]): retries are calls too,
+//! and left to their own backoff they would keep the operation over IAM's rate when many
+//! calls are in flight.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex as StdMutex};

@@ -255,7 +255,7 @@ fn record_stats(inv: &mut Inventory, clients: &Clients, elapsed_ms: u64) {
     inv.stats.retries = calls.retries;
     inv.stats.throttled = calls.throttled;
     inv.stats.bytes_received = calls.bytes_received;
-    inv.stats.failed_calls = inv.gaps.len() as u64;
+    inv.stats.gaps = inv.gaps.len() as u64;
     inv.stats.wall_ms += elapsed_ms;
 }
 

@@ -41,6 +41,14 @@ pub enum IdSource {
 }
 
 impl IdSource {
+    /// What an inventory's finding ids are computed from.
+    pub fn of(inventory: &crate::inventory::Inventory) -> IdSource {
+        match inventory.source {
+            crate::inventory::SourceInfo::CredentialReport { .. } => IdSource::CredentialReport,
+            crate::inventory::SourceInfo::Live { .. } => IdSource::Api,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             IdSource::Api => "api",

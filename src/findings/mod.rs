@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::KeyStatus;
 
+pub mod figures;
 pub mod id;
 
+pub use figures::{Figures, PerSeverity, RuleTally, Totals};
 pub use id::{ID_SCHEME, IdSource, finding_id, is_finding_id};
 
 /// How bad a finding is. Ordered, so thresholds are plain comparisons.
@@ -31,6 +33,16 @@ impl Severity {
         Severity::Medium,
         Severity::Low,
     ];
+
+    /// The severity's place in [`Severity::ALL`]: critical 0 … low 3.
+    pub fn index(self) -> usize {
+        3 - self as usize
+    }
+
+    /// The order of "worst" sorts and filters: 4 critical … 1 low, 0 for none.
+    pub fn rank(severity: Option<Severity>) -> u8 {
+        severity.map_or(0, |s| s as u8 + 1)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,6 +108,37 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `rule_id` at `severity` in `account_id`, about no one yet: the rules'
+    /// builder ([`crate::rules::FindingBuilder`]) fills in the subject and the words.
+    pub fn new(
+        rule_id: &str,
+        severity: Severity,
+        account_id: Option<crate::ident::AccountId>,
+    ) -> Finding {
+        Finding {
+            finding_id: String::new(),
+            rule_id: rule_id.to_string(),
+            severity,
+            account_id,
+            user_name: String::new(),
+            user_arn: String::new(),
+            user_id: None,
+            access_key_id: None,
+            key_status: None,
+            key_created: None,
+            key_age_days: None,
+            last_used_date: None,
+            last_used_service: None,
+            last_used_region: None,
+            days_since_last_use: None,
+            last_used_source: None,
+            description: None,
+            message: String::new(),
+            compliance: Vec::new(),
+            remediation: Vec::new(),
+        }
+    }
+
     /// The order of findings in every output: severity descending, then rule id, user, key
     /// and message, so the order never depends on how the findings were produced.
     pub fn report_order(&self, other: &Finding) -> std::cmp::Ordering {

@@ -195,6 +195,13 @@ impl SettledWindow {
     }
 }
 
+impl RootKey {
+    /// How reports name a root key: "access key N", by its slot of the credential report.
+    pub fn label(&self) -> String {
+        format!("access key {}", self.slot)
+    }
+}
+
 impl AccessKey {
     /// How reports name the key: its id, or "access key N" when only the slot is known.
     pub fn label(&self) -> String {
@@ -320,8 +327,10 @@ pub struct CrawlStats {
     pub retries: u64,
     /// Responses that said the caller was throttled.
     pub throttled: u64,
-    /// Operations that still failed after every retry.
-    pub failed_calls: u64,
+    /// Calls that still failed after every retry (or whose answer could not be used): each
+    /// left a coverage gap, and this counts the inventory's gaps. Saved as `failed_calls`.
+    #[serde(rename = "failed_calls")]
+    pub gaps: u64,
     pub wall_ms: u64,
     /// Response bytes received (version 3; 0 in older inventories and offline sources).
     #[serde(default)]

@@ -320,28 +320,7 @@ mod tests {
     fn row_structs_match_the_headers() {
         use crate::findings::{Finding, Severity};
         let ef = EvaluatedFinding {
-            finding: Finding {
-                finding_id: String::new(),
-                rule_id: String::new(),
-                severity: Severity::Low,
-                account_id: None,
-                user_name: String::new(),
-                user_arn: String::new(),
-                user_id: None,
-                access_key_id: None,
-                key_status: None,
-                key_created: None,
-                key_age_days: None,
-                last_used_date: None,
-                last_used_service: None,
-                last_used_region: None,
-                days_since_last_use: None,
-                last_used_source: None,
-                description: None,
-                message: String::new(),
-                compliance: Vec::new(),
-                remediation: Vec::new(),
-            },
+            finding: Finding::new("", Severity::Low, None),
             suppressed: None,
             tracking: Default::default(),
         };

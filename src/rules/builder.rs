@@ -40,26 +40,8 @@ impl FindingBuilder {
             about: About::User,
             from_report: matches!(ctx.inventory.source, SourceInfo::CredentialReport { .. }),
             finding: Finding {
-                finding_id: String::new(),
-                rule_id: info.id.to_string(),
-                severity: config.severity,
-                account_id: ctx.inventory.account_id.clone(),
-                user_name: String::new(),
-                user_arn: String::new(),
-                user_id: None,
-                access_key_id: None,
-                key_status: None,
-                key_created: None,
-                key_age_days: None,
-                last_used_date: None,
-                last_used_service: None,
-                last_used_region: None,
-                days_since_last_use: None,
-                last_used_source: None,
-                description: None,
-                message: String::new(),
                 compliance: info.compliance.iter().map(|c| c.to_string()).collect(),
-                remediation: Vec::new(),
+                ..Finding::new(info.id, config.severity, ctx.inventory.account_id.clone())
             },
         }
     }
@@ -122,7 +104,7 @@ impl FindingBuilder {
             slot: Some(key.slot),
         };
         let f = &mut self.finding;
-        f.access_key_id = Some(format!("access key {}", key.slot));
+        f.access_key_id = Some(key.label());
         f.key_status = Some(if key.active {
             crate::inventory::KeyStatus::Active
         } else {

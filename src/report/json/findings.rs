@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use crate::findings::EvaluatedFinding;
 
 use super::super::model::{ReportModel, rfc3339};
-use crate::report::org_writer::SpilledList;
+use crate::report::spilled::SpilledList;
 
 #[derive(Serialize)]
 pub struct Finding<'a> {

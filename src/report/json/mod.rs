@@ -16,18 +16,18 @@ mod org;
 mod tracking;
 
 pub use findings::*;
-pub use org::{finding_items, gap_items, item_at_depth, removed_items, write_org_json};
+pub use org::{spill_account, spill_other, write_org_json};
 pub use tracking::*;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::findings::Severity;
+use crate::findings::{Figures, PerSeverity, RuleTally, Severity};
+use crate::inventory::CrawlStats;
 
-use super::model::{
-    AccountView, GapView, NoticeView, OrgModel, RemovedView, ReportModel, RuleSummary,
-};
+use super::model::{AccountView, GapView, NoticeView, RemovedView, ReportModel};
+use super::spilled::SpilledList;
 
 /// The version of the `report.json` document.
 ///
@@ -191,7 +191,7 @@ pub struct Coverage<'a> {
 /// account.
 pub enum Items<'a, T> {
     Owned(Vec<T>),
-    Spilled(crate::report::org_writer::SpilledList<'a>),
+    Spilled(SpilledList<'a>),
 }
 
 impl<T: Serialize> Serialize for Items<'_, T> {
@@ -328,22 +328,11 @@ fn removed<'a>(account_id: Option<&'a str>, r: &'a RemovedView) -> Removed<'a> {
     }
 }
 
-fn by_severity(m: &ReportModel) -> BySeverity {
-    let counts = |severity: Severity| {
-        m.summary
-            .by_severity
-            .iter()
-            .find(|c| c.severity == severity)
-            .map_or(
-                Counts {
-                    open: 0,
-                    suppressed: 0,
-                },
-                |c| Counts {
-                    open: c.active,
-                    suppressed: c.suppressed,
-                },
-            )
+/// The counts of each severity, open and suppressed.
+fn by_severity(open: &PerSeverity, suppressed: &PerSeverity) -> BySeverity {
+    let counts = |severity| Counts {
+        open: open.get(severity),
+        suppressed: suppressed.get(severity),
     };
     BySeverity {
         critical: counts(Severity::Critical),
@@ -353,19 +342,12 @@ fn by_severity(m: &ReportModel) -> BySeverity {
     }
 }
 
-fn rule_counts(r: &RuleSummary) -> RuleCounts<'_> {
+fn rule_counts(t: &RuleTally) -> RuleCounts<'_> {
     RuleCounts {
-        rule_id: &r.rule_id,
-        severity: r.severity.as_str(),
-        open: r.active,
-        suppressed: r.suppressed,
-    }
-}
-
-fn counts(active: usize, suppressed: usize) -> Counts {
-    Counts {
-        open: active,
-        suppressed,
+        rule_id: &t.rule_id,
+        severity: t.severity.as_str(),
+        open: t.open,
+        suppressed: t.suppressed,
     }
 }
 
@@ -386,21 +368,17 @@ fn root<'a>(m: &'a ReportModel) -> Root<'a> {
     }
 }
 
-fn stats<'a>(m: &'a ReportModel) -> Stats<'a> {
+/// A crawl's statistics (an account's, or the run's added up) over its `keys`.
+fn stats(s: &CrawlStats, keys: usize) -> Stats<'_> {
     Stats {
-        calls: m
-            .stats
-            .calls
-            .iter()
-            .map(|(k, v)| (k.as_str(), *v))
-            .collect(),
-        total_calls: m.stats.total_calls,
-        retries: m.stats.retries,
-        throttled: m.stats.throttled,
-        failed_calls: m.stats.failed_calls,
-        wall_ms: m.stats.wall_ms,
-        bytes_received: m.stats.bytes_received,
-        calls_per_key: m.stats.calls_per_key.map(round2),
+        calls: s.calls.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        total_calls: s.total_calls(),
+        retries: s.retries,
+        throttled: s.throttled,
+        failed_calls: s.gaps,
+        wall_ms: s.wall_ms,
+        bytes_received: s.bytes_received,
+        calls_per_key: s.calls_per_key(keys).map(round2),
     }
 }
 
@@ -409,28 +387,18 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn summary<'a>(m: &'a ReportModel) -> Summary<'a> {
-    let s = &m.summary;
-    Summary {
-        total: counts(s.total_active, s.total_suppressed),
-        by_severity: by_severity(m),
-        by_rule: s.by_rule.iter().map(rule_counts).collect(),
-        worst_severity: s.worst.map(|w| w.as_str()),
-        fails_threshold: s.fails_threshold,
-        keys_flagged: s.keys_flagged,
-        users_flagged: s.users_flagged,
+fn account_summary(f: &Figures) -> AccountSummary<'_> {
+    AccountSummary {
+        total: counts(f.open.total(), f.suppressed.total()),
+        by_severity: by_severity(&f.open, &f.suppressed),
+        worst_severity: f.worst.map(|w| w.as_str()),
+        keys_flagged: f.keys_flagged,
+        users_flagged: f.users_flagged,
     }
 }
 
-fn account_coverage(m: &ReportModel) -> AccountCoverage {
-    AccountCoverage {
-        complete: m.coverage.complete,
-        users_listed: m.coverage.users_listed,
-        users_fully_audited: m.coverage.users_fully_audited,
-        keys: m.coverage.keys,
-        keys_with_last_use: m.coverage.keys_with_last_use,
-        gaps: m.coverage.gaps.len(),
-    }
+fn counts(open: usize, suppressed: usize) -> Counts {
+    Counts { open, suppressed }
 }
 
 /// An account's entry (`view` is `None` in a single-account run).
@@ -453,84 +421,157 @@ pub fn account_entry<'a>(
             role_arn: p.role_arn.as_deref(),
         }),
         collected_at: m.map(|m| m.collected_at_text.as_str()),
-        coverage: m.map(account_coverage),
-        root_access_keys: m.map(root),
-        credential_report: m.and_then(credential_report),
-        summary: m.map(|m| {
-            let s = &m.summary;
-            AccountSummary {
-                total: counts(s.total_active, s.total_suppressed),
-                by_severity: by_severity(m),
-                worst_severity: s.worst.map(|w| w.as_str()),
-                keys_flagged: s.keys_flagged,
-                users_flagged: s.users_flagged,
+        coverage: m.map(|m| {
+            let c = &m.figures.coverage;
+            AccountCoverage {
+                complete: c.complete,
+                users_listed: c.users_listed,
+                users_fully_audited: c.users_fully_audited,
+                keys: c.keys,
+                keys_with_last_use: c.keys_with_last_use,
+                gaps: c.gaps,
             }
         }),
-        crawl_stats: m.map(stats),
+        root_access_keys: m.map(root),
+        credential_report: m.and_then(credential_report),
+        summary: m.map(|m| account_summary(&m.figures)),
+        crawl_stats: m.map(|m| stats(&m.stats.crawl, m.figures.coverage.keys)),
     }
 }
 
+/// The figures at the top of a document: the run's aggregate (a single account's own).
+pub struct RunFigures<'a> {
+    pub figures: &'a Figures,
+    pub stats: &'a CrawlStats,
+    /// Every selected active account audited, each with complete coverage.
+    pub complete: bool,
+    pub fails_threshold: bool,
+}
+
+/// What the two kinds of document hold besides the run's figures.
+pub struct Parts<'a> {
+    pub kind: &'a str,
+    pub tool_version: &'a str,
+    pub as_of: &'a str,
+    pub account_id: Option<&'a str>,
+    pub source: Source<'a>,
+    pub collected_at: &'a str,
+    pub credential_report: Option<CredentialReport<'a>>,
+    pub policy: Policy<'a>,
+    pub gaps: Items<'a, Gap<'a>>,
+    pub removed: Items<'a, Removed<'a>>,
+    pub root_access_keys: Option<Root<'a>>,
+    pub findings: FindingList<'a>,
+    pub suppressed_findings: FindingList<'a>,
+    pub expired_suppressions: &'a [NoticeView],
+    pub unused_suppressions: &'a [NoticeView],
+    pub organization: Option<Organization<'a>>,
+    pub accounts: Items<'a, AccountEntry<'a>>,
+    pub tracking: Tracked<'a>,
+}
+
 impl<'a> ReportDoc<'a> {
-    pub fn from_model(m: &'a ReportModel) -> Self {
-        let account = m.account_id.as_deref();
-        let (finding_ids, comparison, resolved, not_assessed, history) =
-            tracking_fields(&m.tracking, m.id_source);
+    /// The document of a run: its figures at the top, and the parts its kind holds.
+    pub fn new(run: RunFigures<'a>, parts: Parts<'a>) -> Self {
+        let f = run.figures;
+        let c = &f.coverage;
         ReportDoc {
             schema_version: REPORT_SCHEMA_VERSION,
-            kind: "account",
+            kind: parts.kind,
             tool: Tool {
                 name: "keyhygiene",
-                version: m.tool_version,
+                version: parts.tool_version,
             },
-            as_of: &m.as_of_text,
-            account_id: account,
-            source: Source {
-                kind: m.source.kind,
-                inventory_file: m.source.saved_inventory.as_deref(),
-                inventory_files: None,
-                endpoint: m.source.endpoint.as_deref(),
-                file: m.source.file.as_deref(),
-            },
-            collected_at: &m.collected_at_text,
-            credential_report: credential_report(m),
-            policy: Policy {
-                file: m.policy_file.as_deref(),
-                fail_on: m.fail_on.map(|s| s.as_str()),
-                scope: m.scope.as_ref().map(|s| Scope {
-                    description: &s.description,
-                    users_excluded: s.users_excluded,
-                }),
-            },
+            as_of: parts.as_of,
+            account_id: parts.account_id,
+            source: parts.source,
+            collected_at: parts.collected_at,
+            credential_report: parts.credential_report,
+            policy: parts.policy,
             coverage: Coverage {
+                complete: run.complete,
+                users_listed: c.users_listed,
+                users_fully_audited: c.users_fully_audited,
+                keys: c.keys,
+                keys_with_last_use: c.keys_with_last_use,
+                gaps: parts.gaps,
+                removed_during_crawl: parts.removed,
+            },
+            root_access_keys: parts.root_access_keys,
+            crawl_stats: stats(run.stats, c.keys),
+            summary: Summary {
+                total: counts(f.open.total(), f.suppressed.total()),
+                by_severity: by_severity(&f.open, &f.suppressed),
+                by_rule: f.by_rule.iter().map(rule_counts).collect(),
+                worst_severity: f.worst.map(|w| w.as_str()),
+                fails_threshold: run.fails_threshold,
+                keys_flagged: f.keys_flagged,
+                users_flagged: f.users_flagged,
+            },
+            findings: parts.findings,
+            suppressed_findings: parts.suppressed_findings,
+            expired_suppressions: parts.expired_suppressions.iter().map(notice).collect(),
+            unused_suppressions: parts.unused_suppressions.iter().map(notice).collect(),
+            organization: parts.organization,
+            accounts: parts.accounts,
+            finding_ids: parts.tracking.finding_ids,
+            comparison: parts.tracking.comparison,
+            resolved: parts.tracking.resolved,
+            not_assessed: parts.tracking.not_assessed,
+            history: parts.tracking.history,
+        }
+    }
+
+    /// The document of a single account's run.
+    pub fn from_model(m: &'a ReportModel) -> Self {
+        let account = m.account_id.as_deref();
+        ReportDoc::new(
+            RunFigures {
+                figures: &m.figures,
+                stats: &m.stats.crawl,
                 complete: m.coverage.complete,
-                users_listed: m.coverage.users_listed,
-                users_fully_audited: m.coverage.users_fully_audited,
-                keys: m.coverage.keys,
-                keys_with_last_use: m.coverage.keys_with_last_use,
+                fails_threshold: m.summary.fails_threshold,
+            },
+            Parts {
+                kind: "account",
+                tool_version: m.tool_version,
+                as_of: &m.as_of_text,
+                account_id: account,
+                source: Source {
+                    kind: m.source.kind,
+                    inventory_file: m.source.saved_inventory.as_deref(),
+                    inventory_files: None,
+                    endpoint: m.source.endpoint.as_deref(),
+                    file: m.source.file.as_deref(),
+                },
+                collected_at: &m.collected_at_text,
+                credential_report: credential_report(m),
+                policy: Policy {
+                    file: m.policy_file.as_deref(),
+                    fail_on: m.fail_on.map(|s| s.as_str()),
+                    scope: m.scope.as_ref().map(|s| Scope {
+                        description: &s.description,
+                        users_excluded: s.users_excluded,
+                    }),
+                },
                 gaps: Items::Owned(m.coverage.gaps.iter().map(|g| gap(account, g)).collect()),
-                removed_during_crawl: Items::Owned(
+                removed: Items::Owned(
                     m.coverage
                         .removed
                         .iter()
                         .map(|r| removed(account, r))
                         .collect(),
                 ),
+                root_access_keys: Some(root(m)),
+                findings: FindingList::Account(m, false),
+                suppressed_findings: FindingList::Account(m, true),
+                expired_suppressions: &m.expired_suppressions,
+                unused_suppressions: &m.unused_suppressions,
+                organization: None,
+                accounts: Items::Owned(vec![account_entry(None, Some(m))]),
+                tracking: tracked(&m.tracking, m.id_source),
             },
-            root_access_keys: Some(root(m)),
-            crawl_stats: stats(m),
-            summary: summary(m),
-            findings: FindingList::Account(m, false),
-            suppressed_findings: FindingList::Account(m, true),
-            expired_suppressions: m.expired_suppressions.iter().map(notice).collect(),
-            unused_suppressions: m.unused_suppressions.iter().map(notice).collect(),
-            organization: None,
-            accounts: Items::Owned(vec![account_entry(None, Some(m))]),
-            finding_ids,
-            comparison,
-            resolved,
-            not_assessed,
-            history,
-        }
+        )
     }
 }
 

@@ -73,18 +73,18 @@ pub struct BySeverityOpen {
     pub low: usize,
 }
 
+/// The run-to-run fields of a document.
+pub struct Tracked<'a> {
+    pub finding_ids: FindingIds,
+    pub comparison: Option<Comparison<'a>>,
+    pub resolved: Vec<PastEntry<'a>>,
+    pub not_assessed: Vec<PastEntry<'a>>,
+    pub history: Option<HistoryEntry<'a>>,
+}
+
 /// The run-to-run part of a document, from the run's tracking view.
-pub(super) fn tracking_fields<'a>(
-    t: &'a TrackingView,
-    source: crate::findings::IdSource,
-) -> (
-    FindingIds,
-    Option<Comparison<'a>>,
-    Vec<PastEntry<'a>>,
-    Vec<PastEntry<'a>>,
-    Option<HistoryEntry<'a>>,
-) {
-    let past = |p: &'a PastView, status: &'a str| PastEntry {
+pub(super) fn tracked<'t>(t: &'t TrackingView, source: crate::findings::IdSource) -> Tracked<'t> {
+    let past = |p: &'t PastView, status: &'static str| PastEntry {
         finding_id: &p.finding_id,
         rule_id: &p.rule_id,
         severity: p.severity.as_str(),
@@ -99,12 +99,12 @@ pub(super) fn tracking_fields<'a>(
         status,
         reason: (status == "not assessed").then_some(p.note.as_str()),
     };
-    (
-        FindingIds {
+    Tracked {
+        finding_ids: FindingIds {
             scheme: crate::findings::ID_SCHEME,
             source: source.as_str(),
         },
-        t.comparison.as_ref().map(|c| Comparison {
+        comparison: t.comparison.as_ref().map(|c| Comparison {
             origin: c.origin.as_str(),
             baseline_file: &c.file,
             since: &c.since_text,
@@ -114,12 +114,13 @@ pub(super) fn tracking_fields<'a>(
             resolved: t.changes.resolved,
             not_assessed: t.changes.not_assessed,
         }),
-        t.resolved.iter().map(|p| past(p, "resolved")).collect(),
-        t.not_assessed
+        resolved: t.resolved.iter().map(|p| past(p, "resolved")).collect(),
+        not_assessed: t
+            .not_assessed
             .iter()
             .map(|p| past(p, "not assessed"))
             .collect(),
-        t.history_dir.as_deref().map(|dir| HistoryEntry {
+        history: t.history_dir.as_deref().map(|dir| HistoryEntry {
             dir,
             trend: t
                 .trend_points
@@ -136,5 +137,5 @@ pub(super) fn tracking_fields<'a>(
                 })
                 .collect(),
         }),
-    )
+    }
 }

@@ -106,10 +106,13 @@ pub struct RootView {
 
 #[derive(Clone, Debug)]
 pub struct StatsView {
+    /// The crawl's statistics as the inventory holds them.
+    pub crawl: CrawlStats,
     pub calls: Vec<(String, u64)>,
     pub total_calls: u64,
     pub retries: u64,
     pub throttled: u64,
+    /// Calls that failed after their retries: each left a gap.
     pub failed_calls: u64,
     pub wall_ms: u64,
     pub bytes_received: u64,
@@ -277,11 +280,12 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
     let s = &inv.stats;
     let keys = inv.compute_coverage().keys;
     StatsView {
+        crawl: s.clone(),
         calls: s.calls.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         total_calls: s.total_calls(),
         retries: s.retries,
         throttled: s.throttled,
-        failed_calls: s.failed_calls,
+        failed_calls: s.gaps,
         wall_ms: s.wall_ms,
         bytes_received: s.bytes_received,
         calls_per_key: s.calls_per_key(keys),
@@ -293,7 +297,7 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
                 .unwrap_or_default(),
             s.retries,
             s.throttled,
-            s.failed_calls,
+            s.gaps,
             s.wall_ms as f64 / 1000.0,
             if s.bytes_received > 0 {
                 format!(", {} received", bytes_label(s.bytes_received))

@@ -96,16 +96,6 @@ pub struct KeyRule<'a> {
     pub severity: Severity,
 }
 
-pub(super) fn severity_rank(s: Option<Severity>) -> u8 {
-    match s {
-        None => 0,
-        Some(Severity::Low) => 1,
-        Some(Severity::Medium) => 2,
-        Some(Severity::High) => 3,
-        Some(Severity::Critical) => 4,
-    }
-}
-
 pub(super) struct LastUseParts {
     state: &'static str,
     date: Option<DateTime<Utc>>,
@@ -174,7 +164,7 @@ impl<'a> KeyEntry<'a> {
                 user_arn: arn,
                 is_root: true,
                 access_key_id: None,
-                key_label: root_key_label(key),
+                key_label: key.label(),
                 status: self.status(),
                 created: key.last_rotated,
                 last_used: &key.last_used,
@@ -308,7 +298,7 @@ pub(super) fn key_row<'a>(
         rules,
         suppressed_rules,
         worst,
-        severity_rank: severity_rank(worst),
+        severity_rank: Severity::rank(worst),
         folded: false,
         age_sort: age_days.map(|d| d.to_string()).unwrap_or_default(),
         idle_sort: days_since_last_use
@@ -367,7 +357,7 @@ pub(super) fn key_entries<'a>(
             entries.push(entry(
                 KeyRef::Root { arn, key },
                 ROOT_USER_NAME,
-                &root_key_label(key),
+                &key.label(),
             ));
         }
     }

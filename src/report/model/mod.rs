@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
-use crate::findings::{EvaluatedFinding, Finding, Severity, SuppressionNotice};
+use crate::findings::{EvaluatedFinding, Figures, Finding, RuleTally, Severity, SuppressionNotice};
 use crate::inventory::{
-    AccessKey, CoverageGap, Inventory, KeyStatus, LastUse, LastUseSource, Removed, RootKey,
-    RootKeys, SourceInfo, User,
+    AccessKey, CoverageGap, CrawlStats, Inventory, KeyStatus, LastUse, LastUseSource, Removed,
+    RootKey, RootKeys, SourceInfo, User,
 };
 use crate::rules::{days, whole_days};
 
@@ -119,6 +119,9 @@ pub struct ReportModel<'a> {
     pub tracking: TrackingView,
     /// What the finding ids were computed from.
     pub id_source: crate::findings::IdSource,
+    /// The account's figures ([`Figures::of`]): the summary, the verdict and the JSON
+    /// counts read them.
+    pub figures: Figures,
 }
 
 /// A duration for people: "12 min", "3 h", "2 days".
@@ -234,10 +237,8 @@ impl<'a> ReportModel<'a> {
             histogram,
             org: None,
             tracking: tracking_view(run.tracking, run.findings),
-            id_source: match inv.source {
-                SourceInfo::CredentialReport { .. } => crate::findings::IdSource::CredentialReport,
-                SourceInfo::Live { .. } => crate::findings::IdSource::Api,
-            },
+            id_source: crate::findings::IdSource::of(inv),
+            figures: run.figures.clone(),
         }
     }
 }
@@ -288,10 +289,6 @@ impl<'a> ReportModel<'a> {
     pub fn suppressed_not_in_page(&self) -> usize {
         self.suppressed.len().saturating_sub(SUPPRESSED_IN_PAGE)
     }
-}
-
-fn root_key_label(key: &RootKey) -> String {
-    format!("access key {}", key.slot)
 }
 
 /// What the HTML page leaves out, in sentences that say where to find it.

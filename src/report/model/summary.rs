@@ -63,40 +63,24 @@ pub(super) fn summary_view(
     keys: &[KeyEntry],
     coverage: &CoverageView,
 ) -> SummaryView {
-    let findings = &run.findings.findings;
-    let by_severity: Vec<SeverityCount> = Severity::ALL
-        .iter()
-        .map(|&severity| SeverityCount {
-            severity,
-            active: findings
-                .iter()
-                .filter(|f| f.suppressed.is_none() && f.finding.severity == severity)
-                .count(),
-            suppressed: findings
-                .iter()
-                .filter(|f| f.suppressed.is_some() && f.finding.severity == severity)
-                .count(),
-        })
-        .collect();
-    let by_rule = rule_summaries(findings, groups);
-    let total_active = by_severity.iter().map(|s| s.active).sum();
-    let total_suppressed = by_severity.iter().map(|s| s.suppressed).sum();
-    let worst = run.findings.worst();
-    let gate = if run.fail_on_new {
-        run.findings.worst_regression()
-    } else {
-        worst
-    };
-    let fails_threshold = Severity::reaches(gate, run.fail_on);
-    let keys_flagged = keys.iter().filter(|k| k.worst.is_some()).count();
-    let mut users: Vec<&str> = findings
-        .iter()
-        .filter(|f| f.suppressed.is_none())
-        .map(|f| f.finding.user_name.as_str())
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    let users_flagged = users.len();
+    let figures = run.figures;
+    let by_severity = severity_counts(figures);
+    let by_rule = rule_summaries(&figures.by_rule, |rule_id| {
+        if groups.iter().any(|g| g.rule_id == rule_id) {
+            anchor(rule_id)
+        } else {
+            String::new()
+        }
+    });
+    let total_active = figures.open.total();
+    let total_suppressed = figures.suppressed.total();
+    let fails_threshold = figures.reach(run.fail_on, run.fail_on_new);
+    let (keys_flagged, users_flagged) = (figures.keys_flagged, figures.users_flagged);
+    debug_assert_eq!(
+        keys_flagged,
+        keys.iter().filter(|k| k.worst.is_some()).count(),
+        "the figures and the key table flag the same keys"
+    );
     let mut verdict = verdict(
         coverage,
         &by_severity,
@@ -129,7 +113,7 @@ pub(super) fn summary_view(
         by_rule,
         total_active,
         total_suppressed,
-        worst,
+        worst: figures.worst,
         fails_threshold,
         keys_flagged,
         users_flagged,
@@ -137,68 +121,37 @@ pub(super) fn summary_view(
     }
 }
 
-/// One row per rule and severity that has findings, so the rows add up to the severity
-/// totals: a rule whose findings differ in severity (`user-two-active-keys` is low while a
-/// rotation is under way) has a row for each. A rule's rows stay together: rules by their
-/// worst severity, then by id; a rule's rows worst first.
-pub(super) fn rule_summaries(
-    findings: &[EvaluatedFinding],
-    groups: &[RuleGroup],
-) -> Vec<RuleSummary> {
-    struct Pair<'f> {
-        active: usize,
-        suppressed: usize,
-        compliance: Vec<&'f str>,
-    }
-    let mut pairs: BTreeMap<(&str, Severity), Pair<'_>> = BTreeMap::new();
-    let mut worst: BTreeMap<&str, Severity> = BTreeMap::new();
-    for ef in findings {
-        let f = &ef.finding;
-        let pair = pairs.entry((&f.rule_id, f.severity)).or_insert(Pair {
-            active: 0,
-            suppressed: 0,
-            compliance: Vec::new(),
-        });
-        if ef.suppressed.is_some() {
-            pair.suppressed += 1;
-        } else {
-            pair.active += 1;
-        }
-        for c in &f.compliance {
-            if !pair.compliance.contains(&c.as_str()) {
-                pair.compliance.push(c);
-            }
-        }
-        let w = worst.entry(&f.rule_id).or_insert(f.severity);
-        *w = (*w).max(f.severity);
-    }
-    let mut rows: Vec<(Severity, RuleSummary)> = pairs
-        .into_iter()
-        .map(|((rule_id, severity), pair)| {
-            (
-                worst[rule_id],
-                RuleSummary {
-                    rule_id: rule_id.to_string(),
-                    summary: rule_summary(rule_id),
-                    severity,
-                    active: pair.active,
-                    suppressed: pair.suppressed,
-                    anchor: if groups.iter().any(|g| g.rule_id == rule_id) {
-                        anchor(rule_id)
-                    } else {
-                        String::new()
-                    },
-                    compliance: pair.compliance.join(", "),
-                },
-            )
+/// The open and suppressed findings of each severity, critical first.
+pub(crate) fn severity_counts(figures: &Figures) -> Vec<SeverityCount> {
+    figures
+        .open
+        .iter()
+        .map(|(severity, active)| SeverityCount {
+            severity,
+            active,
+            suppressed: figures.suppressed.get(severity),
         })
-        .collect();
-    rows.sort_by(|(wa, a), (wb, b)| {
-        wb.cmp(wa)
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| b.severity.cmp(&a.severity))
-    });
-    rows.into_iter().map(|(_, row)| row).collect()
+        .collect()
+}
+
+/// The rows of the "by rule" table, one per rule and severity ([`RuleTally`]), in the
+/// tallies' order; `anchor` gives the link to a rule's section ("" for none).
+pub(crate) fn rule_summaries(
+    tallies: &[RuleTally],
+    anchor: impl Fn(&str) -> String,
+) -> Vec<RuleSummary> {
+    tallies
+        .iter()
+        .map(|t| RuleSummary {
+            rule_id: t.rule_id.clone(),
+            summary: rule_summary(&t.rule_id),
+            severity: t.severity,
+            active: t.open,
+            suppressed: t.suppressed,
+            anchor: anchor(&t.rule_id),
+            compliance: t.compliance.join(", "),
+        })
+        .collect()
 }
 
 pub(super) fn verdict(

@@ -48,7 +48,7 @@ impl InventoryStore {
             account_id.to_string(),
             Entry {
                 held: Held::Spilled,
-                id_source: super::super::id_source(inventory),
+                id_source: IdSource::of(inventory),
             },
         );
         Ok(())
@@ -60,7 +60,7 @@ impl InventoryStore {
             account_id.to_string(),
             Entry {
                 held: Held::File(file.to_path_buf()),
-                id_source: super::super::id_source(inventory),
+                id_source: IdSource::of(inventory),
             },
         );
     }

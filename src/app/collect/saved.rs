@@ -1,6 +1,6 @@
-//! The saved form of an organization run: `--save-inventory DIR` (one inventory per
-//! audited account and `manifest.json`, or one `manifest-shard-K-of-N.json` per shard),
-//! and `--from-inventory` reading files and such directories back.
+//! Saved inventories read back for the organization layout: `--from-inventory` with
+//! several files, or with folders written by `--save-inventory DIR` (one inventory per
+//! audited account and `manifest.json`, or one `manifest-shard-K-of-N.json` per shard).
 //!
 //! Every file read may be hostile, and nothing a manifest says is taken on its word:
 //! - a manifest must agree with itself ([`crate::org::Manifest::check`]);
@@ -20,43 +20,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::fsio::FileSet;
 use crate::ident::AccountId;
 use crate::inventory::Inventory;
 use crate::org::{
     AccessProblem, Account, AccountRecord, MANIFEST_FILE, MANIFEST_LIMIT, MANIFEST_SCHEMA_VERSION,
-    Manifest, Outcome, Selection, Shard, inventory_file_name, parse_manifest,
+    Manifest, Outcome, Selection, Shard, parse_manifest,
 };
 
-use super::org::Collected;
-use super::org::store::InventoryStore;
-
-/// Stages one audited account's inventory into the `--save-inventory` set and notes its
-/// file in the account's record; nothing is visible until the set is committed, after the
-/// reports.
-pub(super) fn stage_inventory(
-    set: &mut FileSet,
-    record: &mut AccountRecord,
-    inventory: &mut Inventory,
-) -> Result<(), String> {
-    let name = inventory_file_name(&record.account.id);
-    set.stage(&name, |out| inventory.write_json(out))
-        .map_err(|e| e.to_string())?;
-    if let Outcome::Audited { file } = &mut record.result {
-        *file = Some(name);
-    }
-    Ok(())
-}
-
-/// Stages the run's manifest into the `--save-inventory` set, after its inventories.
-pub(super) fn stage_manifest(set: &mut FileSet, manifest: &Manifest) -> Result<(), String> {
-    // Each shard of a sharded run writes its own manifest, so shards can share a folder.
-    set.stage(&Shard::manifest_file(manifest.selection.shard), |out| {
-        serde_json::to_writer_pretty(&mut *out, manifest)?;
-        out.write_all(b"\n")
-    })
-    .map_err(|e| e.to_string())
-}
+use super::store::InventoryStore;
+use super::{Accounts, Collected};
 
 /// Reads saved inventories: files, and directories written by an organization run's
 /// `--save-inventory` (their manifests say which accounts were listed and what happened to
@@ -379,9 +351,12 @@ impl Merge {
             },
         };
         Ok(Collected {
-            manifest,
-            store,
+            accounts: Accounts::Organization {
+                manifest: Box::new(manifest),
+                store,
+            },
             origin,
+            settled_at: None,
         })
     }
 }

@@ -87,9 +87,16 @@ fn shard_records(shard: u32, count: u32, ids: &[String]) -> Vec<Value> {
         .collect()
 }
 
+/// The manifest of a merge (an organization's, always).
+fn manifest_of(collected: &super::Collected) -> &crate::org::Manifest {
+    match &collected.accounts {
+        super::Accounts::Organization { manifest, .. } => manifest,
+        super::Accounts::One(_) => panic!("saved folders give the organization layout"),
+    }
+}
+
 fn outcome(collected: &super::Collected, id: &str) -> Outcome {
-    collected
-        .manifest
+    manifest_of(collected)
         .accounts
         .iter()
         .find(|r| r.account.id == id)
@@ -123,12 +130,12 @@ fn a_lone_shard_is_not_a_whole_organization() {
         }
     }
     assert!(matches!(outcome(&merged, &ids[0]), Outcome::Audited { .. }));
-    assert_eq!(merged.manifest.selection.shard, None);
+    assert_eq!(manifest_of(&merged).selection.shard, None);
     // Asked for explicitly, the folder is shard 1's own report.
     let shard = Shard { index: 1, count: 2 };
     let own = load_saved(std::slice::from_ref(&folder), Some(shard)).unwrap();
     assert_eq!(outcome(&own, &ids[2]), Outcome::OtherShard);
-    assert_eq!(own.manifest.selection.shard, Some(shard));
+    assert_eq!(manifest_of(&own).selection.shard, Some(shard));
     // --only-shard of a shard whose manifest is not there.
     let err = load_saved(&[folder], Some(Shard { index: 2, count: 2 }))
         .map(|_| ())
@@ -149,18 +156,16 @@ fn shards_merged_together_cover_the_organization() {
     }
     let merged = load_saved(std::slice::from_ref(&shared), None).unwrap();
     assert!(
-        merged
-            .manifest
+        manifest_of(&merged)
             .accounts
             .iter()
             .all(|r| matches!(r.result, Outcome::Audited { .. })),
         "{:?}",
-        merged.manifest.accounts
+        manifest_of(&merged).accounts
     );
     // Only shard 2 of the shared folder.
     let two = load_saved(&[shared], Some(Shard { index: 2, count: 3 })).unwrap();
-    let audited = two
-        .manifest
+    let audited = manifest_of(&two)
         .accounts
         .iter()
         .filter(|r| matches!(r.result, Outcome::Audited { .. }))
@@ -338,7 +343,7 @@ fn merging_manifests_is_linear_in_their_records() {
         }
         comparisons(|| {
             let merged = load_saved(&[dir.path().to_path_buf()], None).unwrap();
-            assert_eq!(merged.manifest.accounts.len(), n);
+            assert_eq!(manifest_of(&merged).accounts.len(), n);
         })
     };
     let small = work(500);

@@ -1,4 +1,4 @@
-//! The run-to-run part of a run: `--baseline`, `--history`, `--history-keep` and
+//! A run's memory of earlier runs: `--baseline`, `--history`, `--history-keep` and
 //! `--fail-on-new`.
 //!
 //! Everything that can be checked offline (the flags, the history key, the baseline file,
@@ -13,15 +13,13 @@ use chrono::{DateTime, Utc};
 use crate::baseline::record::{Record, RecordBuilder, key_for};
 use crate::baseline::signing::HistoryKey;
 use crate::baseline::{
-    Assessment, Baseline, ComparisonInfo, History, Origin, RunIdentity, RunTracking, compare,
-    load_baseline,
+    Baseline, ComparisonInfo, History, Origin, RunIdentity, RunTracking, load_baseline,
 };
 use crate::cli::AuditArgs;
-use crate::findings::FindingSet;
 use crate::fsio::FileSet;
 
 /// The flags, checked, and the `--baseline` file, read.
-pub(super) struct Tracking {
+pub(super) struct Memory {
     baseline: Option<Baseline>,
     history: Option<(PathBuf, usize)>,
     pub fail_on_new: bool,
@@ -31,7 +29,7 @@ pub(super) struct Tracking {
 }
 
 /// What a run's comparison gave the reports, and the record still to write.
-pub(super) struct Tracked {
+pub(super) struct Compared {
     pub run: RunTracking,
     /// This run's record, written after the reports.
     pub pending: Pending,
@@ -59,8 +57,8 @@ impl StagedRecord {
     }
 }
 
-impl Tracking {
-    pub fn prepare(args: &AuditArgs) -> Result<Tracking, String> {
+impl Memory {
+    pub fn prepare(args: &AuditArgs) -> Result<Memory, String> {
         if args.fail_on_new && args.baseline.is_none() && args.history.is_none() {
             return Err(
                 "--fail-on-new needs a run to compare with: add --baseline FILE or --history DIR"
@@ -76,7 +74,7 @@ impl Tracking {
             .as_deref()
             .map(|path| load_baseline(path, Origin::Baseline, signer.as_ref()))
             .transpose()?;
-        Ok(Tracking {
+        Ok(Memory {
             baseline,
             history: args
                 .history
@@ -87,31 +85,10 @@ impl Tracking {
         })
     }
 
-    /// Compares `set` (every account's findings, with the policy applied) with the
-    /// baseline: `--baseline`, else the last run in `--history`. `accounts` are the
-    /// selected account ids (they name the history of a run without an organization id).
-    pub fn compare(
-        &self,
-        identity: &RunIdentity,
-        accounts: &[crate::ident::AccountId],
-        as_of: DateTime<Utc>,
-        complete: bool,
-        set: &mut FindingSet,
-        assessment: &Assessment<'_>,
-    ) -> Result<Tracked, String> {
-        let begun = self.begin(identity, accounts, as_of)?;
-        if let Some(b) = begun.baseline() {
-            compare(b, set, assessment);
-        }
-        let mut record = begun.recording();
-        if let Some(record) = &mut record {
-            record.add(set);
-        }
-        begun.finish(complete, record)
-    }
-
-    /// The comparison of a run that compares its accounts one at a time: the baseline
-    /// chosen and checked against what the run is.
+    /// The run's comparison, begun once the run knows what it audits: the baseline
+    /// (`--baseline`, else the last run in `--history`) chosen and checked against what
+    /// the run is. `accounts` are the selected account ids (they name the history of a run
+    /// without an organization id).
     pub fn begin(
         &self,
         identity: &RunIdentity,
@@ -168,8 +145,8 @@ impl Begun<'_> {
     }
 
     /// What the reports say about the comparison and the trend, and the record to write.
-    pub fn finish(self, complete: bool, record: Option<RecordBuilder>) -> Result<Tracked, String> {
-        let mut tracked = Tracked {
+    pub fn finish(self, complete: bool, record: Option<RecordBuilder>) -> Result<Compared, String> {
+        let mut compared = Compared {
             run: RunTracking {
                 comparison: self.baseline().map(ComparisonInfo::of),
                 trend: None,
@@ -179,10 +156,10 @@ impl Begun<'_> {
         };
         if let (Some(h), Some(record)) = (self.history, record) {
             let record = record.finish(&h.key, &self.identity, complete);
-            tracked.run.trend = Some(h.trend(record.trend_point())?);
-            tracked.pending = Pending(Some((h, record)));
+            compared.run.trend = Some(h.trend(record.trend_point())?);
+            compared.pending = Pending(Some((h, record)));
         }
-        Ok(tracked)
+        Ok(compared)
     }
 }
 

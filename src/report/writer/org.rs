@@ -1,0 +1,163 @@
+//! An organization's reports, written one account at a time.
+//!
+//! Each audited account is handed over once: its page is staged in the output directory
+//! at once, and its rows of `findings.csv`, `keys.csv` and `report.json` go to a spill file
+//! ([`Spilled`]). Only the account's row in the overview stays in memory, so a run holds
+//! one account's model at a time, whatever the organization's size. [`Writer::finish`]
+//! writes the overview and copies the rows into the shared files in the overview's order
+//! (worst account first).
+
+use std::path::Path;
+
+use super::{Finished, JudgedAccount, RunEnd, Writer};
+use crate::fsio::FileSet;
+use crate::org::AccountRecord;
+use crate::report::model::{
+    AccountView, OrgModel, Overview, RunContext, account_model, account_page, audited_view,
+    other_view,
+};
+use crate::report::spilled::{Part, Spilled};
+use crate::report::{Format, ReportError, ReportFile, csv, files, html, json, summary};
+
+pub struct OrgWriter {
+    set: FileSet,
+    formats: Vec<Format>,
+    files: Vec<ReportFile>,
+    context: RunContext,
+    spilled: Spilled,
+    views: Vec<AccountView>,
+    /// The endpoint of the first audited account that names one.
+    endpoint: Option<String>,
+}
+
+impl OrgWriter {
+    pub fn new(
+        out_dir: &Path,
+        formats: &[Format],
+        context: RunContext,
+    ) -> Result<OrgWriter, ReportError> {
+        Ok(OrgWriter {
+            set: FileSet::new(out_dir).map_err(ReportError::Write)?,
+            formats: formats.to_vec(),
+            files: files(formats),
+            context,
+            spilled: Spilled::new().map_err(spill_error)?,
+            views: Vec::new(),
+            endpoint: None,
+        })
+    }
+}
+
+impl Writer for OrgWriter {
+    /// Stages the account's page and spills its rows.
+    fn audited(&mut self, account: JudgedAccount<'_>) -> Result<(), ReportError> {
+        let record = account.record.ok_or_else(|| ReportError::Render {
+            path: "report.html".to_string(),
+            message: "an organization's account needs its record".to_string(),
+        })?;
+        let m = account_model(
+            &self.context,
+            &record.account,
+            &account.inventory,
+            &account.findings,
+            Some(&account.scope),
+            &account.figures,
+        );
+        let view = audited_view(record, &account.figures, &m.coverage.label);
+        let id = record.account.id.as_str();
+        let name = record.account.name.as_deref();
+        for file in &self.files {
+            match file {
+                ReportFile::Html => self
+                    .set
+                    .stage(&account_page(id), |out| html::write_report_html(&m, out))
+                    .map_err(ReportError::Write)?,
+                ReportFile::FindingsCsv => {
+                    let rows = csv::finding_rows_bytes(&m, name).map_err(spill_error)?;
+                    self.spilled
+                        .append(Part::FindingsCsv, id, &rows)
+                        .map_err(spill_error)?;
+                }
+                ReportFile::KeysCsv => {
+                    let rows = csv::key_rows_bytes(&m, name).map_err(spill_error)?;
+                    self.spilled
+                        .append(Part::KeysCsv, id, &rows)
+                        .map_err(spill_error)?;
+                }
+                ReportFile::Json => {
+                    json::spill_account(&mut self.spilled, &view, &m).map_err(spill_error)?
+                }
+            }
+        }
+        if self.endpoint.is_none() {
+            self.endpoint = m.source.endpoint.clone();
+        }
+        self.views.push(view);
+        Ok(())
+    }
+
+    /// Notes an account that was not audited: its row in the overview and in `report.json`.
+    fn other(&mut self, record: &AccountRecord) -> Result<(), ReportError> {
+        let view = other_view(record);
+        if self.files.contains(&ReportFile::Json) {
+            json::spill_other(&mut self.spilled, &view).map_err(spill_error)?;
+        }
+        self.views.push(view);
+        Ok(())
+    }
+
+    /// Builds the overview and stages the organization's files beside the pages.
+    fn finish(self: Box<Self>, end: RunEnd<'_>) -> Result<Finished, ReportError> {
+        let OrgWriter {
+            mut set,
+            formats,
+            files,
+            context,
+            mut spilled,
+            views,
+            endpoint,
+        } = *self;
+        let manifest = end.manifest.ok_or_else(|| ReportError::Render {
+            path: "report.html".to_string(),
+            message: "an organization's report needs its manifest".to_string(),
+        })?;
+        let model = OrgModel::build(Overview {
+            context: &context,
+            manifest,
+            totals: end.totals,
+            accounts: views,
+            notices: &end.notices,
+            tracking: end.tracking,
+            id_source: end.id_source,
+            endpoint,
+        });
+        spilled.set_order(model.accounts.iter().map(|a| a.id.clone()).collect());
+        for file in files {
+            set.stage(file.name(), |out| match file {
+                ReportFile::Html => html::write_org_html(&model, out),
+                ReportFile::FindingsCsv => {
+                    out.write_all(csv::findings_header().as_bytes())?;
+                    spilled.copy(Part::FindingsCsv, out)
+                }
+                ReportFile::KeysCsv => {
+                    out.write_all(csv::keys_header().as_bytes())?;
+                    spilled.copy(Part::KeysCsv, out)
+                }
+                ReportFile::Json => json::write_org_json(&model, &spilled, out),
+            })
+            .map_err(ReportError::Write)?;
+        }
+        crate::report::set::finish(&mut set, &formats, end.signer)?;
+        Ok(Finished {
+            set,
+            summary: summary::organization(&model),
+        })
+    }
+}
+
+fn spill_error(e: std::io::Error) -> ReportError {
+    ReportError::Render {
+        path: "(spill file)".to_string(),
+        message: e.to_string(),
+    }
+}
