@@ -101,6 +101,35 @@ fn a_single_saved_file_is_still_a_single_account_report() {
 }
 
 #[test]
+fn a_saved_folder_of_one_account_keeps_the_organization_layout() {
+    // The layout follows the mode: a folder (an organization run's saved form) gives the
+    // overview and the account's page, even when it holds one account.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("saved");
+    std::fs::create_dir(&folder).unwrap();
+    save(
+        &folder,
+        "account-111111111111.json",
+        &inventory("111111111111", "alice", 200),
+    );
+    let out = dir.path().join("out");
+    let output = audit(&[
+        "--from-inventory",
+        folder.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let doc = report(&out);
+    assert_eq!(doc["kind"], "organization");
+    assert!(doc["account_id"].is_null());
+    assert_eq!(doc["organization"]["accounts_audited"], 1);
+    assert!(out.join("account-111111111111.html").exists());
+    let text = stdout(&output);
+    assert!(text.contains("accounts: 1 selected, 1 audited"), "{text}");
+}
+
+#[test]
 fn a_manifest_tells_inactive_accounts_from_unaudited_ones() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("saved");

@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::findings::{PastFinding, Severity};
+use crate::findings::PastFinding;
 use crate::ident::AccountId;
 
 use super::checks::{Ids, check_findings, check_scheme};
@@ -111,35 +111,14 @@ struct ReportDoc {
     account_id: Option<AccountId>,
     organization: Option<OrgHead>,
     finding_ids: Ids,
-    findings: Vec<ReportFinding>,
-    suppressed_findings: Vec<ReportFinding>,
-    not_assessed: Vec<ReportFinding>,
+    findings: Vec<PastFinding>,
+    suppressed_findings: Vec<PastFinding>,
+    not_assessed: Vec<PastFinding>,
 }
 
 #[derive(Deserialize)]
 struct OrgHead {
     id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ReportFinding {
-    finding_id: String,
-    rule_id: String,
-    severity: Severity,
-    account_id: Option<AccountId>,
-    user_name: String,
-    /// In findings; in `not_assessed` entries since they were added there.
-    #[serde(default)]
-    user_arn: Option<String>,
-    #[serde(default)]
-    user_id: Option<String>,
-    access_key_id: Option<String>,
-    #[serde(default)]
-    key_created: Option<DateTime<Utc>>,
-    first_seen: NaiveDate,
-    /// Set on the `not_assessed` entries.
-    #[serde(default)]
-    suppressed: bool,
 }
 
 fn parse_report(
@@ -174,29 +153,16 @@ fn parse_report(
         "organization" => Audited::Organization(doc.organization.and_then(|o| o.id)),
         _ => Audited::Account(doc.account_id),
     };
-    let open = doc.findings.into_iter().map(|f| (f, false));
-    let suppressed = doc.suppressed_findings.into_iter().map(|f| (f, true));
-    let carried = doc.not_assessed.into_iter().map(|f| {
-        let suppressed = f.suppressed;
-        (f, suppressed)
+    // An open finding is not suppressed, whatever it says; a suppressed one is.
+    let open = doc.findings.into_iter().map(|f| PastFinding {
+        suppressed: false,
+        ..f
     });
-    let findings = open
-        .chain(suppressed)
-        .chain(carried)
-        .map(|(f, suppressed)| PastFinding {
-            finding_id: f.finding_id,
-            rule_id: f.rule_id,
-            severity: f.severity,
-            account_id: f.account_id,
-            user_name: f.user_name,
-            user_arn: f.user_arn,
-            user_id: f.user_id,
-            access_key_id: f.access_key_id,
-            key_created: f.key_created,
-            first_seen: f.first_seen,
-            suppressed,
-        })
-        .collect();
+    let suppressed = doc.suppressed_findings.into_iter().map(|f| PastFinding {
+        suppressed: true,
+        ..f
+    });
+    let findings = open.chain(suppressed).chain(doc.not_assessed).collect();
     let baseline = Baseline {
         file: name.to_string(),
         origin,

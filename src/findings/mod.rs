@@ -257,8 +257,10 @@ impl EvaluatedFinding {
 }
 
 /// A finding of an earlier run, as a baseline records it: enough to match it by id and to
-/// tell whether its subject was assessed this run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// tell whether its subject was assessed this run. Read as it is from a `report.json`'s
+/// findings and not-assessed entries (a suppressed finding's `suppressed` is set by the
+/// reader), and from a history record's findings ([`crate::baseline::record`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct PastFinding {
     pub finding_id: String,
     pub rule_id: String,
@@ -267,12 +269,17 @@ pub struct PastFinding {
     pub user_name: String,
     /// The user's ARN, when the baseline recorded it (history records from version 2,
     /// report.json findings).
+    #[serde(default)]
     pub user_arn: Option<String>,
+    #[serde(default)]
     pub user_id: Option<String>,
     pub access_key_id: Option<String>,
     /// The key's creation time, when the baseline recorded it.
+    #[serde(default)]
     pub key_created: Option<DateTime<Utc>>,
     pub first_seen: NaiveDate,
+    /// Set on a `report.json`'s not-assessed entries.
+    #[serde(default)]
     pub suppressed: bool,
 }
 

@@ -19,14 +19,7 @@ fn term(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// A single account's summary, up to its closing lines ([`closing`]).
 pub fn account(m: &ReportModel) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "keyhygiene {}: account {}, as of {}",
-        m.tool_version,
-        term(&m.account_label),
-        m.as_of_text
-    );
+    let mut out = head(&format!("account {}", m.account_label), &m.as_of_text);
     if m.source.saved_inventory.is_some() {
         let _ = writeln!(out, "source: {}", term(&m.source.label));
     }
@@ -100,14 +93,7 @@ pub fn account(m: &ReportModel) -> String {
 /// An organization's summary, up to its closing lines ([`closing`]).
 pub fn organization(m: &OrgModel) -> String {
     let t = &m.totals;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "keyhygiene {}: {}, as of {}",
-        m.tool_version,
-        term(&m.title),
-        m.as_of_text
-    );
+    let mut out = head(&m.title, &m.as_of_text);
     let _ = writeln!(
         out,
         "accounts: {} selected, {} audited, {} not audited, {} not assessed; {} users, {} keys",
@@ -167,6 +153,15 @@ pub fn organization(m: &OrgModel) -> String {
         );
     }
     out
+}
+
+/// The first line: the version, what was audited, the as-of.
+fn head(audited: &str, as_of: &str) -> String {
+    format!(
+        "keyhygiene {}: {}, as of {as_of}\n",
+        model::TOOL_VERSION,
+        term(audited)
+    )
 }
 
 /// The open and suppressed findings, and the keys they flag.

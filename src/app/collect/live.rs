@@ -202,14 +202,7 @@ pub(super) fn crawl_organization(
             },
             accounts: records,
         };
-        Ok(Collected {
-            accounts: Accounts::Organization {
-                manifest: Box::new(manifest),
-                store,
-            },
-            origin,
-            settled_at,
-        })
+        Ok(Collected::organization(manifest, store, origin, settled_at))
     })
 }
 

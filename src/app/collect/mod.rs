@@ -48,6 +48,25 @@ pub(super) struct Collected {
     pub settled_at: Option<DateTime<Utc>>,
 }
 
+impl Collected {
+    /// What an organization run collected.
+    fn organization(
+        manifest: Manifest,
+        store: InventoryStore,
+        origin: String,
+        settled_at: Option<DateTime<Utc>>,
+    ) -> Collected {
+        Collected {
+            accounts: Accounts::Organization {
+                manifest: Box::new(manifest),
+                store,
+            },
+            origin,
+            settled_at,
+        }
+    }
+}
+
 /// Collects the run's accounts from the source the command line names.
 pub(super) fn collect(
     args: &AuditArgs,

@@ -27,8 +27,8 @@ use crate::org::{
     Manifest, Outcome, Selection, Shard, parse_manifest,
 };
 
+use super::Collected;
 use super::store::InventoryStore;
-use super::{Accounts, Collected};
 
 /// Reads saved inventories: files, and directories written by an organization run's
 /// `--save-inventory` (their manifests say which accounts were listed and what happened to
@@ -350,14 +350,7 @@ impl Merge {
                 accounts: records,
             },
         };
-        Ok(Collected {
-            accounts: Accounts::Organization {
-                manifest: Box::new(manifest),
-                store,
-            },
-            origin,
-            settled_at: None,
-        })
+        Ok(Collected::organization(manifest, store, origin, None))
     }
 }
 

@@ -168,3 +168,13 @@ fn inventories_without_report_values_are_never_touched() {
     );
     assert!(inv.gaps.is_empty());
 }
+
+#[test]
+fn only_values_that_outlive_their_settling_need_a_horizon() {
+    // One account, judged at the instant it settled: nothing to keep exact.
+    assert_eq!(horizon(false, 1), TimeDelta::zero());
+    assert_eq!(horizon(false, 0), TimeDelta::zero());
+    // Saved for later, or judged after the other accounts settled.
+    assert_eq!(horizon(true, 1), TimeDelta::hours(HORIZON_HOURS));
+    assert_eq!(horizon(false, 2), TimeDelta::hours(HORIZON_HOURS));
+}

@@ -41,7 +41,7 @@ pub struct PastEntry<'a> {
     pub access_key_id: Option<&'a str>,
     /// Added later: the key's creation time, when the baseline recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_created: Option<&'a str>,
+    pub key_created: Option<String>,
     pub first_seen: String,
     /// Whether it was suppressed in the baseline.
     pub suppressed: bool,
@@ -84,20 +84,23 @@ pub struct Tracked<'a> {
 
 /// The run-to-run part of a document, from the run's tracking view.
 pub(super) fn tracked<'t>(t: &'t TrackingView, source: crate::findings::IdSource) -> Tracked<'t> {
-    let past = |p: &'t PastView, status: &'static str| PastEntry {
-        finding_id: &p.finding_id,
-        rule_id: &p.rule_id,
-        severity: p.severity.as_str(),
-        account_id: p.account_id.as_deref(),
-        user_name: &p.user_name,
-        user_arn: p.user_arn.as_deref(),
-        user_id: p.user_id.as_deref(),
-        access_key_id: (!p.key_label.is_empty()).then_some(p.key_label.as_str()),
-        key_created: p.key_created.as_deref(),
-        first_seen: p.first_seen.clone(),
-        suppressed: p.suppressed,
-        status,
-        reason: (status == "not assessed").then_some(p.note.as_str()),
+    let past = |v: &'t PastView, status: &'static str| {
+        let p = &v.finding;
+        PastEntry {
+            finding_id: &p.finding_id,
+            rule_id: &p.rule_id,
+            severity: p.severity.as_str(),
+            account_id: p.account_id.as_deref(),
+            user_name: &p.user_name,
+            user_arn: p.user_arn.as_deref(),
+            user_id: p.user_id.as_deref(),
+            access_key_id: p.access_key_id.as_deref().filter(|k| !k.is_empty()),
+            key_created: p.key_created.map(rfc3339),
+            first_seen: v.first_seen(),
+            suppressed: p.suppressed,
+            status,
+            reason: (status == "not assessed").then_some(v.note.as_str()),
+        }
     };
     Tracked {
         finding_ids: FindingIds {

@@ -52,40 +52,29 @@ impl TrackingView {
     }
 }
 
-/// A baseline finding that is not among this run's findings.
+/// A baseline finding that is not among this run's findings, as the report lists it.
 #[derive(Clone, Debug)]
 pub struct PastView {
-    pub finding_id: String,
-    pub rule_id: String,
-    pub severity: Severity,
-    pub account_id: Option<String>,
-    pub user_name: String,
-    /// The user's ARN, when the baseline recorded it.
-    pub user_arn: Option<String>,
-    pub user_id: Option<String>,
-    pub key_label: String,
-    /// The key's creation time (RFC 3339), when the baseline recorded it.
-    pub key_created: Option<String>,
-    pub first_seen: String,
-    /// Whether it was suppressed in the baseline.
-    pub suppressed: bool,
+    pub finding: PastFinding,
     /// Why it was not assessed, or that it was suppressed when last seen.
     pub note: String,
 }
 
+impl PastView {
+    /// The key as reports name it; empty for a finding about a user.
+    pub fn key_label(&self) -> &str {
+        self.finding.access_key_id.as_deref().unwrap_or_default()
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn first_seen(&self) -> String {
+        self.finding.first_seen.format("%Y-%m-%d").to_string()
+    }
+}
+
 fn past_view(p: &PastFinding, note: String) -> PastView {
     PastView {
-        finding_id: p.finding_id.clone(),
-        rule_id: p.rule_id.clone(),
-        severity: p.severity,
-        account_id: p.account_id.as_ref().map(|id| id.to_string()),
-        user_name: p.user_name.clone(),
-        user_arn: p.user_arn.clone(),
-        user_id: p.user_id.clone(),
-        key_label: p.access_key_id.clone().unwrap_or_default(),
-        key_created: p.key_created.map(super::rfc3339),
-        first_seen: p.first_seen.format("%Y-%m-%d").to_string(),
-        suppressed: p.suppressed,
+        finding: p.clone(),
         note,
     }
 }
@@ -109,11 +98,12 @@ pub fn tracking_view(run: Option<&RunTracking>, set: &FindingSet) -> TrackingVie
         })
         .collect();
     resolved.sort_by(|a, b| {
-        (b.severity, &a.rule_id, &a.user_name, &a.key_label).cmp(&(
-            a.severity,
-            &b.rule_id,
-            &b.user_name,
-            &b.key_label,
+        let (x, y) = (&a.finding, &b.finding);
+        (y.severity, &x.rule_id, &x.user_name, a.key_label()).cmp(&(
+            x.severity,
+            &y.rule_id,
+            &y.user_name,
+            b.key_label(),
         ))
     });
     let not_assessed = set

@@ -90,8 +90,8 @@ fn shard_records(shard: u32, count: u32, ids: &[String]) -> Vec<Value> {
 /// The manifest of a merge (an organization's, always).
 fn manifest_of(collected: &super::Collected) -> &crate::org::Manifest {
     match &collected.accounts {
-        super::Accounts::Organization { manifest, .. } => manifest,
-        super::Accounts::One(_) => panic!("saved folders give the organization layout"),
+        super::super::Accounts::Organization { manifest, .. } => manifest,
+        super::super::Accounts::One(_) => panic!("saved folders give the organization layout"),
     }
 }
 
