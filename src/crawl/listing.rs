@@ -93,12 +93,7 @@ async fn next_page(ctx: &Ctx<'_>, state: &mut ListingState) -> Page {
                 .set_marker(state.marker.clone())
                 .send()
                 .await
-                .map_err(|err| {
-                    (
-                        listing,
-                        log_failure(listing.operation(), "the account", &err),
-                    )
-                })?;
+                .map_err(|err| page_failure(listing, &err))?;
             let mut users = Vec::new();
             for detail in out.user_detail_list.unwrap_or_default() {
                 users.push(Listed::from_details(detail).ok_or((
@@ -118,12 +113,7 @@ async fn next_page(ctx: &Ctx<'_>, state: &mut ListingState) -> Page {
                 .set_marker(state.marker.clone())
                 .send()
                 .await
-                .map_err(|err| {
-                    (
-                        listing,
-                        log_failure(listing.operation(), "the account", &err),
-                    )
-                })?;
+                .map_err(|err| page_failure(listing, &err))?;
             let users = out.users.into_iter().map(Listed::from_user).collect();
             (users, out.is_truncated, out.marker)
         }
@@ -144,6 +134,21 @@ async fn next_page(ctx: &Ctx<'_>, state: &mut ListingState) -> Page {
         state.marker = None;
     }
     Ok(users)
+}
+
+/// A page that failed after its retries ends the listing.
+fn page_failure<E, R>(
+    listing: Listing,
+    err: &aws_sdk_iam::error::SdkError<E, R>,
+) -> (Listing, CallFailure)
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    (
+        listing,
+        log_failure(listing.operation(), "the account", err),
+    )
 }
 
 /// Whether a refusal of GetAccountAuthorizationDetails means "use ListUsers instead": the

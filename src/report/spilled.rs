@@ -2,9 +2,9 @@
 //! CSV rows and `report.json` items go to a spill file ([`crate::spill::Spill`]) when the
 //! account is written, and come back in the overview's order.
 //!
-//! A `report.json` item is spilled as compact JSON and goes back into the document through
-//! [`serde_transcode`], so the document's own pretty printer lays it out at whatever depth
-//! it sits, exactly as if it had been serialized there.
+//! A `report.json` item is printed when it is spilled, by serde_json's own pretty printer
+//! set at the depth the document holds it ([`Part::depth`]), and goes back into the
+//! document as it is: the bytes the document's printer would have written there.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -26,6 +26,15 @@ pub enum Part {
 }
 
 impl Part {
+    /// How deep `report.json` holds this part's items: the items of a list of the document
+    /// itself (`findings`, `accounts`) at 2, of a list in `coverage` at 3.
+    fn depth(self) -> usize {
+        match self {
+            Part::Gaps | Part::Removed => 3,
+            _ => 2,
+        }
+    }
+
     fn key(self, account_id: &str) -> String {
         let prefix = match self {
             Part::FindingsCsv => "findings.csv",
@@ -60,14 +69,21 @@ impl Spilled {
         self.spill.get_mut().append(&part.key(account_id), bytes)
     }
 
-    /// Appends one `report.json` item to an account's `part`.
+    /// Appends one `report.json` item to an account's `part`, printed as the document
+    /// prints it there: serde_json's pretty printer, opened to the part's depth.
     pub fn append_item(
         &mut self,
         part: Part,
         account_id: &str,
         item: &impl Serialize,
     ) -> io::Result<()> {
-        let bytes = serde_json::to_vec(item)?;
+        use serde_json::ser::{Formatter, PrettyFormatter, Serializer};
+        let mut formatter = PrettyFormatter::new();
+        for _ in 0..part.depth() {
+            formatter.begin_array(&mut io::sink())?;
+        }
+        let mut bytes = Vec::new();
+        item.serialize(&mut Serializer::with_formatter(&mut bytes, formatter))?;
         self.spill
             .get_mut()
             .append_item(&part.key(account_id), &bytes)
@@ -112,9 +128,10 @@ impl Serialize for SpilledList<'_> {
                 .items(&self.part.key(account))
                 .map_err(S::Error::custom)?;
             for item in items {
-                let mut reader = serde_json::Deserializer::from_slice(&item);
-                seq.serialize_element(&serde_transcode::Transcoder::new(&mut reader))?;
-                reader.end().map_err(S::Error::custom)?;
+                let text = String::from_utf8(item).map_err(S::Error::custom)?;
+                let raw =
+                    serde_json::value::RawValue::from_string(text).map_err(S::Error::custom)?;
+                seq.serialize_element(&raw)?;
             }
         }
         seq.end()
@@ -156,31 +173,31 @@ mod tests {
         spilled.append_item(Part::Gaps, "2", &item("b")).unwrap();
         spilled.append_item(Part::Gaps, "1", &item("a")).unwrap();
         spilled.append_item(Part::Account, "1", &item("x")).unwrap();
+        spilled.append_item(Part::Account, "2", &item("y")).unwrap();
         spilled.set_order(vec!["1".into(), "2".into()]);
+        // The document's shape: `accounts` a list of its own, `gaps` inside `coverage`.
         #[derive(Serialize)]
-        struct Doc<'a> {
-            outer: Wrap<'a>,
+        struct Doc<L> {
+            accounts: L,
+            coverage: Coverage<L>,
         }
         #[derive(Serialize)]
-        struct Wrap<'a> {
-            gaps: SpilledList<'a>,
+        struct Coverage<L> {
+            complete: bool,
+            gaps: L,
         }
         let printed = serde_json::to_string_pretty(&Doc {
-            outer: Wrap {
+            accounts: spilled.list(Part::Account),
+            coverage: Coverage {
+                complete: true,
                 gaps: spilled.list(Part::Gaps),
             },
         })
         .unwrap();
-        #[derive(Serialize)]
-        struct Expected<'a> {
-            outer: ExpectedWrap<'a>,
-        }
-        #[derive(Serialize)]
-        struct ExpectedWrap<'a> {
-            gaps: Vec<Item<'a>>,
-        }
-        let expected = serde_json::to_string_pretty(&Expected {
-            outer: ExpectedWrap {
+        let expected = serde_json::to_string_pretty(&Doc {
+            accounts: vec![item("x"), item("y")],
+            coverage: Coverage {
+                complete: true,
                 gaps: vec![item("a"), item("b")],
             },
         })

@@ -108,14 +108,8 @@ pub struct RootView {
 pub struct StatsView {
     /// The crawl's statistics as the inventory holds them.
     pub crawl: CrawlStats,
+    /// Calls per operation, for the table.
     pub calls: Vec<(String, u64)>,
-    pub total_calls: u64,
-    pub retries: u64,
-    pub throttled: u64,
-    /// Calls that failed after their retries: each left a gap.
-    pub failed_calls: u64,
-    pub wall_ms: u64,
-    pub bytes_received: u64,
     /// API calls (retries included) per access key; `None` without keys.
     pub calls_per_key: Option<f64>,
     pub label: String,
@@ -282,12 +276,6 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
     StatsView {
         crawl: s.clone(),
         calls: s.calls.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        total_calls: s.total_calls(),
-        retries: s.retries,
-        throttled: s.throttled,
-        failed_calls: s.gaps,
-        wall_ms: s.wall_ms,
-        bytes_received: s.bytes_received,
         calls_per_key: s.calls_per_key(keys),
         label: format!(
             "{} API calls{}, {} retries, {} throttled, {} failed, {:.1} s{}",
