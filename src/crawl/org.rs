@@ -180,27 +180,17 @@ async fn describe_organization(
 
 /// Every account of the organization, without OU paths.
 async fn list_accounts(client: &Client, permits: &Semaphore) -> Result<Vec<Account>, OrgError> {
-    const OP: &str = "ListAccounts";
-    let mut accounts = Vec::new();
-    every_page(
-        OP,
-        permits,
-        |token| {
-            client
-                .list_accounts()
-                .max_results(ACCOUNTS_PAGE)
-                .set_next_token(token)
-                .send()
-        },
-        |page| {
-            for a in page.accounts() {
-                accounts.push(account(OP, a, None)?);
-            }
-            Ok(page.next_token)
-        },
-    )
-    .await?;
-    Ok(accounts)
+    let call = |token| {
+        let request = client.list_accounts().max_results(ACCOUNTS_PAGE);
+        request.set_next_token(token).send()
+    };
+    every_page("ListAccounts", permits, call, |page| {
+        Ok((
+            accounts("ListAccounts", page.accounts(), None)?,
+            page.next_token,
+        ))
+    })
+    .await
 }
 
 /// The listed accounts, with the OU path of those the walk placed; accounts the walk found
@@ -316,22 +306,13 @@ async fn list_roots(
     client: &Client,
     permits: &Semaphore,
 ) -> Result<Vec<(String, String)>, OrgError> {
-    let mut roots = Vec::new();
-    every_page(
-        "ListRoots",
-        permits,
-        |token| client.list_roots().set_next_token(token).send(),
-        |page| {
-            roots.extend(page.roots().iter().filter_map(|r| {
-                let id = r.id()?.to_string();
-                let name = r.name().unwrap_or("Root").to_string();
-                Some((id, name))
-            }));
-            Ok(page.next_token)
-        },
-    )
-    .await?;
-    Ok(roots)
+    let call = |token| client.list_roots().set_next_token(token).send();
+    every_page("ListRoots", permits, call, |page| {
+        let roots = page.roots().iter();
+        let units = roots.filter_map(|r| unit(r.id(), r.name(), "Root"));
+        Ok((units.collect(), page.next_token))
+    })
+    .await
 }
 
 /// The organizational units directly under `parent`: (id, name).
@@ -340,28 +321,16 @@ async fn list_child_units(
     permits: &Semaphore,
     parent: &str,
 ) -> Result<Vec<(String, String)>, OrgError> {
-    let mut units = Vec::new();
-    every_page(
-        "ListOrganizationalUnitsForParent",
-        permits,
-        |token| {
-            client
-                .list_organizational_units_for_parent()
-                .parent_id(parent)
-                .set_next_token(token)
-                .send()
-        },
-        |page| {
-            units.extend(page.organizational_units().iter().filter_map(|u| {
-                let id = u.id()?.to_string();
-                let name = u.name().unwrap_or(&id).to_string();
-                Some((id, name))
-            }));
-            Ok(page.next_token)
-        },
-    )
-    .await?;
-    Ok(units)
+    let call = |token| {
+        let request = client.list_organizational_units_for_parent();
+        request.parent_id(parent).set_next_token(token).send()
+    };
+    every_page("ListOrganizationalUnitsForParent", permits, call, |page| {
+        let found = page.organizational_units().iter();
+        let units = found.filter_map(|u| unit(u.id(), u.name(), u.id().unwrap_or_default()));
+        Ok((units.collect(), page.next_token))
+    })
+    .await
 }
 
 /// The accounts directly under `parent`, with `path` as their OU path.
@@ -372,56 +341,64 @@ async fn list_accounts_for_parent(
     path: String,
 ) -> Result<Vec<Account>, OrgError> {
     const OP: &str = "ListAccountsForParent";
-    let mut accounts = Vec::new();
-    every_page(
-        OP,
-        permits,
-        |token| {
-            client
-                .list_accounts_for_parent()
-                .parent_id(parent)
-                .max_results(ACCOUNTS_PAGE)
-                .set_next_token(token)
-                .send()
-        },
-        |page| {
-            for a in page.accounts() {
-                accounts.push(account(OP, a, Some(path.clone()))?);
-            }
-            Ok(page.next_token)
-        },
-    )
-    .await?;
-    Ok(accounts)
+    let call = |token| {
+        let request = client.list_accounts_for_parent().parent_id(parent);
+        request
+            .max_results(ACCOUNTS_PAGE)
+            .set_next_token(token)
+            .send()
+    };
+    every_page(OP, permits, call, |page| {
+        Ok((accounts(OP, page.accounts(), Some(&path))?, page.next_token))
+    })
+    .await
 }
 
-/// Every page of one listing, in order: `call` asks for the page after a token (the first
-/// with none), each fetched while holding one of the in-flight permits; `take` keeps a
-/// page's items and gives its next token. Only a page without a token ends the listing (an
+/// A unit of the tree as (id, name): `None` without an id; an unnamed one is `fallback`.
+fn unit(id: Option<&str>, name: Option<&str>, fallback: &str) -> Option<(String, String)> {
+    Some((id?.to_string(), name.unwrap_or(fallback).to_string()))
+}
+
+/// A page's accounts, each checked ([`account`]), with `ou_path`.
+fn accounts(
+    operation: &str,
+    page: &[aws_sdk_organizations::types::Account],
+    ou_path: Option<&str>,
+) -> Result<Vec<Account>, OrgError> {
+    page.iter()
+        .map(|a| account(operation, a, ou_path.map(str::to_string)))
+        .collect()
+}
+
+/// Every item of one listing, page after page: `call` asks for the page after a token (the
+/// first with none), each fetched while holding one of the in-flight permits; `take` gives
+/// a page's items and its next token. Only a page without a token ends the listing (an
 /// empty page with one does not), and a token seen before is an error ([`Tokens`]).
-async fn every_page<O, E, Fut>(
+async fn every_page<O, E, T, Fut>(
     operation: &'static str,
     permits: &Semaphore,
     mut call: impl FnMut(Option<String>) -> Fut,
-    mut take: impl FnMut(O) -> Result<Option<String>, OrgError>,
-) -> Result<(), OrgError>
+    mut take: impl FnMut(O) -> Result<(Vec<T>, Option<String>), OrgError>,
+) -> Result<Vec<T>, OrgError>
 where
     Fut: Future<Output = Result<O, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let mut tokens = Tokens::new(operation);
-    let mut token = None;
+    let (mut items, mut token) = (Vec::new(), None);
     loop {
         let page = {
             let _permit = permits.acquire().await.expect("open semaphore");
             call(token).await
         };
         let page = page.map_err(|e| OrgError::from_sdk(operation, &e))?;
-        let next = take(page)?.filter(|t| !t.is_empty());
+        let (found, next) = take(page)?;
+        items.extend(found);
+        let next = next.filter(|t| !t.is_empty());
         tokens.check(next.as_deref())?;
         match next {
             Some(next) => token = Some(next),
-            None => return Ok(()),
+            None => return Ok(items),
         }
     }
 }
