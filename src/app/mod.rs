@@ -1,7 +1,7 @@
 //! One run of the command line: load and check every input offline (the policy, the
 //! baseline and history, the folders to write), choose the layout from the mode, collect
-//! the run's accounts ([`collect`]), then take them through the one pipeline
-//! ([`pipeline`]), which writes the reports and gives the exit code.
+//! the run's accounts (`collect`), then take them through the one pipeline
+//! (`pipeline`), which writes the reports and gives the exit code.
 //!
 //! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage, configuration or input
 //! error (nothing written), 3 incomplete coverage (reports written, marked incomplete).

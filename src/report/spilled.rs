@@ -3,7 +3,7 @@
 //! account is written, and come back in the overview's order.
 //!
 //! A `report.json` item is printed when it is spilled, by serde_json's own pretty printer
-//! set at the depth the document holds it ([`Part::depth`]), and goes back into the
+//! set at the depth the document holds it (`Part::depth`), and goes back into the
 //! document as it is: the bytes the document's printer would have written there.
 
 use std::cell::RefCell;
