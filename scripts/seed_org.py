@@ -78,6 +78,9 @@ def parse_args():
     p.add_argument("--now", help="generated plan: reference time (RFC 3339); default: now")
     p.add_argument("--keys-per-user", type=float,
                    help="generated plan: keys per user, as seed_account.py's option")
+    p.add_argument("--close", action="append", default=[], metavar="NAME",
+                   help="generated plan: close this member account once seeded (SUSPENDED), "
+                        "e.g. sandbox-003; repeatable")
     p.add_argument("--manifest", help="write what was seeded here (JSON)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args()
@@ -225,6 +228,12 @@ def main():
         now = one.parse_time(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
         spec = generated_spec(args.accounts, args.users_per_account, args.management_users,
                               args.seed, now.replace(microsecond=0), args.keys_per_user)
+        names = {a["name"] for a in spec["accounts"]}
+        for name in args.close:
+            if name not in names:
+                sys.exit(f"--close {name}: no such account in the plan ({', '.join(sorted(names))})")
+        for account in spec["accounts"]:
+            account["close"] = account["name"] in args.close
     # Start from an empty endpoint: no organization, no users.
     one.reset(args.endpoint)
     manifest = seed_org(spec, args.endpoint, args.clock_file, args.quiet)

@@ -284,3 +284,114 @@ fn missing_credentials_fail_at_once_in_one_line() {
     assert_rejected(&output, &out_dir, "no AWS credentials");
     assert!(stderr(&output).contains("--profile"), "the fix is named");
 }
+
+/// The help of every command as an 80-column terminal gets it.
+fn help(args: &[&str]) -> String {
+    let output = keyhygiene()
+        .env("COLUMNS", "80")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn help_fits_an_80_column_terminal_and_dash_h_is_a_summary() {
+    for args in [
+        vec!["--help"],
+        vec!["-h"],
+        vec!["audit", "--help"],
+        vec!["audit", "-h"],
+        vec!["init-config", "--help"],
+        vec!["rules", "--help"],
+    ] {
+        let text = help(&args);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{args:?}: a line of {} characters: {line:?}",
+                line.chars().count()
+            );
+        }
+    }
+    let (short, long) = (help(&["audit", "-h"]), help(&["audit", "--help"]));
+    assert!(
+        short.lines().count() * 2 < long.lines().count(),
+        "-h is a summary"
+    );
+    // The groups, in the README's order.
+    let groups = [
+        "What to audit:",
+        "Where: AWS connection and member accounts:",
+        "How fast:",
+        "Policy:",
+        "Comparing with earlier runs:",
+        "Outputs:",
+    ];
+    let mut at = 0;
+    for group in groups {
+        let found = short[at..]
+            .find(group)
+            .unwrap_or_else(|| panic!("{group} after position {at}:\n{short}"));
+        at += found + group.len();
+    }
+    // Every flag of --help is in -h, with one line of text (two when it wraps).
+    // A flag's own line: `      --name <VALUE>` or `  -q, --quiet`; its text is indented
+    // further.
+    let flag = |line: &str| {
+        let name = line
+            .strip_prefix("      --")
+            .or_else(|| line.strip_prefix("  -q, --"))?;
+        Some(format!("--{}", name.split([' ', '<']).next().unwrap()))
+    };
+    let long_flags: Vec<String> = long.lines().filter_map(flag).collect();
+    let short_flags: Vec<String> = short.lines().filter_map(flag).collect();
+    assert_eq!(long_flags, short_flags);
+    assert!(long_flags.len() > 30, "{long_flags:?}");
+    // Every default is stated.
+    for name in [
+        "--org",
+        "--exclude-accounts",
+        "--shard",
+        "--report-generated-at",
+        "--profile",
+        "--region",
+        "--endpoint-url",
+        "--role-name",
+        "--external-id",
+        "--role-session-name",
+        "--concurrency",
+        "--max-rps",
+        "--call-plan",
+        "--account-concurrency",
+        "--account-timeout",
+        "--config",
+        "--as-of",
+        "--fail-on",
+        "--baseline",
+        "--history-keep",
+        "--history-key-file",
+        "--out-dir",
+        "--format",
+        "--save-inventory",
+        "--wait-lock",
+    ] {
+        let start = long
+            .lines()
+            .position(|l| flag(l).as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is in --help"));
+        let block: Vec<&str> = long
+            .lines()
+            .skip(start)
+            .take_while(|l| !l.trim().is_empty() || l.starts_with("          "))
+            .take(12)
+            .collect();
+        let block = block.join(" ").to_lowercase();
+        assert!(
+            block.contains("default"),
+            "{name} states its default: {block}"
+        );
+    }
+    assert!(long.contains("[default: html,csv,json]"), "{long}");
+}

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use support::{FaultProxy, Moto, audit_at, spec_key as key, spec_user as user, stderr, stdout};
 
 const NOW: &str = "2026-06-01T12:00:00Z";
-const ROLE: &str = "OrganizationAccountAccessRole";
+/// The role an organization run assumes by default: the member-role template's.
+const ROLE: &str = keyhygiene::cli::DEFAULT_ROLE_NAME;
 
 /// The management account, three active members (one in a nested unit, one to be denied)
 /// and a closed one.
@@ -192,6 +193,16 @@ fn an_organization_run_audits_every_reachable_account_and_names_the_one_it_could
     assert_eq!(locked["problem"]["operation"], "AssumeRole");
     assert_eq!(locked["problem"]["error_code"], "AccessDenied");
     assert_eq!(locked["problem"]["role_arn"], denied_role.as_str());
+    // IAM answers a missing role and a trust policy that refuses the caller alike: the
+    // message names both causes and both fixes.
+    let message = locked["problem"]["message"].as_str().unwrap();
+    for needed in [
+        "does not exist in this account, or its trust policy does not admit the caller",
+        "deploy/member-role.yaml",
+        "--role-name",
+    ] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
     assert!(
         text.contains(&format!(
             "not audited: account {denied}: AssumeRole failed with AccessDenied"
@@ -382,27 +393,8 @@ fn an_organization_run_sends_only_read_only_requests() {
     for (action, _) in support::recorded_requests(org.moto.recording.as_ref().unwrap()) {
         *actions.entry(action).or_default() += 1;
     }
-    let allowed: BTreeSet<&str> = [
-        // IAM, in every audited account.
-        "GetAccountAuthorizationDetails",
-        "ListUsers",
-        "ListAccessKeys",
-        "GetAccessKeyLastUsed",
-        "ListUserTags",
-        "GenerateCredentialReport",
-        "GetCredentialReport",
-        "GetAccountSummary",
-        // STS: who the caller is, and the member accounts' roles.
-        "GetCallerIdentity",
-        "AssumeRole",
-        // Organizations: the accounts and the units above them.
-        "DescribeOrganization",
-        "ListAccounts",
-        "ListRoots",
-        "ListOrganizationalUnitsForParent",
-        "ListAccountsForParent",
-    ]
-    .into();
+    // IAM and STS in every audited account, plus Organizations and the members' roles.
+    let allowed = support::apis::organization_run();
     let sent: BTreeSet<&str> = actions.keys().map(String::as_str).collect();
     assert!(
         sent.is_subset(&allowed),

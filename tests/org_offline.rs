@@ -8,7 +8,7 @@ use std::path::Path;
 
 use keyhygiene::inventory::LastUse;
 use serde_json::{Value, json};
-use support::saved::{account, audit, inventory, manifest, report, save, t};
+use support::saved::{AS_OF, account, audit, inventory, manifest, report, save, t};
 use support::{keyhygiene, stderr, stdout};
 
 #[test]
@@ -127,6 +127,71 @@ fn a_saved_folder_of_one_account_keeps_the_organization_layout() {
     assert!(out.join("account-111111111111.html").exists());
     let text = stdout(&output);
     assert!(text.contains("accounts: 1 selected, 1 audited"), "{text}");
+}
+
+/// Without `--as-of`, saved inventories are judged at the latest instant at which all of
+/// them are exact: the end of the windows their crawls settled their last uses for, not
+/// before the newest data of the others; no such instant is an input error naming both.
+#[test]
+fn saved_inventories_are_judged_where_all_of_them_are_exact() {
+    use keyhygiene::inventory::SettledWindow;
+    let dir = tempfile::tempdir().unwrap();
+    let settled = |from: i64, until: i64| {
+        let mut inv = inventory("111111111111", "alice", 200);
+        inv.last_use_settled = Some(SettledWindow {
+            from: t(from),
+            until: t(until),
+        });
+        inv
+    };
+    let a = save(dir.path(), "a.json", &settled(1, -1));
+    // Collected at t(0): exact from then on.
+    let b = save(dir.path(), "b.json", &inventory("222222222222", "bob", 10));
+    let out = dir.path().join("out");
+    let run = |files: &[&Path], out: &Path| {
+        keyhygiene()
+            .args(["audit", "--from-inventory"])
+            .args(files)
+            .arg("--out-dir")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let output = run(&[&a, &b], &out);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        report(&out)["as_of"],
+        "2026-06-02T12:00:00Z",
+        "a's window ends a day later"
+    );
+    let alone = dir.path().join("alone");
+    let output = run(&[&b], &alone);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        report(&alone)["as_of"],
+        "2026-06-01T12:00:00Z",
+        "b was collected then"
+    );
+
+    // A window that ends before the other's data: no instant is exact for both.
+    let early = save(dir.path(), "early.json", &settled(5, 3));
+    let refused = dir.path().join("refused");
+    let output = run(&[&early, &b], &refused);
+    assert_refused(&output, &refused, "no instant judges both exactly");
+    let text = stderr(&output);
+    assert!(
+        text.contains("early.json") && text.contains("b.json"),
+        "{text}"
+    );
+    // An --as-of of one's own is taken: the values it cannot judge become gaps.
+    let output = audit(&[
+        "--from-inventory",
+        early.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out-dir",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(report(&refused)["as_of"], AS_OF, "{}", stderr(&output));
 }
 
 #[test]

@@ -269,3 +269,36 @@ fn a_refused_connection_is_reported_as_refused() {
     );
     assert!(!line.contains("rejected the credentials"), "{line}");
 }
+
+/// A profile no configuration file defines is named, with the profiles that are defined,
+/// before any credential source is tried.
+#[test]
+fn an_unknown_profile_names_the_profiles_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = eu-west-1\n\n[profile security-audit]\nrole_arn = arn:aws:iam::111111111111:role/x\nsource_profile = default\n\n[sso-session corp]\nsso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&credentials, "[ci]\naws_access_key_id = AKIAEXAMPLE\n").unwrap();
+    let output = keyhygiene()
+        .args(["audit", "--profile", "nonexistent-prof", "--out-dir"])
+        .arg(dir.path().join("report"))
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .output()
+        .unwrap();
+    let line = error_line(&output);
+    assert!(
+        line.contains("no AWS profile named nonexistent-prof in"),
+        "{line}"
+    );
+    assert!(
+        line.contains("the profiles there are ci, default, security-audit"),
+        "{line}"
+    );
+    assert!(!line.contains("IMDS"), "{line}");
+    assert!(!dir.path().join("report").exists());
+}

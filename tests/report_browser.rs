@@ -794,3 +794,115 @@ fn a_page_beyond_its_key_limit_says_where_the_other_keys_are() {
         "the empty result points to keys.csv"
     );
 }
+
+/// The page at a phone's width and at a desktop's: headless Chromium will not make a
+/// window narrower than 500 px, so a harness page holds the report in iframes of the
+/// widths to check, and reports what it measured into its own DOM.
+const WIDTH_HARNESS: &str = r#"<!doctype html><html><body style="margin:0">
+<div id="frames"></div>
+<script>
+const widths = [360, 420, 768, 1400];
+const bytes = Uint8Array.from(atob(document.getElementById('report').dataset.b64), c => c.charCodeAt(0));
+const report = new TextDecoder().decode(bytes);
+let loaded = 0;
+for (const w of widths) {
+  const f = document.createElement('iframe');
+  f.style.width = w + 'px'; f.style.height = '1200px'; f.style.border = '0';
+  f.dataset.width = w;
+  f.addEventListener('load', () => { if (++loaded === widths.length) setTimeout(measure, 300); });
+  f.srcdoc = report;
+  document.getElementById('frames').appendChild(f);
+}
+function overlap(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+function measure() {
+  const results = [];
+  for (const f of document.querySelectorAll('iframe')) {
+    const d = f.contentDocument, w = Number(f.dataset.width);
+    const r = { width: w, scroll: d.documentElement.scrollWidth, covered: [], small: [], wide: [] };
+    // What sticks out: the outermost elements wider than the page.
+    for (const e of d.body.querySelectorAll('*')) {
+      const box = e.getBoundingClientRect();
+      if (box.right > w + 1 && !(e.parentElement.getBoundingClientRect().right > w + 1)) {
+        r.wide.push(e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(box.width) + 'px');
+      }
+    }
+    // A copy button must not sit on its commands' text.
+    for (const b of d.querySelectorAll('button.copy')) {
+      const box = b.getBoundingClientRect();
+      if (box.width === 0) continue;
+      const pre = b.parentElement.querySelector('pre');
+      const walker = d.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const range = d.createRange(); range.selectNodeContents(n);
+        for (const rect of range.getClientRects()) {
+          if (overlap(rect, box)) { r.covered.push(n.textContent.slice(0, 40)); break; }
+        }
+      }
+    }
+    // Chart text as large as it is drawn, after the chart is scaled to the page.
+    for (const svg of d.querySelectorAll('svg.chart')) {
+      const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      for (const t of svg.querySelectorAll('text')) {
+        const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+        if (px < 11) r.small.push(t.textContent + ' ' + px.toFixed(1) + 'px');
+      }
+    }
+    results.push(r);
+  }
+  document.body.setAttribute('data-results', JSON.stringify(results));
+}
+</script></body></html>"#;
+
+#[test]
+fn the_page_fits_a_phone_and_a_desktop() {
+    let page = write_page();
+    let report = std::fs::read_to_string(&page.file).unwrap();
+    // The report goes in base64, so nothing in it can end the harness's own markup.
+    use base64::Engine;
+    let harness = WIDTH_HARNESS.replace(
+        "<div id=\"frames\">",
+        &format!(
+            "<div id=\"report\" data-b64=\"{}\"></div><div id=\"frames\">",
+            base64::engine::general_purpose::STANDARD.encode(report.as_bytes())
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("widths.html");
+    std::fs::write(&file, harness).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = run_chromium(
+        profile.path(),
+        &[
+            "--dump-dom".to_string(),
+            "--window-size=1600,1400".to_string(),
+        ],
+        &format!("file://{}", file.display()),
+    );
+    let doc = Html::parse_document(&dom);
+    let body = doc.select(&sel("body")).next().unwrap();
+    let results = body
+        .value()
+        .attr("data-results")
+        .unwrap_or_else(|| panic!("the harness measured nothing: {dom:.300}"));
+    let results: serde_json::Value = serde_json::from_str(results).unwrap();
+    eprintln!("{results}");
+    let mut problems = Vec::new();
+    for r in results.as_array().unwrap() {
+        let width = r["width"].as_u64().unwrap();
+        if r["scroll"].as_u64().unwrap() > width {
+            problems.push(format!(
+                "{width} px: the page is {} px wide ({})",
+                r["scroll"], r["wide"]
+            ));
+        }
+        for covered in r["covered"].as_array().unwrap() {
+            problems.push(format!("{width} px: a Copy button covers {covered}"));
+        }
+        for small in r["small"].as_array().unwrap() {
+            problems.push(format!("{width} px: chart text {small}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

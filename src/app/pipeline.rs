@@ -9,8 +9,10 @@
 //! what they save ([`Saving`]).
 //!
 //! The run's parameters are decided once, here:
-//! - **as-of**: `--as-of`, else the instant a live crawl settled its last-use values (the
-//!   last account's), else now (saved data and credential reports);
+//! - **as-of**: `--as-of` (an instant, or `now`), else an instant at which every value
+//!   judged is exact: the instant a live crawl settled its last-use values (the last
+//!   account's), the latest instant at which all the saved inventories read are exact
+//!   ([`super::collect::Exact`]), or now for a credential report;
 //! - **an account out of the policy's scope**: in the organization layout it is a report
 //!   row ("out of scope", not assessed); in a plain run it is an input error (exit 2),
 //!   since a run whose only account is out of scope would report nothing and pass;
@@ -28,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::baseline::record::RecordBuilder;
 use crate::baseline::{AccountAssessment, Assessment, Audited, Comparer, RunIdentity, past_order};
-use crate::cli::AuditArgs;
+use crate::cli::{AsOf, AuditArgs};
 use crate::findings::{Figures, FindingSet, IdSource, Totals};
 use crate::ident::AccountId;
 use crate::inventory::Inventory;
@@ -71,9 +73,13 @@ pub(super) fn run(
     let Collected {
         mut accounts,
         origin,
-        settled_at,
+        default_as_of,
     } = collected;
-    let as_of = args.as_of.or(settled_at).unwrap_or_else(Utc::now);
+    let as_of = match args.as_of {
+        Some(AsOf::At(at)) => at,
+        Some(AsOf::Now) => Utc::now(),
+        None => default_as_of.instant()?,
+    };
     leave_out_of_scope(&mut accounts, policy, OutOfScope::of(layout))?;
     let (identity, selected) = identity(&accounts);
     let begun = memory.begin(&identity, &selected, as_of)?;

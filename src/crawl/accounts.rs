@@ -95,8 +95,15 @@ pub async fn account_clients(
     let provider = RoleCredentials::new(aws_sdk_sts::Client::from_conf(sts), &role_arn, role);
     provider.open().await.map_err(|failure| AccessFailure {
         operation: "AssumeRole".into(),
+        message: if matches!(
+            failure.code.as_str(),
+            "AccessDenied" | "AccessDeniedException"
+        ) {
+            denied(&failure.message, &role.name)
+        } else {
+            failure.message
+        },
         error_code: failure.code,
-        message: failure.message,
         role_arn: role_arn.clone(),
     })?;
     let config = base
@@ -105,6 +112,15 @@ pub async fn account_clients(
         .identity_cache(role_identity_cache())
         .build();
     Ok(Clients::with_stats(&config, stats))
+}
+
+/// What a denied AssumeRole means. IAM answers a role that does not exist and a trust
+/// policy that does not admit the caller with the same AccessDenied: both causes and both
+/// fixes are named.
+fn denied(message: &str, role: &str) -> String {
+    format!(
+        "{message} (the role {role} does not exist in this account, or its trust policy does not admit the caller: deploy deploy/member-role.yaml there, which creates the read-only role KeyHygieneAudit trusting your audit account, or pass --role-name with the role the account has; OrganizationAccountAccessRole, which Organizations creates, works too but has administrator rights)"
+    )
 }
 
 /// The identity cache of a member account's clients: it asks the [`RoleCredentials`] for

@@ -26,6 +26,17 @@ pub enum ConnectError {
         "no AWS credentials: {0} (pass --profile NAME, set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     )]
     NoCredentials(String),
+    /// `--profile` names a profile no configuration file defines.
+    #[error(
+        "no AWS profile named {name} in {files}: {known} (pass one of them to --profile, or add [profile {name}] to the config file)"
+    )]
+    UnknownProfile {
+        name: String,
+        /// The files read, in words.
+        files: String,
+        /// The profiles they define, in words.
+        known: String,
+    },
     /// STS answered with an authentication or authorization error.
     #[error(
         "AWS rejected the credentials: sts:GetCallerIdentity answered {code}: {message} (refresh them, e.g. `aws sso login`, or check the profile)"
@@ -74,6 +85,63 @@ pub enum ConnectError {
     },
 }
 
+/// Refuses a `--profile` that neither the config file nor the credentials file defines
+/// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and
+/// `~/.aws/credentials`), naming the profiles they do define. Without this, the SDK would
+/// go on to other credential sources and end with a message about instance metadata.
+fn check_profile(name: &str) -> Result<(), ConnectError> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+    };
+    let mut known = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    for (path, in_config) in [
+        (file("AWS_CONFIG_FILE", "config"), true),
+        (file("AWS_SHARED_CREDENTIALS_FILE", "credentials"), false),
+    ] {
+        let Some(path) = path else { continue };
+        files.push(path.display().to_string());
+        let Ok(text) = crate::fsio::read_limited_text(&path, "AWS config file", 1 << 20) else {
+            continue;
+        };
+        known.extend(profile_names(&text, in_config));
+    }
+    if known.contains(name) {
+        return Ok(());
+    }
+    Err(ConnectError::UnknownProfile {
+        name: name.to_string(),
+        files: files.join(" and "),
+        known: if known.is_empty() {
+            "they define no profile".to_string()
+        } else {
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
+            format!("the profiles there are {}", names.join(", "))
+        },
+    })
+}
+
+/// The profiles an AWS config file (`[profile NAME]`, and `[default]`) or credentials file
+/// (`[NAME]`) defines.
+fn profile_names(text: &str, config_file: bool) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let section = line.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+            if section == "default" {
+                return Some(section.to_string());
+            }
+            match (config_file, section.split_once(char::is_whitespace)) {
+                (true, Some(("profile", name))) => Some(name.trim().to_string()),
+                (true, _) => None,
+                (false, _) => Some(section.to_string()),
+            }
+        })
+        .collect()
+}
+
 /// A working connection: the caller's clients, the configuration they were built from
 /// (member accounts' clients start from it) and who the caller is.
 #[derive(Clone, Debug)]
@@ -99,6 +167,9 @@ pub async fn connect(opts: &AwsOptions) -> Result<Connected, ConnectError> {
         .endpoint_url
         .clone()
         .unwrap_or_else(|| "AWS STS".to_string());
+    if let Some(name) = &opts.profile {
+        check_profile(name)?;
+    }
     let config = sdk_config(opts).await;
     let provider = config.credentials_provider().ok_or_else(|| {
         ConnectError::NoCredentials("no credential provider is configured".into())

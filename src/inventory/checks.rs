@@ -192,6 +192,11 @@ impl Inventory {
         }
     }
 
+    /// The newest date the records hold: no as-of before it can judge them.
+    pub fn newest_date(&self) -> Option<DateTime<Utc>> {
+        self.dated_records().map(|(_, date)| date).max()
+    }
+
     /// Every date the records hold, with the record it belongs to, in words.
     fn dated_records(&self) -> impl Iterator<Item = (String, DateTime<Utc>)> + '_ {
         let users = self.users.iter().flat_map(|u| {

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod apis;
 pub mod counting;
 pub mod saved;
 

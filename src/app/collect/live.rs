@@ -23,7 +23,7 @@ use crate::policy::{Policy, Scope};
 use super::super::settle::{Settle, horizon};
 use super::select::{member_role, named_accounts, select};
 use super::store::InventoryStore;
-use super::{Accounts, Collected, stats_line};
+use super::{Accounts, Collected, DefaultAsOf, stats_line};
 
 /// A plain live run: the caller's own account.
 pub(super) fn crawl_caller(
@@ -37,8 +37,8 @@ pub(super) fn crawl_caller(
     };
     let settle = Settle {
         rules: &policy.rules,
-        fixed: args.as_of,
-        horizon: horizon(args.save_inventory.is_some(), 1),
+        fixed: args.fixed_as_of(),
+        horizon: horizon(outlives(args), 1),
     };
     let (inventory, settled_at) = runtime()?.block_on(async {
         let connected = connect(args, endpoint).await?;
@@ -56,7 +56,7 @@ pub(super) fn crawl_caller(
     Ok(Collected {
         accounts: Accounts::One(Box::new(inventory)),
         origin,
-        settled_at: Some(settled_at),
+        default_as_of: DefaultAsOf::Settled(settled_at),
     })
 }
 
@@ -114,8 +114,8 @@ pub(super) fn crawl_organization(
         let total = targets.len();
         let settle = Settle {
             rules: &policy.rules,
-            fixed: args.as_of,
-            horizon: horizon(args.save_inventory.is_some(), total),
+            fixed: args.fixed_as_of(),
+            horizon: horizon(outlives(args), total),
         };
         let opts = CrawlOptions {
             progress: ProgressMode::Quiet,
@@ -202,8 +202,20 @@ pub(super) fn crawl_organization(
             },
             accounts: records,
         };
-        Ok(Collected::organization(manifest, store, origin, settled_at))
+        let default_as_of = settled_at.map_or(DefaultAsOf::Now, DefaultAsOf::Settled);
+        Ok(Collected::organization(
+            manifest,
+            store,
+            origin,
+            default_as_of,
+        ))
     })
+}
+
+/// Whether the inventories are judged later than the instant they settle: saved for later
+/// runs, or judged as of the moment the run ends (`--as-of now`).
+fn outlives(args: &AuditArgs) -> bool {
+    args.save_inventory.is_some() || args.as_of == Some(crate::cli::AsOf::Now)
 }
 
 /// One crawl: the inventory, its report-sourced last uses settled, and the instant they

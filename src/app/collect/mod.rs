@@ -43,9 +43,8 @@ pub(super) struct Collected {
     pub accounts: Accounts,
     /// Where the data came from, for messages: the endpoint or the files read.
     pub origin: String,
-    /// The instant a live crawl settled its last-use values (its last account's): no
-    /// record of the crawl is newer, so it is the default as-of that is never refused.
-    pub settled_at: Option<DateTime<Utc>>,
+    /// The as-of of a run without `--as-of`.
+    pub default_as_of: DefaultAsOf,
 }
 
 impl Collected {
@@ -54,7 +53,7 @@ impl Collected {
         manifest: Manifest,
         store: InventoryStore,
         origin: String,
-        settled_at: Option<DateTime<Utc>>,
+        default_as_of: DefaultAsOf,
     ) -> Collected {
         Collected {
             accounts: Accounts::Organization {
@@ -62,7 +61,77 @@ impl Collected {
                 store,
             },
             origin,
-            settled_at,
+            default_as_of,
+        }
+    }
+}
+
+/// The as-of a run takes without `--as-of`: an instant at which every value it judges is
+/// exact, so the default is never refused and never turns a value into a gap.
+pub(super) enum DefaultAsOf {
+    /// A live crawl's: the instant it settled its last-use values (its last account's);
+    /// no record of the crawl is newer.
+    Settled(DateTime<Utc>),
+    /// Saved inventories': the latest instant at which all of them are exact.
+    Saved(Exact),
+    /// A credential report's, or a crawl that audited no account: now.
+    Now,
+}
+
+impl DefaultAsOf {
+    pub fn instant(&self) -> Result<DateTime<Utc>, String> {
+        match self {
+            DefaultAsOf::Settled(at) => Ok(*at),
+            DefaultAsOf::Saved(exact) => exact.latest(),
+            DefaultAsOf::Now => Ok(Utc::now()),
+        }
+    }
+}
+
+/// When saved inventories are exact, gathered file by file. An inventory whose last uses
+/// a crawl settled from the credential report is exact within the window it settled them
+/// for (`last_use_settled`, from the crawl to a day later when it was saved); one without
+/// such values (every last use from the API, or a version before windows were saved) from
+/// its newest record on.
+#[derive(Default)]
+pub(super) struct Exact {
+    /// The latest instant before which some inventory is not exact yet, and its file.
+    from: Option<(DateTime<Utc>, String)>,
+    /// The earliest instant after which some inventory is no longer exact, and its file.
+    until: Option<(DateTime<Utc>, String)>,
+}
+
+impl Exact {
+    pub fn add(&mut self, inventory: &Inventory, file: &str) {
+        let newest = inventory.newest_date().unwrap_or(inventory.collected_at);
+        let (from, until) = match inventory.last_use_settled {
+            Some(window) => (window.from.max(newest), Some(window.until)),
+            None => (inventory.collected_at.max(newest), None),
+        };
+        if self.from.as_ref().is_none_or(|(at, _)| from > *at) {
+            self.from = Some((from, file.to_string()));
+        }
+        if let Some(until) = until
+            && self.until.as_ref().is_none_or(|(at, _)| until < *at)
+        {
+            self.until = Some((until, file.to_string()));
+        }
+    }
+
+    /// The end of the common window when some inventory has one, else the newest start;
+    /// an error naming two files when no instant is exact for both.
+    pub fn latest(&self) -> Result<DateTime<Utc>, String> {
+        let shown = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match (&self.from, &self.until) {
+            (None, None) => Ok(Utc::now()),
+            (Some((from, _)), None) => Ok(*from),
+            (None, Some((until, _))) => Ok(*until),
+            (Some((from, _)), Some((until, _))) if from <= until => Ok(*until),
+            (Some((from, later)), Some((until, earlier))) => Err(format!(
+                "{earlier}: its last uses are exact until {}, but {later} holds data from {}: no instant judges both exactly; pass --as-of (the report marks what it cannot judge as coverage gaps), or --as-of now",
+                shown(*until),
+                shown(*from)
+            )),
         }
     }
 }
@@ -80,23 +149,23 @@ pub(super) fn collect(
         }
         Layout::Organization => saved::load_saved(&args.from_inventory, args.only_shard),
         Layout::Account => {
-            let (inventory, path) = if let Some(path) = args.from_inventory.first() {
-                (
-                    Inventory::from_json_file(path).map_err(|e| e.to_string())?,
-                    path,
-                )
+            let (inventory, path, default_as_of) = if let Some(path) = args.from_inventory.first() {
+                let inventory = Inventory::from_json_file(path).map_err(|e| e.to_string())?;
+                let mut exact = Exact::default();
+                exact.add(&inventory, &path.display().to_string());
+                (inventory, path, DefaultAsOf::Saved(exact))
             } else if let Some(path) = &args.from_credential_report {
                 let inventory =
                     crate::credential_report::load_inventory(path, args.report_generated_at)
                         .map_err(|e| e.to_string())?;
-                (inventory, path)
+                (inventory, path, DefaultAsOf::Now)
             } else {
                 return live::crawl_caller(args, policy, endpoint);
             };
             Ok(Collected {
                 accounts: Accounts::One(Box::new(inventory)),
                 origin: path.display().to_string(),
-                settled_at: None,
+                default_as_of,
             })
         }
     }

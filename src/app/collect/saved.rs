@@ -27,8 +27,8 @@ use crate::org::{
     Manifest, Outcome, Selection, Shard, parse_manifest,
 };
 
-use super::Collected;
 use super::store::InventoryStore;
+use super::{Collected, DefaultAsOf, Exact};
 
 /// Reads saved inventories: files, and directories written by an organization run's
 /// `--save-inventory` (their manifests say which accounts were listed and what happened to
@@ -76,6 +76,8 @@ struct Merge {
     /// The shards whose manifests were read.
     shards: BTreeSet<u32>,
     earliest: Option<DateTime<Utc>>,
+    /// When the inventories read are exact: the run's default as-of.
+    exact: Exact,
 }
 
 impl Merge {
@@ -215,6 +217,7 @@ impl Merge {
         };
         let account = known.unwrap_or_else(|| Account::named(&id));
         self.store.put_file(&id, file, &inventory);
+        self.exact.add(&inventory, &file.display().to_string());
         self.earliest = Some(
             self.earliest
                 .map_or(inventory.collected_at, |e| e.min(inventory.collected_at)),
@@ -295,6 +298,7 @@ impl Merge {
             sharded,
             shards,
             earliest,
+            exact,
         } = self;
         let shard_count = sharded
             .as_ref()
@@ -350,7 +354,12 @@ impl Merge {
                 accounts: records,
             },
         };
-        Ok(Collected::organization(manifest, store, origin, None))
+        Ok(Collected::organization(
+            manifest,
+            store,
+            origin,
+            DefaultAsOf::Saved(exact),
+        ))
     }
 }
 

@@ -10,7 +10,8 @@ pub struct RuleGroup<'a> {
     pub anchor: String,
     pub severity: Severity,
     pub compliance: String,
-    /// Every open finding of the rule, worst first, then by user and key.
+    /// Every open finding of the rule, in the page's order ([`page_order`]): worst first,
+    /// then the figure the rule judges, largest first, then by user and key.
     pub findings: Vec<&'a EvaluatedFinding>,
     pub total: usize,
     /// How many of them the HTML page holds: the rule's share of [`FINDINGS_IN_PAGE`].
@@ -300,7 +301,8 @@ pub(super) fn finding_groups(findings: &[EvaluatedFinding]) -> FindingLists<'_> 
     }
     let mut groups: Vec<RuleGroup> = by_rule
         .into_iter()
-        .map(|(rule_id, list)| {
+        .map(|(rule_id, mut list)| {
+            list.sort_by(|a, b| page_order(&a.finding, &b.finding));
             let plain: Vec<&Finding> = list.iter().map(|f| &f.finding).collect();
             RuleGroup {
                 rule_id,
@@ -328,6 +330,25 @@ pub(super) fn finding_groups(findings: &[EvaluatedFinding]) -> FindingLists<'_> 
         group.in_page = in_page;
     }
     (groups, open, suppressed)
+}
+
+/// The order of a rule's findings on the page, where a reviewer starts with the worst:
+/// severity, then the figure the rule judges, largest first (days since last use for
+/// `key-unused` and `key-inactive-not-deleted`, the key's age for the others), then user
+/// name and key. The CSV and JSON files keep [`Finding::report_order`].
+pub fn page_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    fn judged(f: &Finding) -> Option<i64> {
+        match f.rule_id.as_str() {
+            "key-unused" | "key-inactive-not-deleted" => f.days_since_last_use.or(f.key_age_days),
+            _ => f.key_age_days,
+        }
+    }
+    b.severity
+        .cmp(&a.severity)
+        .then_with(|| judged(b).cmp(&judged(a)))
+        .then_with(|| a.user_name.cmp(&b.user_name))
+        .then_with(|| a.access_key_id.cmp(&b.access_key_id))
+        .then_with(|| a.report_order(b))
 }
 
 /// Splits `budget` places between lists of the given lengths: each list gets an equal

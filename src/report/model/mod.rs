@@ -368,6 +368,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rules_findings_on_the_page_start_with_the_largest_figure() {
+        use crate::rules::test_support::{active, as_of, days_ago, inventory, used, user};
+        let inv = inventory(vec![
+            user(
+                "alice",
+                vec![active("AKIAA", days_ago(400), used(days_ago(1)))],
+            ),
+            user(
+                "bob",
+                vec![active("AKIAB", days_ago(200), used(days_ago(1)))],
+            ),
+            user(
+                "carl",
+                vec![active("AKIAC", days_ago(900), used(days_ago(1)))],
+            ),
+            user(
+                "dora",
+                vec![active("AKIAD", days_ago(30), used(days_ago(300)))],
+            ),
+            user(
+                "ed",
+                vec![active("AKIAE", days_ago(30), used(days_ago(120)))],
+            ),
+        ]);
+        let policy = crate::policy::Policy::default();
+        let raw = crate::rules::evaluate(&inv, &policy.rules, as_of());
+        let set = crate::policy::apply(&policy, raw, as_of());
+        let figures = crate::findings::Figures::of(&inv, &set);
+        let m = ReportModel::build(&RunInfo {
+            inventory: &inv,
+            findings: &set,
+            as_of: as_of(),
+            fail_on: None,
+            policy_file: None,
+            saved_inventory: None,
+            scope: None,
+            fail_on_new: false,
+            tracking: None,
+            figures: &figures,
+        });
+        let users = |rule: &str| -> Vec<&str> {
+            let group = m.groups.iter().find(|g| g.rule_id == rule).unwrap();
+            group
+                .findings
+                .iter()
+                .map(|f| f.finding.user_name.as_str())
+                .collect()
+        };
+        assert_eq!(
+            users("key-not-rotated"),
+            ["carl", "alice", "bob"],
+            "oldest first"
+        );
+        assert_eq!(users("key-unused"), ["dora", "ed"], "longest unused first");
+        // The CSV and JSON order is the report order: by user within a severity.
+        let rotated: Vec<&str> = m
+            .open
+            .iter()
+            .filter(|f| f.finding.rule_id == "key-not-rotated")
+            .map(|f| f.finding.user_name.as_str())
+            .collect();
+        assert_eq!(rotated, ["alice", "bob", "carl"]);
+    }
+
+    #[test]
     fn page_shares_split_the_budget_fairly() {
         // Everything fits: every list is whole.
         assert_eq!(page_shares(&[3, 10, 1], 20), vec![3, 10, 1]);

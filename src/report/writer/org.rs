@@ -28,6 +28,8 @@ pub struct OrgWriter {
     views: Vec<AccountView>,
     /// The endpoint of the first audited account that names one.
     endpoint: Option<String>,
+    /// The earliest and latest collection times of the audited accounts.
+    collected: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl OrgWriter {
@@ -44,6 +46,7 @@ impl OrgWriter {
             spilled: Spilled::new().map_err(spill_error)?,
             views: Vec::new(),
             endpoint: None,
+            collected: None,
         })
     }
 }
@@ -92,6 +95,11 @@ impl Writer for OrgWriter {
         if self.endpoint.is_none() {
             self.endpoint = m.source.endpoint.clone();
         }
+        let at = account.inventory.collected_at;
+        self.collected = Some(
+            self.collected
+                .map_or((at, at), |(a, b)| (a.min(at), b.max(at))),
+        );
         self.views.push(view);
         Ok(())
     }
@@ -116,6 +124,7 @@ impl Writer for OrgWriter {
             mut spilled,
             views,
             endpoint,
+            collected,
         } = *self;
         let manifest = end.manifest.ok_or_else(|| ReportError::Render {
             path: "report.html".to_string(),
@@ -130,6 +139,7 @@ impl Writer for OrgWriter {
             tracking: end.tracking,
             id_source: end.id_source,
             endpoint,
+            collected,
         });
         spilled.set_order(model.accounts.iter().map(|a| a.id.clone()).collect());
         for file in files {

@@ -62,6 +62,43 @@ pub struct OrgModel {
     pub id_source: IdSource,
 }
 
+/// Where the overview's data came from, in words: a live crawl and when its accounts were
+/// listed, or the saved inventories read, what run saved them and when their data was
+/// collected.
+fn source_label(
+    manifest: &Manifest,
+    saved: &[String],
+    collected: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> String {
+    let when = match collected {
+        Some((first, last)) if first == last => format!("; collected {}", display_time(first)),
+        Some((first, last)) => format!(
+            "; collected {} to {}",
+            display_time(first),
+            display_time(last)
+        ),
+        None => String::new(),
+    };
+    if saved.is_empty() {
+        return format!(
+            "live crawl; accounts listed {}",
+            display_time(manifest.listed_at)
+        );
+    }
+    let run = match (&manifest.organization_id, manifest.selection.shard) {
+        (Some(id), Some(shard)) => format!(
+            "shard {shard} of a run over organization {id}, which listed its accounts {}",
+            display_time(manifest.listed_at)
+        ),
+        (Some(id), None) => format!(
+            "a run over organization {id}, which listed its accounts {}",
+            display_time(manifest.listed_at)
+        ),
+        (None, _) => plural(manifest.accounts.len(), "account", "accounts"),
+    };
+    format!("saved inventories {} ({run}){when}", saved.join(", "))
+}
+
 /// The title of an organization's reports: "organization o-abc123" or "4 accounts".
 pub fn org_title(manifest: &Manifest) -> String {
     match &manifest.organization_id {
@@ -82,6 +119,8 @@ pub struct Overview<'a> {
     pub tracking: &'a crate::baseline::RunTracking,
     pub id_source: IdSource,
     pub endpoint: Option<String>,
+    /// The earliest and latest collection times of the audited accounts' data.
+    pub collected: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl OrgModel {
@@ -95,6 +134,7 @@ impl OrgModel {
             tracking: run_tracking,
             id_source,
             endpoint,
+            collected,
         } = o;
         rank_accounts(&mut accounts);
         let figures = &totals.figures;
@@ -111,14 +151,7 @@ impl OrgModel {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let source_label = if saved_inventories.is_empty() {
-            format!(
-                "live crawl; accounts listed {}",
-                display_time(manifest.listed_at)
-            )
-        } else {
-            format!("saved inventories: {}", saved_inventories.join(", "))
-        };
+        let source_label = source_label(manifest, &saved_inventories, collected);
         OrgModel {
             tool_version: TOOL_VERSION,
             as_of: context.as_of,

@@ -160,6 +160,7 @@ fn the_overview_reads_the_runs_totals() {
         },
         id_source: IdSource::Api,
         endpoint: None,
+        collected: None,
     });
     assert!(!model.complete);
     assert!(model.fails_threshold);
