@@ -55,3 +55,55 @@ stop_moto() {
   [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
   MOTO_PID=
 }
+
+# build [CARGO ARGS...]: builds with cargo and sets KEYHYGIENE_BIN (and PROXY_BIN, with
+# --features iam-proxy) to the executables cargo reports having built, wherever its target
+# folder is (CARGO_TARGET_DIR, a shared or an IDE's folder). A KEYHYGIENE_BIN set by the
+# caller is used as it is, without building.
+build() {
+  if [ -n "${KEYHYGIENE_BIN:-}" ]; then
+    [ -x "$KEYHYGIENE_BIN" ] || die "KEYHYGIENE_BIN=$KEYHYGIENE_BIN is not an executable file"
+    return 0
+  fi
+  local built
+  built=$(cargo build --message-format=json-render-diagnostics "$@" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])
+') || die "cargo build failed"
+  KEYHYGIENE_BIN=$(awk '$1 == "keyhygiene" { print $2 }' <<<"$built")
+  PROXY_BIN=$(awk '$1 == "keyhygiene-iam-proxy" { print $2 }' <<<"$built")
+  [ -n "$KEYHYGIENE_BIN" ] && [ -x "$KEYHYGIENE_BIN" ] ||
+    die "cargo did not report the keyhygiene executable it built"
+}
+
+# start_proxy UPSTREAM LOG [FLAGS...]: starts keyhygiene-iam-proxy in front of UPSTREAM.
+# Sets PROXY_PID and PROXY_ENDPOINT.
+start_proxy() {
+  local upstream=$1 log=$2 out i
+  shift 2
+  [ -n "${PROXY_BIN:-}" ] && [ -x "$PROXY_BIN" ] || die "keyhygiene-iam-proxy was not built (--features iam-proxy)"
+  out=$(mktemp)
+  "$PROXY_BIN" --upstream "$upstream" "$@" > "$out" 2> "$log" &
+  PROXY_PID=$!
+  for i in $(seq 1 100); do
+    if grep -q '^listening on ' "$out"; then
+      PROXY_ENDPOINT=$(sed -n 's/^listening on //p' "$out" | head -1)
+      rm -f "$out"
+      return 0
+    fi
+    kill -0 "$PROXY_PID" 2>/dev/null || die "the proxy exited; see $log"
+    sleep 0.1
+  done
+  die "the proxy did not start within 10 s; see $log"
+}
+
+stop_proxy() {
+  [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+  PROXY_PID=
+}

@@ -13,7 +13,7 @@ use support::keyhygiene;
 /// Flags the pages name that belong to other commands than `keyhygiene audit` and
 /// `keyhygiene init-config`, with the command each comes from. Keep it short: a flag of
 /// keyhygiene's own is never listed here.
-const OTHER_FLAGS: [(&str, &str); 7] = [
+const OTHER_FLAGS: [(&str, &str); 8] = [
     ("--path", "cargo install --path ."),
     ("--release", "cargo build --release"),
     (
@@ -25,6 +25,7 @@ const OTHER_FLAGS: [(&str, &str); 7] = [
         "--weeks",
         "scripts/demo --weeks 3: three weekly runs of the demo",
     ),
+    ("--users", "scripts/demo --users N: the demo's size"),
     (
         "--prowler",
         "scripts/bench --prowler: the Prowler comparison",
