@@ -127,6 +127,13 @@ fn a_saved_folder_of_one_account_keeps_the_organization_layout() {
     assert!(out.join("account-111111111111.html").exists());
     let text = stdout(&output);
     assert!(text.contains("accounts: 1 selected, 1 audited"), "{text}");
+    // The overview says what it read: the folder, what run saved it, when the data is from.
+    let overview = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let source = format!(
+        "saved inventories {} (1 account); collected 2026-06-01 12:00 UTC",
+        folder.display()
+    );
+    assert!(overview.contains(&source), "{source}");
 }
 
 /// Without `--as-of`, saved inventories are judged at the latest instant at which all of
