@@ -394,6 +394,7 @@ const INVENTORY_KEYS: &[&str] = &[
     "failed_calls",
     "wall_ms",
     "bytes_received",
+    "attempts_cut",
     "last_use_settled",
     "from",
     "until",

@@ -147,6 +147,8 @@ fn scenario_b_throttled_crawl_equals_the_direct_crawl() {
     assert_eq!(stats["actions"]["ListUserTags"]["forwarded"], users);
     assert_eq!(stats["actions"]["GetAccessKeyLastUsed"]["forwarded"], keys);
     assert_eq!(stats["faulted"], 0);
+    // A throttled answer is fast: no attempt is cut, so none adds load to a throttled API.
+    assert_eq!(b.inventory.stats.attempts_cut, 0);
 }
 
 #[test]
@@ -155,7 +157,16 @@ fn scenario_c_crawl_with_random_faults_equals_the_direct_crawl() {
     let a = direct(&moto);
     let proxy = FaultProxy::start(
         &moto.endpoint,
-        &["--latency-ms", "5", "--fault-rate", "0.05", "--seed", "7"],
+        &[
+            "--latency-ms",
+            "5",
+            "--fault-rate",
+            "0.05",
+            "--fault-kinds",
+            "service-failure,reset,slow,slow-body",
+            "--seed",
+            "7",
+        ],
     );
     let c = crawl(&proxy.endpoint, moto.dir.path(), "c");
     assert_same_as_direct(&a, &c, "C");
@@ -163,7 +174,14 @@ fn scenario_c_crawl_with_random_faults_equals_the_direct_crawl() {
     let stats = proxy.stats();
     let faulted = stats["faulted"].as_u64().unwrap();
     assert!(faulted > 0, "the scenario injected no fault: {stats}");
-    for kind in ["service_failure", "reset", "slow"] {
+    // Held answers and trickling bodies met once an operation's times were learned were
+    // cut at its learned timeout, before the default.
+    assert!(
+        c.inventory.stats.attempts_cut > 0,
+        "{:?}",
+        c.inventory.stats
+    );
+    for kind in ["service_failure", "reset", "slow", "slow_body"] {
         assert!(
             stats["faults"][kind].as_u64().unwrap() > 0,
             "no {kind} fault was injected: {stats}"
@@ -375,4 +393,79 @@ fn scenario_e_a_call_that_always_fails_gets_every_attempt_for_every_user() {
     let coverage = inv.compute_coverage();
     assert_eq!(coverage.keys, coverage.keys_with_last_use);
     assert_eq!(stats["faulted"], MAX_ATTEMPTS * users, "{stats}");
+}
+
+/// One held answer, met once its operation's attempt times are learned, is cut at the
+/// learned timeout and sent again; a slow credential report, which IAM may take seconds to
+/// answer, is waited for. Counted, not timed: a cut is only counted when the attempt's
+/// timeout was a learned one, shorter than the default.
+#[test]
+fn a_held_answer_is_cut_at_the_learned_timeout_and_a_slow_report_is_waited_for() {
+    let (moto, manifest) = seeded(23);
+    // The user created last is listed last: with one call at a time, every other user's
+    // ListAccessKeys has answered (and taught its time) before its own.
+    let users = manifest["users"].as_array().unwrap();
+    let last = users
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, u)| {
+            (
+                u["created_days_ago"].as_i64().unwrap(),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .map(|(_, u)| u["name"].as_str().unwrap().to_string())
+        .unwrap();
+    let held = format!("ListAccessKeys:UserName={last}");
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &[
+            "--latency-ms",
+            "5",
+            "--slow-ms",
+            "3000",
+            "--hold-once",
+            &held,
+            "--hold-once",
+            "GetCredentialReport",
+        ],
+    );
+    let dir = moto.dir.path();
+    let inventory = dir.join("held.inventory.json");
+    let out_dir = dir.join("held-report");
+    let output = audit_saving(
+        &proxy.endpoint,
+        NOW,
+        &inventory,
+        &out_dir,
+        &["--fail-on", "none", "--quiet", "--concurrency", "1"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let inventory = Inventory::from_json_file(&inventory).unwrap();
+    assert!(inventory.is_complete(), "{:?}", inventory.gaps);
+    let stats = proxy.stats();
+    assert_eq!(stats["actions"]["ListAccessKeys"]["slow"], 1, "{stats}");
+    assert_eq!(
+        stats["actions"]["ListAccessKeys"]["requests"]
+            .as_u64()
+            .unwrap(),
+        users.len() as u64 + 1,
+        "the held call was sent once more"
+    );
+    assert_eq!(
+        inventory.stats.attempts_cut, 1,
+        "cut at the learned timeout (3 s is under the 10 s default)"
+    );
+    assert_eq!(
+        stats["actions"]["GetCredentialReport"]["slow"], 1,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["actions"]["GetCredentialReport"]["requests"], 1,
+        "the slow credential report was waited for, not cut: {stats}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["crawl_stats"]["attempts_cut"], 1);
 }

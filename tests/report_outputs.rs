@@ -184,6 +184,7 @@ fn inventory() -> Inventory {
         retries: 1,
         throttled: 1,
         gaps: 1,
+        attempts_cut: 0,
         wall_ms: 1234,
         bytes_received: 4096,
     };

@@ -20,6 +20,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::retry::{RetryPartition, TokenBucket};
 
 use super::stats::{CallStats, StatsInterceptor};
+use super::timeouts::AttemptTimeouts;
 
 /// IAM is a global service; its API is served from us-east-1 in the aws partition.
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -99,11 +100,13 @@ impl Clients {
         let iam = aws_sdk_iam::config::Builder::from(config)
             .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(AttemptTimeouts(stats.times.clone()))
             .interceptor(super::RequiredElements)
             .build();
         let sts = aws_sdk_sts::config::Builder::from(config)
             .retry_partition(retry_partition())
             .interceptor(StatsInterceptor(stats.clone()))
+            .interceptor(AttemptTimeouts(stats.times.clone()))
             .build();
         Clients {
             iam: aws_sdk_iam::Client::from_conf(iam),

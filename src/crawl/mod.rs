@@ -19,6 +19,7 @@ mod preflight;
 mod progress;
 mod report;
 mod stats;
+mod timeouts;
 mod users;
 
 use std::time::{Duration, Instant};
@@ -44,6 +45,7 @@ pub use preflight::{ConnectError, Connected, PREFLIGHT_LIMIT, connect};
 pub use progress::ProgressMode;
 pub use report::ReportPolling;
 pub use stats::{CallStats, StatsInterceptor, StatsSnapshot, is_throttling_code};
+pub use timeouts::{AttemptTimeouts, AttemptTimes};
 
 /// Which calls give each key's last use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -255,6 +257,7 @@ fn record_stats(inv: &mut Inventory, clients: &Clients, elapsed_ms: u64) {
     inv.stats.retries = calls.retries;
     inv.stats.throttled = calls.throttled;
     inv.stats.bytes_received = calls.bytes_received;
+    inv.stats.attempts_cut = clients.stats.times.cut();
     inv.stats.gaps = inv.gaps.len() as u64;
     inv.stats.wall_ms += elapsed_ms;
 }

@@ -123,7 +123,8 @@ impl OrgError {
 pub fn organizations_client(config: &SdkConfig, stats: Arc<CallStats>) -> Client {
     let conf = aws_sdk_organizations::config::Builder::from(config)
         .retry_partition(retry_partition())
-        .interceptor(StatsInterceptor(stats))
+        .interceptor(StatsInterceptor(stats.clone()))
+        .interceptor(super::timeouts::AttemptTimeouts(stats.times.clone()))
         .build();
     Client::from_conf(conf)
 }

@@ -24,6 +24,8 @@ pub struct CallStats {
     inner: Mutex<StatsInner>,
     /// Learns each operation's pace from the answers the clients receive.
     pub pace: Arc<OperationPace>,
+    /// Learns each operation's attempt times, and cuts slow attempts early.
+    pub times: Arc<super::timeouts::AttemptTimes>,
 }
 
 #[derive(Debug, Default, Clone)]

@@ -269,6 +269,7 @@ impl Totals {
         s.gaps += stats.gaps;
         s.wall_ms = s.wall_ms.max(stats.wall_ms);
         s.bytes_received += stats.bytes_received;
+        s.attempts_cut += stats.attempts_cut;
     }
 
     /// A selected account that could not be audited: a coverage gap of the run.

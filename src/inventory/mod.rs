@@ -19,12 +19,13 @@ pub use snapshot::InventoryFileError;
 /// Version of the saved-inventory JSON document. Bump it on any change to its shape.
 ///
 /// Version 2: `credential_report.generated_at` may be `null` (a credential report CSV whose
-/// generation time is unknown). Version 3: `stats.bytes_received`. Earlier documents still
-/// load: every one is a valid version-3 document, so reading one only updates the number.
-pub const SCHEMA_VERSION: u32 = 3;
+/// generation time is unknown). Version 3: `stats.bytes_received`. Version 4:
+/// `stats.attempts_cut`. Earlier documents still load: every one is a valid version-4
+/// document, so reading one only updates the number.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Schema versions this keyhygiene reads.
-pub const READABLE_SCHEMA_VERSIONS: [u32; 3] = [1, 2, 3];
+pub const READABLE_SCHEMA_VERSIONS: [u32; 4] = [1, 2, 3, 4];
 
 /// The user name the credential report gives the root user's row, and that findings and
 /// reports use for the root user.
@@ -335,6 +336,10 @@ pub struct CrawlStats {
     /// Response bytes received (version 3; 0 in older inventories and offline sources).
     #[serde(default)]
     pub bytes_received: u64,
+    /// Attempts cut before the default attempt timeout because they ran far past what the
+    /// operation usually takes, and sent again (version 4; 0 before).
+    #[serde(default)]
+    pub attempts_cut: u64,
 }
 
 impl CrawlStats {

@@ -181,7 +181,7 @@ pub(super) fn stats_line(inv: &Inventory) -> String {
         .collect();
     let coverage = inv.compute_coverage();
     format!(
-        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}){}, {} received, {} retries, {} throttled, {} failed{}; coverage {}",
+        "keyhygiene: crawled {} users, {} keys in {:.1}s: {} API calls ({}){}, {} received, {} retries, {} throttled, {} slow attempts cut, {} failed{}; coverage {}",
         coverage.users_listed,
         coverage.keys,
         stats.wall_ms as f64 / 1000.0,
@@ -194,6 +194,7 @@ pub(super) fn stats_line(inv: &Inventory) -> String {
         crate::report::model::bytes_label(stats.bytes_received),
         stats.retries,
         stats.throttled,
+        stats.attempts_cut,
         stats.gaps,
         crate::report::model::report_sourced_label(inv),
         if coverage.complete {

@@ -22,6 +22,8 @@ pub enum FaultKind {
     Reset,
     /// The answer is held back for `--slow-ms`, longer than the client's attempt timeout.
     Slow,
+    /// The answer's headers come at once and its body trickles in, a byte a second.
+    SlowBody,
 }
 
 /// A per-action override of the token bucket: `ACTION=RATE[/BURST]`.
@@ -136,6 +138,9 @@ pub struct Settings {
     pub empty: Vec<DenyRule>,
     /// Requests whose answer is always held for `slow` (a persistent "slow" fault).
     pub hold: Vec<DenyRule>,
+    /// Requests whose answer is held for `slow` the first time they are seen, and answered
+    /// at once when they are sent again.
+    pub hold_once: Vec<DenyRule>,
     /// Requests answered with a ValidationError that quotes a parameter's value, as STS
     /// quotes an external id it refuses.
     pub invalid: Vec<DenyRule>,
@@ -296,7 +301,14 @@ impl Planner {
             .any(|r| r.matches(action, params))
         {
             Outcome::Invalid
-        } else if self.settings.hold.iter().any(|r| r.matches(action, params)) {
+        } else if self.settings.hold.iter().any(|r| r.matches(action, params))
+            || (occurrence == 0
+                && self
+                    .settings
+                    .hold_once
+                    .iter()
+                    .any(|r| r.matches(action, params)))
+        {
             Outcome::Fault(FaultKind::Slow)
         } else if fault_draw < self.settings.fault_rate && !self.settings.fault_kinds.is_empty() {
             let kinds = &self.settings.fault_kinds;
@@ -404,6 +416,7 @@ pub struct ActionCounters {
     pub service_failure: u64,
     pub reset: u64,
     pub slow: u64,
+    pub slow_body: u64,
     pub emptied: u64,
 }
 
@@ -419,6 +432,7 @@ impl Counters {
             Outcome::Fault(FaultKind::ServiceFailure) => c.service_failure += 1,
             Outcome::Fault(FaultKind::Reset) => c.reset += 1,
             Outcome::Fault(FaultKind::Slow) => c.slow += 1,
+            Outcome::Fault(FaultKind::SlowBody) => c.slow_body += 1,
             Outcome::Empty => c.emptied += 1,
             Outcome::Invalid => c.denied += 1,
         }
@@ -440,6 +454,7 @@ impl Counters {
             total.service_failure += c.service_failure;
             total.reset += c.reset;
             total.slow += c.slow;
+            total.slow_body += c.slow_body;
             total.emptied += c.emptied;
         }
         let limits: BTreeMap<&str, serde_json::Value> = settings
@@ -458,11 +473,12 @@ impl Counters {
             "throttled": total.throttled,
             "denied": total.denied,
             "emptied": total.emptied,
-            "faulted": total.service_failure + total.reset + total.slow,
+            "faulted": total.service_failure + total.reset + total.slow + total.slow_body,
             "faults": {
                 "service_failure": total.service_failure,
                 "reset": total.reset,
                 "slow": total.slow,
+                "slow_body": total.slow_body,
             },
             "actions": actions,
             "settings": {
@@ -476,6 +492,7 @@ impl Counters {
                 "fail": settings.fail.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "empty": settings.empty.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "hold": settings.hold.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
+                "hold_once": settings.hold_once.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "invalid": settings.invalid.iter().map(DenyRule::to_string).collect::<Vec<_>>(),
                 "throttle_per_credential": settings.throttle_per_credential,
                 "seed": settings.seed,
@@ -501,6 +518,7 @@ mod tests {
             fail: Vec::new(),
             empty: Vec::new(),
             hold: Vec::new(),
+            hold_once: Vec::new(),
             invalid: Vec::new(),
             throttle_per_credential: false,
             seed: 7,

@@ -134,6 +134,12 @@ struct Args {
     #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
     hold: Vec<DenyRule>,
 
+    /// Hold the answer of requests that match (repeatable) for --slow-ms the first time
+    /// each is seen only; sent again, it is answered at once: one slow answer a client
+    /// should give up on early.
+    #[arg(long, value_name = "ACTION[:PARAM=VALUE]")]
+    hold_once: Vec<DenyRule>,
+
     /// Answer requests that match (repeatable) with a ValidationError that quotes the
     /// request's ExternalId (else its first parameter), as STS does for an external id it
     /// refuses, e.g. AssumeRole.
@@ -185,6 +191,7 @@ fn main() -> std::process::ExitCode {
         fail: args.fail.clone(),
         empty: args.empty.clone(),
         hold: args.hold.clone(),
+        hold_once: args.hold_once.clone(),
         invalid: args.invalid.clone(),
         throttle_per_credential: args.throttle_per_credential,
         seed: args.seed,
@@ -261,6 +268,8 @@ enum After {
     KeepOpen,
     Close,
     Reset,
+    /// Headers at once, then the body a byte a second; the connection closes after.
+    Trickle,
 }
 
 /// Serves one client connection until it closes.
@@ -287,6 +296,10 @@ async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
         let (response, after) = handle(&proxy, request, arrived).await;
         if let After::Reset = after {
             reset(stream);
+            return;
+        }
+        if let (After::Trickle, Some(response)) = (&after, &response) {
+            let _ = wire::write_trickle(&mut stream, response).await;
             return;
         }
         let close = close || matches!(after, After::Close);
@@ -341,6 +354,11 @@ async fn handle(proxy: &Proxy, request: Request, arrived: Instant) -> (Option<Re
         Outcome::Fault(FaultKind::Reset) => {
             tokio::time::sleep_until(release).await;
             (None, After::Reset)
+        }
+        Outcome::Fault(FaultKind::SlowBody) => {
+            let response = forward(proxy, &request).await;
+            tokio::time::sleep_until(release).await;
+            (Some(response), After::Trickle)
         }
         Outcome::Fault(FaultKind::Slow) => {
             let response = forward(proxy, &request).await;

@@ -84,7 +84,7 @@ impl ApiCall {
     }
 
     /// The service's error answer for an outcome other than forwarding: `None` for those
-    /// that are not answered with an error (forward, reset, slow).
+    /// that are not answered with an error (forward, reset, slow, slow body).
     pub fn error_response(&self, outcome: Outcome, request_id: &str) -> Option<Response> {
         let json = matches!(self.protocol, Protocol::Json { .. });
         let organizations = self.service() == "organizations";
@@ -92,7 +92,8 @@ impl ApiCall {
             Outcome::Forward
             | Outcome::Empty
             | Outcome::Fault(FaultKind::Reset)
-            | Outcome::Fault(FaultKind::Slow) => return None,
+            | Outcome::Fault(FaultKind::Slow)
+            | Outcome::Fault(FaultKind::SlowBody) => return None,
             Outcome::Throttle if !json => (400, "Sender", "Throttling", "Rate exceeded".into()),
             Outcome::Throttle if organizations => (
                 400,

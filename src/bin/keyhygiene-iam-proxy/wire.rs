@@ -146,6 +146,27 @@ pub async fn write_response(
     response: &Response,
     close: bool,
 ) -> io::Result<()> {
+    let mut out = head(response, close);
+    out.extend_from_slice(&response.body);
+    stream.write_all(&out).await?;
+    stream.flush().await
+}
+
+/// Writes the response's head at once, then its body a byte a second: an answer that
+/// starts in time and never ends in time. Stops when the client goes away.
+pub async fn write_trickle(stream: &mut TcpStream, response: &Response) -> io::Result<()> {
+    stream.write_all(&head(response, true)).await?;
+    stream.flush().await?;
+    for byte in response.body.iter() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        stream.write_all(&[*byte]).await?;
+        stream.flush().await?;
+    }
+    Ok(())
+}
+
+/// The status line and headers of `response`, with its length.
+fn head(response: &Response, close: bool) -> Vec<u8> {
     let reason = hyper::StatusCode::from_u16(response.status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -166,7 +187,5 @@ pub async fn write_response(
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&response.body);
-    stream.write_all(&out).await?;
-    stream.flush().await
+    out
 }

@@ -241,6 +241,9 @@ pub struct Stats<'a> {
     pub bytes_received: u64,
     /// `total_calls` per access key; null without keys.
     pub calls_per_key: Option<f64>,
+    /// Added later: attempts cut before the default attempt timeout, because they ran far
+    /// past what the operation usually takes, and sent again.
+    pub attempts_cut: u64,
 }
 
 #[derive(Serialize)]
@@ -379,6 +382,7 @@ fn stats(s: &CrawlStats, keys: usize) -> Stats<'_> {
         wall_ms: s.wall_ms,
         bytes_received: s.bytes_received,
         calls_per_key: s.calls_per_key(keys).map(round2),
+        attempts_cut: s.attempts_cut,
     }
 }
 

@@ -278,13 +278,14 @@ pub(super) fn stats_view(inv: &Inventory) -> StatsView {
         calls: s.calls.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         calls_per_key: s.calls_per_key(keys),
         label: format!(
-            "{} API calls{}, {} retries, {} throttled, {} failed, {:.1} s{}",
+            "{} API calls{}, {} retries, {} throttled, {} slow attempts cut, {} failed, {:.1} s{}",
             s.total_calls(),
             s.calls_per_key(keys)
                 .map(|c| format!(" ({c:.2} per key)"))
                 .unwrap_or_default(),
             s.retries,
             s.throttled,
+            s.attempts_cut,
             s.gaps,
             s.wall_ms as f64 / 1000.0,
             if s.bytes_received > 0 {
