@@ -84,6 +84,9 @@ def parse_args():
     p.add_argument("--org-no-loop", action="store_true",
                    help="organization scenario: skip the one-run-per-account loop")
     p.add_argument("--org-users", type=int, default=100, help="users per member account")
+    p.add_argument("--org-fault-rate", type=float, default=0.0,
+                   help="organization scenario: random faults (500, reset, slow) in every "
+                        "account, as scenario C; with it the scenario is called F")
     p.add_argument("--org-rate", type=float, default=5.0,
                    help="organization scenario: req/s per action and account")
     p.add_argument("--burst-org", type=float, default=5.0,
@@ -490,16 +493,16 @@ def scenario_table(runs, args, concurrency):
           "ListUserTags/ListAccessKeys/GetAccessKeyLastUsed/other, retries included")
     print()
     print("| scenario | wall s | calls | calls per key | KiB received | throttled | retries "
-          "| failed | gaps | peak RSS MiB "
+          "| slow attempts cut | failed | gaps | peak RSS MiB "
           "| floor s | wall/floor | proxy: requests, throttled, faulted, denied | result |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         st = r["inventory"]["stats"] if r["inventory"] else {}
         p = r["proxy"]
         print(f"| {r['scenario']} | {r['wall']:.1f} | {calls_cell(r['inventory'])} "
               f"| {per_key_cell(r['inventory'])} | {st.get('bytes_received', 0) / 1024:.0f} "
               f"| {st.get('throttled', '-')} | {st.get('retries', '-')} "
-              f"| {st.get('failed_calls', '-')} "
+              f"| {st.get('attempts_cut', '-')} | {st.get('failed_calls', '-')} "
               f"| {len(r['inventory']['gaps']) if r['inventory'] else '-'} "
               f"| {r['rss_mib']:.1f} | {r['floor']:.1f} "
               f"| {r['wall'] / r['floor']:.2f} | {p['requests']}, {p['throttled']}, "
@@ -682,6 +685,8 @@ def org_scenario(args, org):
     flags = ["--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms),
              "--seed", str(args.seed), "--throttle-rps", str(args.org_rate),
              "--throttle-burst", str(args.burst_org), "--throttle-per-credential"]
+    if args.org_fault_rate > 0:
+        flags += ["--fault-rate", str(args.org_fault_rate)]
     members = org_members(org)
     floors = {a["id"]: account_floor(a, args, args.org_concurrency) for a in members}
     org_floor = max(f for f, _ in floors.values())
@@ -697,9 +702,12 @@ def org_scenario(args, org):
                                            "--concurrency", str(args.org_concurrency)], f"ac{ac}")
         complete = all(not inv["gaps"] for inv in run["inventories"].values()) \
             and len(run["inventories"]) == len(members) + 1
+        stats = [inv["stats"] for inv in run["inventories"].values()]
         results["rows"].append({"account_concurrency": ac, "wall": run["wall"],
                                 "rss_mib": run["rss_mib"], "exit": run["exit"],
-                                "complete": complete, "inventories": run["inventories"]})
+                                "complete": complete, "inventories": run["inventories"],
+                                "retries": sum(s.get("retries", 0) for s in stats),
+                                "cut": sum(s.get("attempts_cut", 0) for s in stats)})
         say(f"  {run['wall']:.1f} s ({run['wall'] / org_floor:.2f} x floor {org_floor:.1f} s)")
     say("the same accounts one at a time, one keyhygiene run each")
     loop_wall, same, loop_rss = 0.0, 0, 0.0
@@ -717,16 +725,21 @@ def org_scenario(args, org):
     for r in results["rows"]:
         r.pop("inventories")
     print()
-    print(f"Organization scenario: {len(members)} member accounts x {org.users} users, "
+    name = "Organization scenario F" if args.org_fault_rate > 0 else "Organization scenario"
+    faults = (f", {args.org_fault_rate:.0%} random faults (500, reset, slow) in each account"
+              if args.org_fault_rate > 0 else "")
+    print(f"{name}: {len(members)} member accounts x {org.users} users{faults}, "
           f"{args.latency_ms}+U[0,{args.jitter_ms}) ms latency, {args.org_rate:g} req/s per "
           f"action and account (burst {args.burst_org:g}), --concurrency {args.org_concurrency}, "
           f"profile {args.profile}:")
     print()
-    print("| run | wall s | org floor s | wall/floor | peak RSS MiB | coverage |")
-    print("|---|---|---|---|---|---|")
+    print("| run | wall s | org floor s | wall/floor | retries | slow attempts cut "
+          "| peak RSS MiB | coverage |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
         print(f"| --org, --account-concurrency {r['account_concurrency']} | {r['wall']:.1f} "
-              f"| {org_floor:.1f} | {r['wall'] / org_floor:.2f} | {r['rss_mib']:.1f} "
+              f"| {org_floor:.1f} | {r['wall'] / org_floor:.2f} | {r['retries']} | {r['cut']} "
+              f"| {r['rss_mib']:.1f} "
               f"| {'complete' if r['complete'] else 'INCOMPLETE'}, exit {r['exit']} |")
     if not args.org_no_loop:
         print(f"| one run per account, in a loop | {loop_wall:.1f} | {org_floor:.1f} "
