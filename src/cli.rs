@@ -122,22 +122,24 @@ pub struct AuditArgs {
     /// AWS profile to use.
     ///
     /// Default: the standard credential chain (environment, AWS_PROFILE, the default
-    /// profile, instance or container credentials).
-    #[arg(long, value_name = "NAME", conflicts_with_all = LIVE_ONLY, help_heading = WHERE)]
+    /// profile, instance or container credentials). Also used for s3:// locations.
+    #[arg(long, value_name = "NAME", help_heading = WHERE)]
     pub profile: Option<String>,
 
     /// AWS region for the API calls.
     ///
-    /// IAM is global. Default: the profile's region, else us-east-1.
-    #[arg(long, value_name = "REGION", conflicts_with_all = LIVE_ONLY, help_heading = WHERE)]
+    /// IAM is global. Default: the profile's region, else us-east-1. S3 locations are
+    /// reached in this region too.
+    #[arg(long, value_name = "REGION", help_heading = WHERE)]
     pub region: Option<String>,
 
     /// Send the AWS calls to this endpoint instead of AWS.
     ///
-    /// Any IAM-compatible endpoint (a local one for tests and the demo). Default: AWS.
+    /// Any IAM-compatible endpoint (a local one for tests and the demo), S3 included
+    /// (path-style). Default: AWS (AWS_ENDPOINT_URL_S3 applies to S3 alone).
     // Checked by `Endpoint::parse` rather than by clap, so that a rejected value's
     // `user:password@` is never echoed.
-    #[arg(long, value_name = "URL", conflicts_with_all = LIVE_ONLY, help_heading = WHERE)]
+    #[arg(long, value_name = "URL", help_heading = WHERE)]
     pub endpoint_url: Option<String>,
 
     /// The role assumed in each member account.
@@ -285,6 +287,14 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|DIR", help_heading = OUTPUTS)]
     pub save_inventory: Option<PathBuf>,
 
+    /// Encrypt the objects written to S3 with SSE-KMS instead of the bucket's default.
+    #[arg(long, value_enum, value_name = "MODE", help_heading = OUTPUTS)]
+    pub s3_sse: Option<SseArg>,
+
+    /// The KMS key for --s3-sse aws:kms. Default: the account's AWS-managed key for S3.
+    #[arg(long, value_name = "ID", requires = "s3_sse", help_heading = OUTPUTS)]
+    pub s3_kms_key_id: Option<String>,
+
     /// If --out-dir is being written by another run, wait up to this long (e.g. 30s, 10m).
     ///
     /// At most 168h. Default: do not wait, exit 2.
@@ -380,6 +390,13 @@ pub const DEFAULT_ROLE_NAME: &str = "KeyHygieneAudit";
 /// The flags that only a live crawl can use.
 const LIVE_ONLY: [&str; 2] = ["from_inventory", "from_credential_report"];
 
+/// `--s3-sse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SseArg {
+    #[value(name = "aws:kms")]
+    AwsKms,
+}
+
 impl AuditArgs {
     /// The instant `--as-of` fixes, if it names one (`now` fixes none ahead of the run).
     pub fn fixed_as_of(&self) -> Option<DateTime<Utc>> {
@@ -391,6 +408,16 @@ impl AuditArgs {
 
     /// Whether this is an organization run: any of --org, --ou, --accounts,
     /// --accounts-file, or more than one saved inventory (or a directory of them).
+    /// The SSE-KMS key S3 writes use: `Some(None)` for the AWS-managed key.
+    pub fn s3_kms(&self) -> Option<Option<String>> {
+        self.s3_sse.map(|_| self.s3_kms_key_id.clone())
+    }
+
+    /// True when the run reads saved files only, no AWS API.
+    pub fn is_offline(&self) -> bool {
+        !self.from_inventory.is_empty() || self.from_credential_report.is_some()
+    }
+
     pub fn is_org_run(&self) -> bool {
         self.org
             || !self.ous.is_empty()

@@ -22,4 +22,5 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod spill;
+pub mod storage;
 pub mod text;

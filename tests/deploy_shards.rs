@@ -1,7 +1,9 @@
 //! deploy/github-actions-sharded.yml, the worked example of a sharded organization audit:
 //! its matrix and `--shard` agree, a failed shard does not cancel the others or the merge,
-//! the merge reads every shard's folder into one, and every flag it passes to keyhygiene
-//! is one keyhygiene accepts. (Running it needs GitHub and AWS; the sharding itself is
+//! keyhygiene is built once and travels as an artifact, the shards save into one S3
+//! prefix of the workflow run and the merge reads it, the history lives in S3 (no
+//! `actions/cache`, which evicts), no step installs from a URL, and every flag it passes
+//! to keyhygiene is one keyhygiene accepts. (Running it needs GitHub and AWS; the sharding itself is
 //! tested end to end in tests/org_moto.rs.)
 
 mod support;
@@ -47,7 +49,7 @@ fn audit_flags(script: &str) -> Vec<String> {
     let joined = script.replace("\\\n", " ");
     joined
         .lines()
-        .filter(|l| l.trim_start().starts_with("keyhygiene audit"))
+        .filter(|l| l.trim_start().starts_with("bin/keyhygiene audit"))
         .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .filter(|w| w.starts_with("--"))
         .collect()
@@ -72,28 +74,72 @@ fn the_sharded_workflow_is_consistent_with_keyhygiene() {
     assert_eq!(shard_job["strategy"]["fail-fast"], false);
     let shard_script = scripts(shard_job).join("\n");
     assert!(shard_script.contains("--shard \"${{ matrix.shard }}/$SHARDS\""));
-    assert!(shard_script.contains("--save-inventory inventories"));
+    let inventories = "\"$STORE/inventories/$GITHUB_RUN_ID/\"";
+    assert!(
+        shard_script.contains(&format!("--save-inventory {inventories}")),
+        "{shard_script}"
+    );
+    assert!(
+        wf["env"]["STORE"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("s3://")),
+        "the store is an S3 prefix"
+    );
 
-    let merge = &wf["jobs"]["merge"];
-    assert_eq!(merge["needs"], "shard");
+    // Built once, from this repository; the binary is an artifact of the other jobs.
+    let build = &wf["jobs"]["build"];
+    let build_script = scripts(build).join("\n");
+    assert!(
+        build_script.contains("cargo build --release --locked"),
+        "{build_script}"
+    );
+    let uses = |job: &Value, action: &str| -> Vec<Value> {
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(uses(build, "actions/checkout").len(), 1);
     assert_eq!(
-        merge["if"], "${{ always() }}",
+        uses(build, "actions/upload-artifact")[0]["with"]["name"],
+        "keyhygiene-binary"
+    );
+    let merge = &wf["jobs"]["merge"];
+    for job in [shard_job, merge] {
+        let download = &uses(job, "actions/download-artifact")[0];
+        assert_eq!(download["with"]["name"], "keyhygiene-binary");
+        assert!(uses(job, "actions/cache").is_empty(), "no actions/cache");
+        assert!(
+            uses(job, "actions/checkout").is_empty(),
+            "no second source build"
+        );
+    }
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join("deploy/github-actions-sharded.yml")).unwrap();
+    assert!(!text.contains("cargo install"), "no source install per job");
+    assert!(!text.contains("github.com/"), "no repository URL");
+
+    assert_eq!(merge["needs"], serde_json::json!(["build", "shard"]));
+    assert!(
+        merge["if"].as_str().is_some_and(|c| c.contains("always()")),
         "the merge runs when a shard failed"
     );
-    let download = merge["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/download-artifact"))
-        })
-        .expect("the merge downloads the shards' inventories");
-    assert_eq!(download["with"]["merge-multiple"], true);
-    assert_eq!(download["with"]["path"], "inventories/");
     let merge_script = scripts(merge).join("\n");
-    assert!(merge_script.contains("--from-inventory inventories"));
+    assert!(
+        merge_script.contains(&format!("--from-inventory {inventories}")),
+        "the merge reads the prefix the shards saved into: {merge_script}"
+    );
+    assert!(
+        merge_script.contains("--history \"$STORE/history/\""),
+        "{merge_script}"
+    );
+    assert!(
+        merge_script.contains("--out-dir \"$STORE/reports/\""),
+        "{merge_script}"
+    );
 
     // Every flag the workflow passes exists.
     let help = support::keyhygiene()

@@ -688,6 +688,84 @@ fn three_shards_on_three_processes_merge_into_the_unsharded_report() {
 }
 
 /// An offline audit of saved inventories.
+#[test]
+fn three_shards_save_into_one_s3_prefix_and_the_merge_reads_it() {
+    let org = Org::seed(Moto::start_org());
+    let endpoint = org.moto.endpoint.clone();
+    support::s3::create_bucket(&endpoint, "org-store");
+    let dir = tempfile::tempdir().unwrap();
+    let common = ["--org", "--as-of", NOW, "--fail-on", "none"];
+    let whole_out = dir.path().join("whole");
+    let mut args = common.to_vec();
+    args.extend(["--out-dir", whole_out.to_str().unwrap()]);
+    let output = audit_at(&endpoint, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let whole = report(&whole_out);
+
+    // Three shards at once, saving into one S3 prefix.
+    let inventories = "s3://org-store/keyhygiene/inventories/run-1/";
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            let shard = format!("{k}/3");
+            let out = dir.path().join(format!("shard-{k}"));
+            let mut args = common.to_vec();
+            args.extend([
+                "--shard",
+                &shard,
+                "--out-dir",
+                out.to_str().unwrap(),
+                "--save-inventory",
+                inventories,
+                "--quiet",
+            ]);
+            support::audit_command(&endpoint, &args)
+                .spawn()
+                .expect("start a shard")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    let saved = support::s3::keys(&endpoint, "org-store", "keyhygiene/inventories/run-1/");
+    for k in 1..=3 {
+        assert!(
+            saved.contains(&format!(
+                "keyhygiene/inventories/run-1/manifest-shard-{k}-of-3.json"
+            )),
+            "{saved:?}"
+        );
+    }
+
+    // The merge reads the prefix and publishes to S3, with the history there too: the
+    // unsharded report.
+    let mut args = common.to_vec();
+    args.retain(|a| *a != "--org");
+    args.extend([
+        "--from-inventory",
+        inventories,
+        "--out-dir",
+        "s3://org-store/keyhygiene/reports/",
+        "--history",
+        "s3://org-store/keyhygiene/history/",
+    ]);
+    let output = audit_at(&endpoint, &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let merged = support::s3::current_report(&endpoint, "org-store", "keyhygiene/reports/");
+    assert_eq!(outcomes(&merged), outcomes(&whole));
+    assert_eq!(finding_rows(&merged), finding_rows(&whole));
+    assert!(!finding_rows(&whole).is_empty());
+    let history = support::s3::keys(&endpoint, "org-store", "keyhygiene/history/");
+    assert_eq!(
+        history
+            .iter()
+            .filter(|k| k.contains("organization-"))
+            .count(),
+        1,
+        "{history:?}"
+    );
+}
+
 fn keyhygiene_offline(saved: &Path, out: &Path) -> std::process::Output {
     support::keyhygiene()
         .args([

@@ -400,6 +400,54 @@ fn scenario_e_a_call_that_always_fails_gets_every_attempt_for_every_user() {
 /// answer, is waited for. Counted, not timed: a cut is only counted when the attempt's
 /// timeout was a learned one, shorter than the default.
 #[test]
+fn an_answer_always_slower_than_the_learned_timeout_is_waited_for_by_a_later_attempt() {
+    // One user's ListAccessKeys always takes 1.3 s, past the learned timeout (the floor,
+    // 1 s, at this latency). Each cut doubles the call's next timeout, so its second
+    // attempt (2 s) gets the answer: without the backoff, all 8 attempts would be cut at
+    // 1 s and the user would be a coverage gap.
+    let (moto, manifest) = seeded(23);
+    let users = manifest["users"].as_array().unwrap();
+    let last = users
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, u)| {
+            (
+                u["created_days_ago"].as_i64().unwrap(),
+                std::cmp::Reverse(*i),
+            )
+        })
+        .map(|(_, u)| u["name"].as_str().unwrap().to_string())
+        .unwrap();
+    let held = format!("ListAccessKeys:UserName={last}");
+    let proxy = FaultProxy::start(
+        &moto.endpoint,
+        &["--latency-ms", "5", "--slow-ms", "1300", "--hold", &held],
+    );
+    let dir = moto.dir.path();
+    let inventory = dir.join("slow.inventory.json");
+    let output = audit_saving(
+        &proxy.endpoint,
+        NOW,
+        &inventory,
+        &dir.join("slow-report"),
+        &["--fail-on", "none", "--quiet", "--concurrency", "1"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let inventory = Inventory::from_json_file(&inventory).unwrap();
+    assert!(inventory.is_complete(), "{:?}", inventory.gaps);
+    let cut = inventory.stats.attempts_cut;
+    assert!((1..=2).contains(&cut), "cut {cut} times");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["actions"]["ListAccessKeys"]["requests"]
+            .as_u64()
+            .unwrap(),
+        users.len() as u64 + cut,
+        "one more request per cut attempt: {stats}"
+    );
+}
+
+#[test]
 fn a_held_answer_is_cut_at_the_learned_timeout_and_a_slow_report_is_waited_for() {
     let (moto, manifest) = seeded(23);
     // The user created last is listed last: with one call at a time, every other user's

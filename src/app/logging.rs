@@ -25,7 +25,7 @@ pub(super) fn init_logging(quiet: bool) {
 }
 
 /// stderr, for log lines: every control or bidirectional character escaped but the line's
-/// own end.
+/// own end, and S3 locations named as the user gave them.
 struct EscapingStderr;
 
 impl std::io::Write for EscapingStderr {
@@ -35,7 +35,9 @@ impl std::io::Write for EscapingStderr {
             Some(line) => (line, "\n"),
             None => (text.as_ref(), ""),
         };
-        let safe = crate::text::for_terminal(line);
+        // A file of the run's private copy of an S3 location is named by its location.
+        let line = crate::storage::shown::text(line);
+        let safe = crate::text::for_terminal(&line);
         std::io::stderr().write_all(format!("{safe}{end}").as_bytes())?;
         Ok(buf.len())
     }

@@ -150,7 +150,10 @@ impl Begun<'_> {
             run: RunTracking {
                 comparison: self.baseline().map(ComparisonInfo::of),
                 trend: None,
-                history_dir: self.history.as_ref().map(|h| h.dir.display().to_string()),
+                history_dir: self
+                    .history
+                    .as_ref()
+                    .map(|h| crate::storage::shown::path(&h.dir)),
             },
             pending: Pending(None),
         };

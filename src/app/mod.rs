@@ -12,6 +12,7 @@ mod logging;
 mod memory;
 mod outputs;
 mod pipeline;
+mod remote;
 mod saving;
 mod settle;
 
@@ -46,7 +47,8 @@ pub fn run(cli: Cli) -> u8 {
 /// One line on stderr, its control and bidirectional characters escaped (a message may
 /// quote a name from a hostile file), and the exit code of an input error.
 fn fail(message: &str) -> u8 {
-    eprintln!("keyhygiene: error: {}", crate::text::for_terminal(message));
+    let message = crate::storage::shown::text(message);
+    eprintln!("keyhygiene: error: {}", crate::text::for_terminal(&message));
     EXIT_INPUT_ERROR
 }
 
@@ -82,7 +84,7 @@ pub fn exit_code(complete: bool, fails_threshold: bool) -> u8 {
     }
 }
 
-fn audit(args: AuditArgs) -> u8 {
+fn audit(mut args: AuditArgs) -> u8 {
     logging::init_logging(args.quiet);
     // Everything that can be checked offline is checked before any network call.
     let policy = match &args.config {
@@ -110,10 +112,67 @@ fn audit(args: AuditArgs) -> u8 {
         Err(message) => return fail(&message),
     };
 
-    let memory = match memory::Memory::prepare(&args) {
-        Ok(memory) => memory,
+    // S3 locations: checked, their inputs copied and their outputs leased and probed; the
+    // flags then name the run's private folder.
+    let remote = match remote::Remote::prepare(&mut args) {
+        Ok(remote) => remote,
         Err(message) => return fail(&message),
     };
+    if remote.is_none() && args.is_offline() {
+        let given = [
+            ("--profile", args.profile.is_some()),
+            ("--region", args.region.is_some()),
+            ("--endpoint-url", args.endpoint_url.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return fail(&format!(
+                "{flag} cannot be used with --from-inventory or --from-credential-report unless a location is in S3 (s3://…): the run makes no AWS call"
+            ));
+        }
+    }
+    let code = audit_with(&args, &policy, endpoint.as_ref(), remote.as_ref());
+    match (code, remote) {
+        (Ok(code), Some(remote)) => match remote.publish() {
+            Ok(published) => {
+                if !args.quiet {
+                    for line in &published.lines {
+                        println!("{}", crate::text::for_terminal(line));
+                    }
+                    println!("{}", storage_line(&published.moved));
+                }
+                code
+            }
+            Err(message) => fail(&format!("{message}; the previous report set stays current")),
+        },
+        (Ok(code), None) => code,
+        (Err(message), remote) => {
+            if let Some(remote) = remote {
+                remote.abandon();
+            }
+            fail(&message)
+        }
+    }
+}
+
+/// The S3 figures, beside the crawl's.
+fn storage_line(moved: &crate::storage::Moved) -> String {
+    format!(
+        "storage: s3, {} requests, {:.1} KiB read, {:.1} KiB written",
+        moved.requests,
+        moved.bytes_read as f64 / 1024.0,
+        moved.bytes_written as f64 / 1024.0
+    )
+}
+
+/// The audit once its locations are local: everything but the S3 steps. An error is one
+/// line, for [`fail`].
+fn audit_with(
+    args: &AuditArgs,
+    policy: &Policy,
+    endpoint: Option<&Endpoint>,
+    remote: Option<&remote::Remote>,
+) -> Result<u8, String> {
+    let memory = memory::Memory::prepare(args)?;
     // The layout follows the mode: an organization's for --org, --ou, --accounts,
     // --accounts-file and saved folders (even of one account), a single account's else.
     let layout = if args.is_org_run() {
@@ -121,15 +180,19 @@ fn audit(args: AuditArgs) -> u8 {
     } else {
         Layout::Account
     };
+    if let Some(remote) = remote {
+        remote.check_layout(layout == Layout::Organization)?;
+    }
 
     if !args.is_org_run() && !args.exclude_accounts.is_empty() {
-        return fail(
-            "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file",
+        return Err(
+            "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file".into(),
         );
     }
     if !args.is_org_run() && args.shard.is_some() {
-        return fail(
-            "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file",
+        return Err(
+            "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file"
+                .into(),
         );
     }
     // Every folder the run writes is ready (and the output folder locked) before anything
@@ -138,19 +201,13 @@ fn audit(args: AuditArgs) -> u8 {
         .save_inventory
         .as_deref()
         .map(|path| saving::Saving::dir(path, layout));
-    let outputs = match outputs::Outputs::prepare(&args, save_dir) {
-        Ok(outputs) => outputs,
-        Err(message) => return fail(&message),
-    };
-    let result = collect::collect(&args, &policy, endpoint.as_ref(), layout)
-        .and_then(|collected| pipeline::run(&args, &policy, &memory, layout, collected));
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            outputs.abandon();
-            fail(&message)
-        }
+    let outputs = outputs::Outputs::prepare(args, save_dir)?;
+    let result = collect::collect(args, policy, endpoint, layout)
+        .and_then(|collected| pipeline::run(args, policy, &memory, layout, collected));
+    if result.is_err() {
+        outputs.abandon();
     }
+    result
 }
 
 /// Commits the run's files as one change: the reports, the saved inventories and the
@@ -188,7 +245,7 @@ fn commit_run(
 
 /// A path for a line of the terminal.
 fn terminal_path(path: &Path) -> String {
-    crate::text::for_terminal(&path.display().to_string()).into_owned()
+    crate::text::for_terminal(&crate::storage::shown::path(path)).into_owned()
 }
 
 fn formats(args: &[FormatArg]) -> Vec<Format> {

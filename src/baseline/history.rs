@@ -159,7 +159,7 @@ impl History {
         let Some(bytes) = self.read_signed(name)? else {
             return Ok(None);
         };
-        let shown = self.dir.join(name).display().to_string();
+        let shown = crate::storage::shown::path(&self.dir.join(name));
         let head: Head = serde_json::from_slice(&bytes).map_err(|e| {
             format!(
                 "{shown}:{}:{}: not a valid history record: {e} (remove the file, or move it out of the history folder)",
@@ -189,7 +189,7 @@ impl History {
         let Some(bytes) = self.read_signed(name)? else {
             return Ok(None);
         };
-        let shown = self.dir.join(name).display().to_string();
+        let shown = crate::storage::shown::path(&self.dir.join(name));
         let record = parse_record(&bytes, &shown)?;
         if record.key != self.key
             || Some(compact(record.as_of)) != parse_name(name, &self.key).map(str::to_string)
@@ -207,7 +207,7 @@ impl History {
     pub fn latest(&self, as_of: DateTime<Utc>) -> Result<Option<Baseline>, String> {
         for name in self.records_until(as_of, false)?.iter().rev() {
             if let Some(record) = self.read(name)? {
-                let file = self.dir.join(name).display().to_string();
+                let file = crate::storage::shown::path(&self.dir.join(name));
                 return Ok(Some(record.into_baseline(file, Origin::History)));
             }
         }
@@ -312,6 +312,22 @@ struct Head {
 /// `20261126T104500Z`: sorts like the time it names.
 fn compact(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// True when `name` has a record's shape, `<key>.<as-of>.<nonce>.json`, whatever its key
+/// (a run copies the records of a shared history prefix before it knows its key).
+pub fn looks_like_record(name: &str) -> bool {
+    if name.starts_with('.') {
+        return false;
+    }
+    let Some(rest) = name.strip_suffix(".json") else {
+        return false;
+    };
+    let mut parts = rest.rsplitn(3, '.');
+    let (Some(_nonce), Some(time), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !key.is_empty() && parse_name(name, key).is_some_and(|t| t == time)
 }
 
 /// The as-of part of a record's name, when the name is `<key>.<as-of>.<nonce>.json`.

@@ -38,7 +38,8 @@ pub fn load_baseline(
     } else {
         path.to_path_buf()
     };
-    let name = file.display().to_string();
+    // Named as the user gave it (an S3 object's copy by its object).
+    let name = crate::storage::shown::path(&file);
     let bytes = crate::fsio::read_limited(&file, "baseline", crate::fsio::MAX_DATA_FILE_BYTES)
         .map_err(|e| e.to_string())?;
     let (content, line) = split(&bytes);
@@ -47,7 +48,7 @@ pub fn load_baseline(
         let (signature, where_) = match line {
             Some(line) => (Some(line), "its last line"),
             None => {
-                let sig = PathBuf::from(format!("{name}{SIGNATURE_SUFFIX}"));
+                let sig = PathBuf::from(format!("{}{SIGNATURE_SUFFIX}", file.display()));
                 detached = crate::fsio::read_limited(&sig, "signature", 4096).ok();
                 (
                     detached

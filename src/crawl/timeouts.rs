@@ -13,7 +13,10 @@
 //!
 //! A cut attempt is an ordinary timeout to the SDK: it counts as one of the call's
 //! attempts, is retried with the usual backoff, and a call that never succeeds within its
-//! attempts and its 90 s still becomes a coverage gap. A throttled answer is fast and is
+//! attempts and its 90 s still becomes a coverage gap. Each cut doubles the timeout of the
+//! call's next attempt (up to the default), as TCP backs off its retransmission timer: an
+//! answer that is slow for a good reason (a loaded machine, a congested link) is waited for
+//! by a later attempt instead of being cut eight times. A throttled answer is fast and is
 //! never cut; its retry waits for the operation's pace outside the attempt's time. The cut
 //! attempts are counted ([`AttemptTimes::cut`]) and shown with the crawl's figures.
 
@@ -121,11 +124,29 @@ fn operation(cfg: &ConfigBag) -> String {
         .unwrap_or_default()
 }
 
+/// The timeout of a call's attempt after `cuts` of its attempts were cut: the learned
+/// timeout doubled per cut, never above the default.
+pub fn backed_off(learned: Duration, cuts: u32, default: Duration) -> Duration {
+    learned
+        .checked_mul(1u32 << cuts.min(16))
+        .unwrap_or(default)
+        .min(default)
+}
+
+/// Attempts of the call under way that were cut.
+#[derive(Clone, Copy, Debug, Default)]
+struct CallCuts(u32);
+
+impl Storable for CallCuts {
+    type Storer = StoreReplace<Self>;
+}
+
 impl AttemptTimeouts {
-    /// Puts the next attempt's timeout in the call's configuration: the SDK reads it when
-    /// the attempt starts.
-    fn set_next(&self, cfg: &mut ConfigBag, default: Duration) {
-        let timeout = self.0.timeout(&operation(cfg), default);
+    /// Puts the next attempt's timeout in the call's configuration, for `cuts` cut
+    /// attempts of the call: the SDK reads it when the attempt starts.
+    fn set_next(&self, cfg: &mut ConfigBag, default: Duration, cuts: u32) {
+        let learned = self.0.timeout(&operation(cfg), default);
+        let timeout = backed_off(learned, cuts, default);
         let Some(config) = cfg.load::<TimeoutConfig>().cloned() else {
             return;
         };
@@ -139,14 +160,18 @@ impl AttemptTimeouts {
     }
 
     /// An attempt that ended without finishing ran into its timeout: counted when that
-    /// timeout was a learned one, shorter than the default.
-    fn settle_unfinished(&self, cfg: &mut ConfigBag) {
+    /// timeout was a learned one, shorter than the default. Returns the call's cuts.
+    fn settle_unfinished(&self, cfg: &mut ConfigBag) -> u32 {
+        let mut cuts = cfg.load::<CallCuts>().copied().unwrap_or_default().0;
         if let Some(pending) = cfg.load::<Pending>().cloned() {
             if pending.timeout < pending.default {
                 self.0.count_cut();
+                cuts += 1;
+                cfg.interceptor_state().store_put(CallCuts(cuts));
             }
             cfg.interceptor_state().unset::<Pending>();
         }
+        cuts
     }
 }
 
@@ -166,7 +191,7 @@ impl Intercept for AttemptTimeouts {
             .and_then(|c| c.operation_attempt_timeout());
         if let Some(default) = default {
             cfg.interceptor_state().store_put(DefaultTimeout(default));
-            self.set_next(cfg, default);
+            self.set_next(cfg, default, 0);
         }
         Ok(())
     }
@@ -178,10 +203,11 @@ impl Intercept for AttemptTimeouts {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // The attempt before this one, if it never finished, was cut by its timeout.
-        self.settle_unfinished(cfg);
+        let cuts = self.settle_unfinished(cfg);
         let Some(DefaultTimeout(default)) = cfg.load::<DefaultTimeout>().cloned() else {
             return Ok(());
         };
+        // This attempt's timeout was read by the SDK before it started.
         let timeout = cfg
             .load::<TimeoutConfig>()
             .and_then(|c| c.operation_attempt_timeout())
@@ -191,6 +217,9 @@ impl Intercept for AttemptTimeouts {
             timeout,
             default,
         });
+        // Should this attempt be cut too, the next one waits twice as long. (An attempt
+        // that finishes sets the next one's timeout again, in `read_after_attempt`.)
+        self.set_next(cfg, default, cuts + 1);
         Ok(())
     }
 
@@ -209,7 +238,8 @@ impl Intercept for AttemptTimeouts {
         if succeeded {
             self.0.record(&operation(cfg), pending.started.elapsed());
         }
-        self.set_next(cfg, pending.default);
+        let cuts = cfg.load::<CallCuts>().copied().unwrap_or_default().0;
+        self.set_next(cfg, pending.default, cuts);
         Ok(())
     }
 
@@ -284,6 +314,18 @@ mod tests {
             times.timeout("fast", Duration::from_millis(500)),
             Duration::from_millis(500)
         );
+    }
+
+    #[test]
+    fn each_cut_doubles_the_next_attempts_timeout_up_to_the_default() {
+        let learned = Duration::from_secs(1);
+        let got: Vec<u64> = (0..8)
+            .map(|cuts| backed_off(learned, cuts, DEFAULT).as_secs())
+            .collect();
+        assert_eq!(got, [1, 2, 4, 8, 10, 10, 10, 10]);
+        // Eight attempts that are all cut stay within the call's 90 s.
+        assert!(got.iter().sum::<u64>() < 90);
+        assert_eq!(backed_off(learned, 40, DEFAULT), DEFAULT);
     }
 
     #[test]

@@ -225,7 +225,7 @@ pub fn closing(fail_on: Option<Severity>, fails_threshold: bool, written: &[Path
     };
     let _ = writeln!(out, "wrote:");
     for p in written.iter().filter(|p| !is_page(p)) {
-        let _ = writeln!(out, "  {}", term(&p.display().to_string()));
+        let _ = writeln!(out, "  {}", term(&crate::storage::shown::path(p)));
     }
     let pages = written.iter().filter(is_page).count();
     if pages > 0 {

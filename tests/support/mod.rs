@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod counting;
+pub mod s3;
 pub mod saved;
 
 use std::net::{TcpListener, TcpStream};

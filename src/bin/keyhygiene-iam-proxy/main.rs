@@ -14,8 +14,10 @@
 //!   IAM's and STS's `Throttling` / `Rate exceeded`, Organizations' HTTP 400
 //!   `TooManyRequestsException`.
 //! - Random transient faults at `--fault-rate`: HTTP 500 (`ServiceFailure`, or
-//!   Organizations' `ServiceException`), a reset connection, or an answer slower than the
-//!   client's attempt timeout.
+//!   Organizations' `ServiceException`), a reset connection, an answer slower than the
+//!   client's attempt timeout, or (`--fault-kinds slow-body`) an answer whose headers come
+//!   at once and whose body trickles in a byte a second. `--hold-once RULE` holds only the
+//!   first request a rule matches.
 //! - Persistent faults by rule: `--deny ListAccessKeys:UserName=bob` answers AccessDenied
 //!   (Organizations: `AccessDeniedException`), `--fail ListUserTags` answers HTTP 500 every
 //!   time, `--empty GetAccountAuthorizationDetails` answers a well-formed, empty listing.

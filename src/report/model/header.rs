@@ -139,7 +139,7 @@ pub(super) fn source_view(
             format!("credential report file {file}"),
         ),
     };
-    let saved_inventory = saved_inventory.map(|p| p.display().to_string());
+    let saved_inventory = saved_inventory.map(crate::storage::shown::path);
     let label = match &saved_inventory {
         Some(saved) => format!(
             "saved inventory {saved}, collected {} by a {origin}",

@@ -149,7 +149,7 @@ impl OrgModel {
         let saved_inventories: Vec<String> = context
             .saved_inventories
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| crate::storage::shown::path(p))
             .collect();
         let source_label = source_label(manifest, &saved_inventories, collected);
         OrgModel {

@@ -1,0 +1,325 @@
+//! History, reports and saved inventories in S3, end to end on moto's S3: three runs with a
+//! change between them, every flag that takes a folder given as `s3://`; two runs writing
+//! one history prefix at once; a history prefix past one listing page, pruned; a missing
+//! bucket (one line, exit 2, nothing published).
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use support::{Moto, s3, spec_key, spec_user, stderr, stdout};
+
+const NOW1: &str = "2026-06-01T12:00:00Z";
+const NOW2: &str = "2026-06-08T12:00:00Z";
+const NOW3: &str = "2026-06-15T12:00:00Z";
+
+fn plan() -> Value {
+    json!({"now": NOW1, "users": [
+        spec_user("stale", 300, vec![spec_key(200, "Active", Some((1, "s3", "eu-west-1")))]),
+        spec_user("fresh", 300, vec![spec_key(10, "Active", Some((1, "s3", "eu-west-1")))]),
+        spec_user("unused", 300, vec![spec_key(150, "Active", None)]),
+    ]})
+}
+
+fn keys(moto: &Moto, bucket: &str, prefix: &str) -> BTreeSet<String> {
+    s3::keys(&moto.endpoint, bucket, prefix)
+}
+
+/// The report.json the prefix's pointer names, with the set's CSVs and page beside it.
+fn current_report(moto: &Moto, bucket: &str, prefix: &str) -> Value {
+    let doc = s3::current_report(&moto.endpoint, bucket, prefix);
+    let pointer: Value = serde_json::from_str(&s3::get(
+        &moto.endpoint,
+        bucket,
+        &format!("{prefix}current.json"),
+    ))
+    .unwrap();
+    for name in ["report.html", "findings.csv", "keys.csv"] {
+        assert!(
+            pointer["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == name),
+            "{pointer}"
+        );
+    }
+    doc
+}
+
+fn records(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
+    keys(moto, bucket, prefix)
+        .into_iter()
+        .filter(|k| k.ends_with(".json") && k.contains("account-"))
+        .collect()
+}
+
+#[test]
+fn history_reports_and_inventories_live_in_s3() {
+    let moto = Moto::start();
+    let seeded = moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    s3::create_bucket(&moto.endpoint, "audit-bucket");
+    let (h, r, inv) = (
+        "s3://audit-bucket/keyhygiene/history/",
+        "s3://audit-bucket/keyhygiene/reports/",
+        "s3://audit-bucket/keyhygiene/inventory/latest.json",
+    );
+
+    // Run 1: every location in S3; every finding is new.
+    let out = moto.audit(&[
+        "--as-of",
+        NOW1,
+        "--history",
+        h,
+        "--out-dir",
+        r,
+        "--save-inventory",
+        inv,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("s3://audit-bucket/keyhygiene/reports/runs/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inventory saved to s3://audit-bucket/keyhygiene/inventory/latest.json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("history: recorded s3://audit-bucket/keyhygiene/history/account-"),
+        "{text}"
+    );
+    assert!(text.contains("storage: s3,"), "{text}");
+    assert!(
+        !text.contains("keyhygiene-s3-"),
+        "a temporary path was shown: {text}"
+    );
+    let doc1 = current_report(&moto, "audit-bucket", "keyhygiene/reports/");
+    assert_eq!(doc1["coverage"]["complete"], true, "{doc1}");
+    let first_findings = doc1["findings"].as_array().unwrap().len();
+    assert!(first_findings >= 2, "{doc1}");
+    assert_eq!(
+        records(&moto, "audit-bucket", "keyhygiene/history/").len(),
+        1
+    );
+    let all = keys(&moto, "audit-bucket", "keyhygiene/");
+    assert!(all.contains("keyhygiene/inventory/latest.json"), "{all:?}");
+    assert!(
+        all.contains("keyhygiene/reports/.keyhygiene-probe"),
+        "{all:?}"
+    );
+    assert!(
+        !all.contains("keyhygiene/reports/.keyhygiene-lock"),
+        "the lease is given back: {all:?}"
+    );
+
+    // The account changes: the stale key is deleted.
+    let stale = support::seeded_key_id(&seeded, "stale", 0);
+    moto.change(&json!({"now": NOW2, "changes": [
+        {"op": "delete-key", "user": "stale", "key_id": stale},
+    ]}));
+
+    // Run 2: the baseline is run 1's record, read from S3; the new set becomes current.
+    let out = moto.audit(&["--as-of", NOW2, "--history", h, "--out-dir", r]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let doc2 = current_report(&moto, "audit-bucket", "keyhygiene/reports/");
+    assert_eq!(doc2["comparison"]["origin"], "history", "{doc2}");
+    assert!(
+        doc2["comparison"]["resolved"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+            || doc2["resolved"].as_array().is_some_and(|r| !r.is_empty()),
+        "the deleted key's findings are resolved: {doc2}"
+    );
+    assert_eq!(
+        records(&moto, "audit-bucket", "keyhygiene/history/").len(),
+        2
+    );
+    let sets: BTreeSet<String> = keys(&moto, "audit-bucket", "keyhygiene/reports/runs/")
+        .into_iter()
+        .filter_map(|k| k.split('/').nth(3).map(str::to_string))
+        .collect();
+    assert_eq!(
+        sets.len(),
+        2,
+        "each run's set under a prefix of its own: {sets:?}"
+    );
+
+    // Run 3, offline: run 1's inventory read from S3, compared with the current set
+    // (the pointer resolved), reports on local disk; the history keeps 1 record.
+    let local = tempfile::tempdir().unwrap();
+    let out = moto.audit(&[
+        "--from-inventory",
+        inv,
+        "--as-of",
+        NOW3,
+        "--baseline",
+        r,
+        "--out-dir",
+        local.path().to_str().unwrap(),
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let doc3: Value =
+        serde_json::from_str(&std::fs::read_to_string(local.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc3["comparison"]["origin"], "baseline", "{doc3}");
+    let text = stdout(&out);
+    assert!(!text.contains("keyhygiene-s3-"), "{text}");
+
+    // Run 4: --history-keep 1 prunes run 1's record from S3, and only that.
+    let out = moto.audit(&[
+        "--as-of",
+        NOW3,
+        "--history",
+        h,
+        "--history-keep",
+        "1",
+        "--out-dir",
+        r,
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    assert_eq!(
+        records(&moto, "audit-bucket", "keyhygiene/history/").len(),
+        1
+    );
+    assert!(
+        keys(&moto, "audit-bucket", "keyhygiene/").contains("keyhygiene/inventory/latest.json")
+    );
+}
+
+#[test]
+fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
+    let moto = Moto::start();
+    moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    s3::create_bucket(&moto.endpoint, "shared");
+    let work = tempfile::tempdir().unwrap();
+    let children: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let out = work.path().join(name);
+            support::audit_command(
+                &moto.endpoint,
+                &[
+                    "--as-of",
+                    NOW1,
+                    "--history",
+                    "s3://shared/h/",
+                    "--out-dir",
+                    out.to_str().unwrap(),
+                    "--quiet",
+                ],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    assert_eq!(records(&moto, "shared", "h/").len(), 2);
+}
+
+#[test]
+fn a_history_prefix_past_one_listing_page_is_read_whole_and_pruned_by_key() {
+    let moto = Moto::start();
+    moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    s3::create_bucket(&moto.endpoint, "many");
+    let h = "s3://many/h/";
+    let out = moto.audit(&["--as-of", NOW1, "--history", h, "--out-dir", "s3://many/r/"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // 1,001 objects that sort before the account's record: its record is on page two.
+    s3::s3py(
+        &moto.endpoint,
+        "for i in range(1001): s3.put_object(Bucket=a[0], Key=f'h/0000-other-{i:04}.txt', Body=b'x')",
+        &["many"],
+    );
+    let out = moto.audit(&[
+        "--as-of",
+        NOW2,
+        "--history",
+        h,
+        "--history-keep",
+        "1",
+        "--out-dir",
+        "s3://many/r/",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = current_report(&moto, "many", "r/");
+    assert_eq!(doc["comparison"]["origin"], "history", "{doc}");
+    let all = keys(&moto, "many", "h/");
+    assert_eq!(
+        records(&moto, "many", "h/").len(),
+        1,
+        "pruned to one record"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|k| k.starts_with("h/0000-other-"))
+            .count(),
+        1001,
+        "objects that are not this key's records are never deleted"
+    );
+}
+
+#[test]
+fn a_missing_bucket_is_one_line_exit_2_before_the_crawl() {
+    let moto = Moto::start();
+    moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    for flags in [
+        vec!["--out-dir", "s3://no-such-bucket/r/"],
+        vec!["--history", "s3://no-such-bucket/h/"],
+        vec!["--baseline", "s3://no-such-bucket/r/"],
+    ] {
+        let mut args = vec!["--as-of", NOW1];
+        args.extend(flags.iter().copied());
+        let out = moto.audit(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("s3://no-such-bucket/"), "{err}");
+        assert!(err.contains("NoSuchBucket"), "{err}");
+        // Refused before the crawl: no summary, no report.
+        assert_eq!(stdout(&out), "", "{flags:?}");
+    }
+    // A flag that needs a prefix is told so.
+    let out = moto.audit(&["--history", "s3://bucket/h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("ending with '/'"), "{}", stderr(&out));
+    // Offline runs take S3 inputs; without one, the connection flags are still refused.
+    let out = support::keyhygiene()
+        .args([
+            "audit",
+            "--from-inventory",
+            "sample-reports/inventory.json",
+            "--region",
+            "eu-west-1",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--region cannot be used"),
+        "{}",
+        stderr(&out)
+    );
+}
