@@ -287,6 +287,14 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|DIR", help_heading = OUTPUTS)]
     pub save_inventory: Option<PathBuf>,
 
+    /// Also append the run's Markdown summary (summary.md) to FILE.
+    ///
+    /// For a CI job's summary page: --summary-to "$GITHUB_STEP_SUMMARY". The file is
+    /// outside the report set, created if missing, appended to, never through a symbolic
+    /// link; it is checked before the crawl.
+    #[arg(long, value_name = "FILE", help_heading = OUTPUTS)]
+    pub summary_to: Option<PathBuf>,
+
     /// Encrypt the objects written to S3 with SSE-KMS instead of the bucket's default.
     #[arg(long, value_enum, value_name = "MODE", help_heading = OUTPUTS)]
     pub s3_sse: Option<SseArg>,
@@ -359,6 +367,7 @@ pub enum FormatArg {
     Html,
     Csv,
     Json,
+    Md,
 }
 
 /// `--as-of`: an instant, or the moment the run judges.

@@ -334,10 +334,30 @@
     apply();
   }
 
+  function initOwnerFilter() {
+    // The by-owner table: typing keeps the owners whose name holds the text.
+    var input = document.getElementById("owner-filter");
+    var table = document.getElementById("owner-summary");
+    if (!input || !table) { return; }
+    var owners = table.querySelectorAll("tbody tr");
+    var none = document.getElementById("no-owner");
+    input.addEventListener("input", function () {
+      var q = input.value.trim().toLowerCase();
+      var shown = 0;
+      for (var i = 0; i < owners.length; i++) {
+        var hit = q === "" || owners[i].getAttribute("data-owner").indexOf(q) >= 0;
+        owners[i].hidden = !hit;
+        if (hit) { shown += 1; }
+      }
+      if (none) { none.hidden = shown > 0; }
+    });
+  }
+
   try {
     document.documentElement.classList.add("js");
     initDetails();
     initNewOnly();
+    initOwnerFilter();
     initTable();
     initCopy();
     body.setAttribute("data-js-ready", "1");

@@ -291,13 +291,14 @@ fn both_call_plans_find_exactly_the_same_problems() {
     );
     assert_eq!(full_findings, cheap_findings);
 
-    // Each plan says where every last use came from, in keys.csv's last two columns.
+    // Each plan says where every last use came from, in keys.csv's two columns before the
+    // owner.
     let keys_csv = std::fs::read_to_string(dir.join("economical/keys.csv")).unwrap();
     let mut rows = keys_csv.lines();
     assert!(
         rows.next()
             .unwrap()
-            .ends_with(",account_name,last_used_source,last_used_source_time")
+            .ends_with(",account_name,last_used_source,last_used_source_time,owner")
     );
     let generated = cheap
         .credential_report
@@ -307,10 +308,11 @@ fn both_call_plans_find_exactly_the_same_problems() {
         .unwrap();
     let mut sources = BTreeMap::<String, usize>::new();
     for row in rows {
-        let cells: Vec<&str> = row.rsplitn(3, ',').collect();
-        *sources.entry(cells[1].to_string()).or_default() += 1;
-        if cells[1] == "credential-report" {
-            assert_eq!(cells[0], generated.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let cells: Vec<&str> = row.rsplitn(4, ',').collect();
+        assert_eq!(cells[0], "unowned");
+        *sources.entry(cells[2].to_string()).or_default() += 1;
+        if cells[2] == "credential-report" {
+            assert_eq!(cells[1], generated.format("%Y-%m-%dT%H:%M:%SZ").to_string());
         }
     }
     assert_eq!(sources["credential-report"], cheap.last_use_from_report());

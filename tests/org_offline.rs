@@ -57,7 +57,7 @@ fn several_saved_files_make_one_organization_report() {
             keys.lines()
                 .next()
                 .unwrap()
-                .ends_with(",account_name,last_used_source,last_used_source_time")
+                .ends_with(",account_name,last_used_source,last_used_source_time,owner")
         );
         assert!(out.join("account-111111111111.html").exists());
         assert!(out.join("account-222222222222.html").exists());

@@ -20,7 +20,7 @@ use scraper::{Html, Selector};
 
 const ACCOUNT: &str = "123456789012";
 const HOSTILE: &str = "<script>alert(1)</script>";
-const FINDINGS_HEADER: &str = "account_id,rule_id,severity,user_name,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_date,last_used_service,last_used_region,days_since_last_use,suppressed,suppression_reason,message,remediation,compliance,account_name,finding_id,status,first_seen";
+const FINDINGS_HEADER: &str = "account_id,rule_id,severity,user_name,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_date,last_used_service,last_used_region,days_since_last_use,suppressed,suppression_reason,message,remediation,compliance,account_name,finding_id,status,first_seen,owner";
 
 fn as_of() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
@@ -529,7 +529,7 @@ fn keys_csv_lists_every_key_with_the_rules_that_fired() {
     let (header, rows) = read_csv(&files["keys.csv"]);
     assert_eq!(
         header.join(","),
-        "account_id,user_name,user_path,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_state,last_used_date,last_used_service,last_used_region,days_since_last_use,description,password_enabled,mfa_active,worst_severity,rule_ids,suppressed_rule_ids,account_name,last_used_source,last_used_source_time"
+        "account_id,user_name,user_path,user_arn,access_key_id,key_status,key_created,key_age_days,last_used_state,last_used_date,last_used_service,last_used_region,days_since_last_use,description,password_enabled,mfa_active,worst_severity,rule_ids,suppressed_rule_ids,account_name,last_used_source,last_used_source_time,owner"
     );
     assert_eq!(rows.len(), 6, "five user keys and one root key");
     let get = |id: &str| {

@@ -125,10 +125,44 @@ fn history_reports_and_inventories_live_in_s3() {
         {"op": "delete-key", "user": "stale", "key_id": stale},
     ]}));
 
-    // Run 2: the baseline is run 1's record, read from S3; the new set becomes current.
-    let out = moto.audit(&["--as-of", NOW2, "--history", h, "--out-dir", r]);
+    // Run 2: the baseline is run 1's record, read from S3; the new set becomes current,
+    // encrypted with SSE-KMS as asked.
+    let out = moto.audit(&[
+        "--as-of",
+        NOW2,
+        "--history",
+        h,
+        "--out-dir",
+        r,
+        "--s3-sse",
+        "aws:kms",
+        "--s3-kms-key-id",
+        "alias/keyhygiene",
+    ]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let doc2 = current_report(&moto, "audit-bucket", "keyhygiene/reports/");
+    let pointer: Value = serde_json::from_str(&s3::get(
+        &moto.endpoint,
+        "audit-bucket",
+        "keyhygiene/reports/current.json",
+    ))
+    .unwrap();
+    let encryption = s3::s3py(
+        &moto.endpoint,
+        "h = s3.head_object(Bucket=a[0], Key=a[1])\n\
+         print(h.get('ServerSideEncryption'), h.get('SSEKMSKeyId'))",
+        &[
+            "audit-bucket",
+            &format!(
+                "keyhygiene/reports/{}report.json",
+                pointer["set"].as_str().unwrap()
+            ),
+        ],
+    );
+    assert!(
+        encryption.starts_with("aws:kms") && encryption.contains("keyhygiene"),
+        "{encryption}"
+    );
     assert_eq!(doc2["comparison"]["origin"], "history", "{doc2}");
     assert!(
         doc2["comparison"]["resolved"]
@@ -202,11 +236,10 @@ fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
         file
     });
     s3::create_bucket(&moto.endpoint, "shared");
-    let work = tempfile::tempdir().unwrap();
-    let children: Vec<_> = ["a", "b"]
-        .iter()
-        .map(|name| {
-            let out = work.path().join(name);
+    // Two runs at once into one history and one output prefix: the second waits for the
+    // first's lease; both records are kept, both sets published.
+    let children: Vec<_> = (0..2)
+        .map(|_| {
             support::audit_command(
                 &moto.endpoint,
                 &[
@@ -215,7 +248,9 @@ fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
                     "--history",
                     "s3://shared/h/",
                     "--out-dir",
-                    out.to_str().unwrap(),
+                    "s3://shared/r/",
+                    "--wait-lock",
+                    "2m",
                     "--quiet",
                 ],
             )
@@ -228,6 +263,37 @@ fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     }
     assert_eq!(records(&moto, "shared", "h/").len(), 2);
+    let sets: BTreeSet<String> = keys(&moto, "shared", "r/runs/")
+        .into_iter()
+        .filter_map(|k| k.split('/').nth(2).map(str::to_string))
+        .collect();
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    assert!(!keys(&moto, "shared", "r/").contains("r/.keyhygiene-lock"));
+
+    // A live lease of another run: exit 2 without --wait-lock, nothing published.
+    let lease = |expires: &str| {
+        s3::s3py(
+            &moto.endpoint,
+            "s3.put_object(Bucket=a[0], Key='r/.keyhygiene-lock', Body=json.dumps({'kind': 'keyhygiene-lease', 'run': 'other', 'expires': a[1]}).encode())",
+            &["shared", expires],
+        );
+    };
+    lease("2999-01-01T00:00:00Z");
+    let pointer = s3::get(&moto.endpoint, "shared", "r/current.json");
+    let out = moto.audit(&["--as-of", NOW2, "--out-dir", "s3://shared/r/"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("s3://shared/r/.keyhygiene-lock: another run is writing this prefix"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s3::get(&moto.endpoint, "shared", "r/current.json"), pointer);
+    // An expired one (its run was killed) is taken over, and given back at the end.
+    lease("2020-01-01T00:00:00Z");
+    let out = moto.audit(&["--as-of", NOW2, "--out-dir", "s3://shared/r/"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_ne!(s3::get(&moto.endpoint, "shared", "r/current.json"), pointer);
+    assert!(!keys(&moto, "shared", "r/").contains("r/.keyhygiene-lock"));
 }
 
 #[test]
@@ -322,4 +388,144 @@ fn a_missing_bucket_is_one_line_exit_2_before_the_crawl() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_write_denied_half_way_through_a_set_leaves_the_previous_set_current_and_whole() {
+    let moto = Moto::start();
+    moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    s3::create_bucket(&moto.endpoint, "audit-bucket");
+    let (h, r) = ("s3://audit-bucket/h/", "s3://audit-bucket/r/");
+    let out = moto.audit(&["--as-of", NOW1, "--history", h, "--out-dir", r]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let before = current_report(&moto, "audit-bucket", "r/");
+    let pointer_before = s3::get(&moto.endpoint, "audit-bucket", "r/current.json");
+
+    // The set's last file (report.json, after the CSVs and the page) is denied.
+    let proxy =
+        support::FaultProxy::start(&moto.endpoint, &["--deny", "PutObject:Name=report.json"]);
+    let out = support::audit_at(
+        &proxy.endpoint,
+        &["--as-of", NOW2, "--history", h, "--out-dir", r],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("s3://audit-bucket/r/runs/"), "{err}");
+    assert!(
+        last.contains("report.json: cannot write (AccessDenied)"),
+        "{err}"
+    );
+    assert!(last.contains("s3:PutObject"), "{err}");
+    assert!(
+        last.contains("the previous report set stays current"),
+        "{err}"
+    );
+    let stats = proxy.stats();
+    assert!(
+        stats["actions"]["PutObject"]["denied"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "{stats}"
+    );
+    // The pointer, the previous set and the history are as they were; the lease is back.
+    assert_eq!(
+        s3::get(&moto.endpoint, "audit-bucket", "r/current.json"),
+        pointer_before
+    );
+    assert_eq!(current_report(&moto, "audit-bucket", "r/"), before);
+    assert_eq!(
+        records(&moto, "audit-bucket", "h/").len(),
+        1,
+        "no record of a run not published"
+    );
+    assert!(!keys(&moto, "audit-bucket", "r/").contains("r/.keyhygiene-lock"));
+
+    // A write denied at the probe stops the run before the crawl: one line, exit 2.
+    let proxy = support::FaultProxy::start(
+        &moto.endpoint,
+        &["--deny", "PutObject:Name=.keyhygiene-probe"],
+    );
+    let out = support::audit_at(
+        &proxy.endpoint,
+        &["--as-of", NOW2, "--history", h, "--out-dir", r],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(".keyhygiene-probe: cannot write (AccessDenied)"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), "");
+    let stats = proxy.stats();
+    assert!(
+        stats["actions"]
+            .get("GetAccountAuthorizationDetails")
+            .is_none()
+            && stats["actions"].get("ListUsers").is_none(),
+        "nothing crawled: {stats}"
+    );
+    assert_eq!(
+        s3::get(&moto.endpoint, "audit-bucket", "r/current.json"),
+        pointer_before
+    );
+}
+
+#[test]
+fn objects_that_are_not_keyhygiene_files_are_refused_naming_bucket_and_key() {
+    let moto = Moto::start();
+    moto.seed_spec(&{
+        let file = moto.dir.path().join("plan.json");
+        std::fs::write(&file, plan().to_string()).unwrap();
+        file
+    });
+    s3::create_bucket(&moto.endpoint, "odd");
+    s3::s3py(
+        &moto.endpoint,
+        "s3.put_object(Bucket=a[0], Key='r/current.json', Body=b'hello')\n\
+         s3.put_object(Bucket=a[0], Key='h/account-123456789012.20260101T000000Z.abcdef.json', Body=b'{}')\n\
+         s3.put_object(Bucket=a[0], Key='inv/x.json', Body=b'[1, 2')",
+        &["odd"],
+    );
+    for (flags, named, why) in [
+        (
+            vec!["--baseline", "s3://odd/r/"],
+            "s3://odd/r/current.json",
+            "not a keyhygiene report-set pointer",
+        ),
+        (
+            vec!["--history", "s3://odd/h/"],
+            "s3://odd/h/account-123456789012.20260101T000000Z.abcdef.json",
+            "history record",
+        ),
+        (
+            vec!["--from-inventory", "s3://odd/inv/x.json"],
+            "s3://odd/inv/x.json",
+            "",
+        ),
+    ] {
+        let mut args = vec!["--as-of", NOW1, "--out-dir", "s3://odd/out/"];
+        args.extend(flags.iter().copied());
+        let out = moto.audit(&args);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", stderr(&out));
+        // (A history record is read once the run knows what it audited: after the crawl.)
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.starts_with("keyhygiene: error: "), "{err}");
+        assert!(
+            last.contains(named) && last.contains(why),
+            "{flags:?}: {err}"
+        );
+        assert!(!err.contains("keyhygiene-s3-"), "{err}");
+        assert!(
+            !keys(&moto, "odd", "out/").contains("out/current.json"),
+            "nothing published"
+        );
+    }
 }

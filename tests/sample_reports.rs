@@ -24,6 +24,8 @@ fn sample_reports_match_what_the_code_renders() {
             "--fail-on",
             "none",
             "--quiet",
+            "--format",
+            "html,csv,json,md",
             "--out-dir",
         ])
         .arg(out.path())
@@ -35,7 +37,13 @@ fn sample_reports_match_what_the_code_renders() {
         "{}",
         support::stderr(&output)
     );
-    for file in ["report.html", "report.json", "findings.csv", "keys.csv"] {
+    for file in [
+        "report.html",
+        "report.json",
+        "findings.csv",
+        "keys.csv",
+        "summary.md",
+    ] {
         let committed = std::fs::read_to_string(samples.join(file))
             .unwrap_or_else(|e| panic!("sample-reports/{file}: {e}"));
         let rendered = std::fs::read_to_string(out.path().join(file)).unwrap();

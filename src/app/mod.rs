@@ -255,6 +255,7 @@ fn formats(args: &[FormatArg]) -> Vec<Format> {
             FormatArg::Html => Format::Html,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
+            FormatArg::Md => Format::Md,
         };
         if !out.contains(&f) {
             out.push(f);

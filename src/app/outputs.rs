@@ -42,6 +42,9 @@ impl Outputs {
                 create(shared, &mut created)?;
                 ready(shared, false)?;
             }
+            if let Some(path) = &args.summary_to {
+                crate::fsio::open_append(path).map_err(|e| summary_error(path, &e))?;
+            }
             Ok(lock)
         })();
         match result {
@@ -60,6 +63,14 @@ impl Outputs {
     pub fn abandon(self) {
         remove_empty(&self.created);
     }
+}
+
+/// The error line of a `--summary-to` file that cannot be appended to.
+pub(super) fn summary_error(path: &Path, e: &std::io::Error) -> String {
+    format!(
+        "{}: cannot append the summary to it: {e} (--summary-to takes a regular file, not a link; check the path and its permissions)",
+        super::terminal_path(path)
+    )
 }
 
 /// The folder that holds the file `path`.

@@ -94,6 +94,7 @@ pub(super) fn run(
         policy_file: args.config.clone(),
         saved_inventories: args.from_inventory.clone(),
         comparison: begun.baseline().map(crate::baseline::ComparisonInfo::of),
+        owners: policy.owners.clone(),
     };
     let writer =
         crate::report::writer::writer(layout, &args.out_dir, &formats(&args.format), context)
@@ -401,6 +402,12 @@ fn end(
     let fail_on = args.fail_on.threshold();
     let fails_threshold = totals.reach(fail_on, memory.fail_on_new);
     let (written, recorded) = commit_run(finished.set, saved, &mut compared.pending)?;
+    if let Some(path) = &args.summary_to {
+        use std::io::Write as _;
+        crate::fsio::open_append(path)
+            .and_then(|mut f| f.write_all(&finished.markdown))
+            .map_err(|e| super::outputs::summary_error(path, &e))?;
+    }
     if !args.quiet {
         print!(
             "{}{}",

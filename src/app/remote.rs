@@ -115,19 +115,11 @@ impl Remote {
             None => None,
         };
 
-        // Outputs: leased, probed, and pointed at the private folder.
-        let wait = args.wait_lock.unwrap_or(Duration::ZERO);
-        let out = match out {
-            Some(url) => {
-                probe(&s3, &url)?;
-                let lease = lease::take(&s3, &url, &run, wait)?;
-                let local = root.join("out");
-                shown::register(&local, url.join(&format!("runs/{run}/")).to_string());
-                args.out_dir = local.clone();
-                Some((url, local, lease))
-            }
-            None => None,
-        };
+        // Outputs: probed, pointed at the private folder, and the output prefix leased
+        // last (a run that stops before it holds no lease).
+        if let Some(url) = &out {
+            probe(&s3, url)?;
+        }
         let save = match save {
             Some(url) => {
                 let prefix = if url.is_prefix() {
@@ -150,6 +142,17 @@ impl Remote {
         if let Some((url, _, _)) = &history {
             probe(&s3, url)?;
         }
+        let out = match out {
+            Some(url) => {
+                let wait = args.wait_lock.unwrap_or(Duration::ZERO);
+                let lease = lease::take(&s3, &url, &run, wait)?;
+                let local = root.join("out");
+                shown::register(&local, url.join(&format!("runs/{run}/")).to_string());
+                args.out_dir = local.clone();
+                Some((url, local, lease))
+            }
+            None => None,
+        };
         Ok(Some(Remote {
             s3,
             _temp: temp,
@@ -174,8 +177,17 @@ impl Remote {
         }
     }
 
-    /// Publishes what the run wrote, in order; the pointer last.
+    /// Publishes what the run wrote, in order; the pointer last. The lease is given back
+    /// whether or not the publication succeeded.
     pub fn publish(self) -> Result<Published, String> {
+        let published = self.publish_all();
+        let released = self.release();
+        let published = published?;
+        released?;
+        Ok(published)
+    }
+
+    fn publish_all(&self) -> Result<Published, String> {
         let mut lines = Vec::new();
         if let Some((url, local)) = &self.save {
             if url.is_prefix() {
@@ -227,9 +239,10 @@ impl Remote {
                 url.join(sets::POINTER)
             ));
         }
-        let moved = self.s3.moved();
-        self.release()?;
-        Ok(Published { lines, moved })
+        Ok(Published {
+            lines,
+            moved: self.s3.moved(),
+        })
     }
 
     /// The run stopped with an error: nothing is published; the lease is given back.

@@ -247,6 +247,24 @@ pub fn write_atomic(
     Ok(set.commit()?.remove(0))
 }
 
+/// Opens `path` to append to it, as a CI job's summary file is written
+/// (`$GITHUB_STEP_SUMMARY`): created if missing (mode 0644), never through a symbolic link
+/// (`O_NOFOLLOW`), and only if it is a regular file (a FIFO or a device is refused without
+/// blocking).
+pub fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
 /// Writes a new file atomically; fails, changing nothing, if `path` already exists.
 pub fn write_new(
     path: &Path,

@@ -1,4 +1,5 @@
-//! The policy file (`--config FILE`, TOML): per-rule settings, scope and suppressions.
+//! The policy file (`--config FILE`, TOML): per-rule settings, scope, suppressions, and who
+//! owns a user (`[report]`).
 //!
 //! [`load`] validates the whole file before any AWS call and reports every problem at once,
 //! each as `file:line:column: problem (fix)`. [`apply`] is the one place the policy takes
@@ -32,6 +33,44 @@ pub struct Policy {
     pub scope: Scope,
     /// `[[suppress]]` entries, in file order (the first matching entry is the one shown).
     pub suppressions: Vec<Suppression>,
+    /// `[report]`: the tags that name a user's owner.
+    pub owners: Owners,
+}
+
+/// Who owns a user: the value of the first of `tags` the user carries (`[report]
+/// owner-tags`), else `fallback` (`owner-fallback`, default `unowned`). The root user and
+/// a user without any of the tags belong to the fallback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owners {
+    pub tags: Vec<String>,
+    pub fallback: String,
+}
+
+/// The owner of users no owner tag names.
+pub const DEFAULT_OWNER: &str = "unowned";
+
+impl Default for Owners {
+    fn default() -> Self {
+        Owners {
+            tags: Vec::new(),
+            fallback: DEFAULT_OWNER.to_string(),
+        }
+    }
+}
+
+impl Owners {
+    /// The owner of a user with `tags`: the first owner tag present with a value that is not
+    /// blank, else the fallback.
+    pub fn of<'a>(&'a self, tags: &'a [crate::inventory::Tag]) -> &'a str {
+        self.tags
+            .iter()
+            .find_map(|key| {
+                tags.iter()
+                    .find(|t| &t.key == key && !t.value.trim().is_empty())
+                    .map(|t| t.value.as_str())
+            })
+            .unwrap_or(&self.fallback)
+    }
 }
 
 impl Default for Policy {
@@ -40,6 +79,7 @@ impl Default for Policy {
             rules: default_settings(),
             scope: Scope::default(),
             suppressions: Vec::new(),
+            owners: Owners::default(),
         }
     }
 }

@@ -15,7 +15,11 @@ use crate::findings::Severity;
 use crate::ident::AccountId;
 use crate::rules::find;
 
-const TOP_KEYS: &[&str] = &["rules", "scope", "suppress"];
+const TOP_KEYS: &[&str] = &["rules", "scope", "suppress", "report"];
+const REPORT_KEYS: &[&str] = &["owner-tags", "owner-fallback"];
+/// IAM's longest tag key and value.
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
 const SCOPE_KEYS: &[&str] = &["include", "exclude"];
 const FILTER_KEYS: &[&str] = &["users", "paths", "tags", "accounts"];
 const SUPPRESS_KEYS: &[&str] = &[
@@ -64,6 +68,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Policy, PolicyError> {
             "rules" => rules(&mut c, value, &mut policy),
             "scope" => scope(&mut c, value, &mut policy),
             "suppress" => suppressions(&mut c, value, &mut policy),
+            "report" => report(&mut c, value, &mut policy),
             _ => c.unknown_key(key, "the policy file", TOP_KEYS),
         }
     }
@@ -155,6 +160,51 @@ fn rules(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
                     None => c.unknown_key(key, &format!("[rules.{id}]"), &expected),
                 },
             }
+        }
+    }
+}
+
+/// `[report]`: `owner-tags` (tag keys, the first present wins) and `owner-fallback`.
+fn report(c: &mut Checker<'_>, value: &Value<'_>, policy: &mut Policy) {
+    let Some(table) = c.table(
+        value,
+        "report",
+        "write a [report] section with owner-tags and owner-fallback",
+    ) else {
+        return;
+    };
+    for (key, value) in table {
+        match key.get_ref().as_ref() {
+            "owner-tags" => {
+                let fix = "write owner-tags = [\"team\", \"owner\"]: tag keys, the first a user carries names its owner";
+                let mut tags = Vec::new();
+                for (tag, span) in c.strings(value, "report.owner-tags", fix) {
+                    if tag.is_empty() || tag.chars().count() > MAX_TAG_KEY {
+                        c.problem(
+                            span,
+                            format!("\"report.owner-tags\": a tag key has 1 to {MAX_TAG_KEY} characters ({fix})"),
+                        );
+                    } else {
+                        tags.push(tag.to_string());
+                    }
+                }
+                policy.owners.tags = tags;
+            }
+            "owner-fallback" => {
+                let fix =
+                    "write owner-fallback = \"unowned\": the owner of users no owner tag names";
+                if let Some(text) = c.string(value, "report.owner-fallback", fix) {
+                    if text.trim().is_empty() || text.chars().count() > MAX_TAG_VALUE {
+                        c.problem(
+                            value.span(),
+                            format!("\"report.owner-fallback\" has 1 to {MAX_TAG_VALUE} characters, not all blank ({fix})"),
+                        );
+                    } else {
+                        policy.owners.fallback = text.to_string();
+                    }
+                }
+            }
+            _ => c.unknown_key(key, "[report]", REPORT_KEYS),
         }
     }
 }

@@ -65,6 +65,17 @@ tags = []
 accounts = []
 
 # ---------------------------------------------------------------------------------------
+# Owners: who owns a user, for the `owner` column of findings.csv and keys.csv, the
+# `owner` of report.json's findings and the HTML report's by-owner table.
+#   owner-tags      tag keys; the first one a user carries (with a value) names its owner,
+#                   e.g. ["team", "owner", "cost-center"]
+#   owner-fallback  the owner of users without any of them, and of the root user
+# ---------------------------------------------------------------------------------------
+[report]
+owner-tags = []
+owner-fallback = "unowned"
+
+# ---------------------------------------------------------------------------------------
 # Suppressions: accepted findings. A suppressed finding stays in every report, with the
 # reason, but does not count toward the exit code.
 #   rule           a rule id, or "*" for every rule (required unless finding-id is set)

@@ -152,7 +152,7 @@ fn inline_tables_work_too() {
 fn unknown_top_level_key() {
     assert_eq!(
         one_problem("\n  bogus = 1\n"),
-        "policy.toml:2:3: unknown key \"bogus\" in the policy file (expected one of: rules, scope, suppress)"
+        "policy.toml:2:3: unknown key \"bogus\" in the policy file (expected one of: rules, scope, suppress, report)"
     );
 }
 

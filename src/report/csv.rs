@@ -16,7 +16,7 @@ use crate::findings::EvaluatedFinding;
 use super::model::{KeyRow, ReportModel, rfc3339};
 
 /// The header of `findings.csv`. The column order is part of the format: append, never reorder.
-pub const FINDINGS_HEADER: [&str; 22] = [
+pub const FINDINGS_HEADER: [&str; 23] = [
     "account_id",
     "rule_id",
     "severity",
@@ -39,10 +39,11 @@ pub const FINDINGS_HEADER: [&str; 22] = [
     "finding_id",
     "status",
     "first_seen",
+    "owner",
 ];
 
 /// The header of `keys.csv`. The column order is part of the format: append, never reorder.
-pub const KEYS_HEADER: [&str; 22] = [
+pub const KEYS_HEADER: [&str; 23] = [
     "account_id",
     "user_name",
     "user_path",
@@ -65,6 +66,7 @@ pub const KEYS_HEADER: [&str; 22] = [
     "account_name",
     "last_used_source",
     "last_used_source_time",
+    "owner",
 ];
 
 /// Makes a text cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or
@@ -131,6 +133,7 @@ struct FindingRow {
     finding_id: String,
     status: &'static str,
     first_seen: String,
+    owner: String,
 }
 
 impl FindingRow {
@@ -139,6 +142,7 @@ impl FindingRow {
         account_name: Option<&str>,
         ef: &EvaluatedFinding,
         today: NaiveDate,
+        owner: &str,
     ) -> FindingRow {
         let f = &ef.finding;
         FindingRow {
@@ -164,6 +168,7 @@ impl FindingRow {
             finding_id: text(&f.finding_id),
             status: ef.tracking.status.as_str(),
             first_seen: ef.tracking.first_seen_text(today),
+            owner: text(owner),
         }
     }
 }
@@ -197,7 +202,8 @@ fn finding_rows<W: Write>(
     let account = m.account_id.as_deref().unwrap_or_default();
     let today = m.as_of.date_naive();
     for f in m.open.iter().chain(&m.suppressed) {
-        w.serialize(FindingRow::new(account, account_name, f, today))?;
+        let owner = m.owner(&f.finding.user_name);
+        w.serialize(FindingRow::new(account, account_name, f, today, owner))?;
     }
     Ok(())
 }
@@ -228,10 +234,11 @@ struct KeyCsvRow {
     account_name: String,
     last_used_source: &'static str,
     last_used_source_time: String,
+    owner: String,
 }
 
 impl KeyCsvRow {
-    fn new(account: &str, account_name: Option<&str>, k: &KeyRow) -> KeyCsvRow {
+    fn new(account: &str, account_name: Option<&str>, k: &KeyRow, owner: &str) -> KeyCsvRow {
         let rule_ids: Vec<&str> = k.rules.iter().map(|r| r.rule_id).collect();
         KeyCsvRow {
             account_id: text(account),
@@ -256,6 +263,7 @@ impl KeyCsvRow {
             account_name: opt_text(account_name),
             last_used_source: k.last_used_source,
             last_used_source_time: date(k.last_used_source_time),
+            owner: text(owner),
         }
     }
 }
@@ -294,7 +302,8 @@ fn key_rows<W: Write>(
 ) -> io::Result<()> {
     let account = m.account_id.as_deref().unwrap_or_default();
     for k in m.key_rows() {
-        w.serialize(KeyCsvRow::new(account, account_name, &k))?;
+        let owner = m.owner(k.user_name);
+        w.serialize(KeyCsvRow::new(account, account_name, &k, owner))?;
     }
     Ok(())
 }
@@ -325,7 +334,7 @@ mod tests {
             tracking: Default::default(),
         };
         assert_eq!(
-            columns(FindingRow::new("", None, &ef, NaiveDate::MIN)),
+            columns(FindingRow::new("", None, &ef, NaiveDate::MIN, "")),
             FINDINGS_HEADER.join(",")
         );
         let row = KeyCsvRow {
@@ -351,6 +360,7 @@ mod tests {
             account_name: String::new(),
             last_used_source: "",
             last_used_source_time: String::new(),
+            owner: String::new(),
         };
         assert_eq!(columns(row), KEYS_HEADER.join(","));
     }

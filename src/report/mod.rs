@@ -1,4 +1,4 @@
-//! The reports: HTML, CSV and JSON, all from one view model.
+//! The reports: HTML, CSV, JSON and the Markdown summary, all from one view model.
 //!
 //! [`model::ReportModel`] is computed once from a [`RunInfo`]; `html`, `csv` and `json` only
 //! format it. Output is byte-stable for a given inventory, finding set and as-of time: no wall
@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod model;
 pub mod set;
 pub mod spilled;
@@ -32,6 +33,8 @@ pub enum Format {
     Html,
     Csv,
     Json,
+    /// `summary.md`, written by the layout's writer from the run's figures.
+    Md,
 }
 
 impl Format {
@@ -41,6 +44,7 @@ impl Format {
             Format::Html => &[ReportFile::Html],
             Format::Csv => &[ReportFile::FindingsCsv, ReportFile::KeysCsv],
             Format::Json => &[ReportFile::Json],
+            Format::Md => &[ReportFile::SummaryMd],
         }
     }
 }
@@ -52,6 +56,7 @@ pub enum ReportFile {
     FindingsCsv,
     KeysCsv,
     Json,
+    SummaryMd,
 }
 
 impl ReportFile {
@@ -61,7 +66,14 @@ impl ReportFile {
             ReportFile::FindingsCsv => "findings.csv",
             ReportFile::KeysCsv => "keys.csv",
             ReportFile::Json => "report.json",
+            ReportFile::SummaryMd => "summary.md",
         }
+    }
+
+    /// True for the files rendered from one account's model alone; `summary.md` needs the
+    /// whole run and is staged by the layout's writer ([`writer`]).
+    fn of_model(self) -> bool {
+        self != ReportFile::SummaryMd
     }
 
     /// Streams this file of the report into `out`.
@@ -71,6 +83,9 @@ impl ReportFile {
             ReportFile::FindingsCsv => csv::write_findings_csv(model, out),
             ReportFile::KeysCsv => csv::write_keys_csv(model, out),
             ReportFile::Json => json::write_report_json(model, out),
+            ReportFile::SummaryMd => Err(io::Error::other(
+                "summary.md is written by the run's writer, from the whole run",
+            )),
         }
     }
 }
@@ -128,6 +143,7 @@ pub fn render_model(
 ) -> Result<Vec<RenderedFile>, ReportError> {
     files(formats)
         .into_iter()
+        .filter(|f| f.of_model())
         .map(|file| {
             let mut bytes = Vec::new();
             file.write(model, &mut bytes)
@@ -163,7 +179,7 @@ pub fn write_reports(
     formats: &[Format],
     run: &RunInfo<'_>,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let written = stage_reports(out_dir, formats, &ReportModel::build(run), None)?
+    let written = stage_reports(out_dir, formats, &ReportModel::build(run), None, None)?
         .commit()
         .map_err(ReportError::Write)?;
     // The reports a reader opens, not the set manifest.
@@ -184,15 +200,23 @@ pub fn write_reports(
 /// nothing is visible until the set is committed ([`crate::fsio::commit`]), so a failed run
 /// leaves the previous report set as it was and a reader never sees half a report. With a
 /// history key, `report.json` is signed (`report.json.sig`); the set manifest is staged
-/// last ([`set::finish`]). Files of formats not requested are left alone.
+/// last ([`set::finish`]). Files of formats not requested are left alone. `summary_md` is
+/// the run's `summary.md`, staged when the formats ask for it.
 pub fn stage_reports(
     out_dir: &Path,
     formats: &[Format],
     model: &ReportModel,
     signer: Option<&crate::baseline::signing::HistoryKey>,
+    summary_md: Option<&[u8]>,
 ) -> Result<FileSet, ReportError> {
     let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
     set::stage_files(&mut set, formats, model).map_err(ReportError::Write)?;
+    if let Some(bytes) = summary_md
+        && formats.contains(&Format::Md)
+    {
+        set.stage(ReportFile::SummaryMd.name(), |out| out.write_all(bytes))
+            .map_err(ReportError::Write)?;
+    }
     set::finish(&mut set, formats, signer)?;
     Ok(set)
 }

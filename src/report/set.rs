@@ -38,6 +38,7 @@ fn format_of(name: &str) -> Option<Format> {
         "report.html" => Some(Format::Html),
         "findings.csv" | "keys.csv" => Some(Format::Csv),
         "report.json" => Some(Format::Json),
+        "summary.md" => Some(Format::Md),
         _ if name == signature_name() => Some(Format::Json),
         _ => None,
     }
@@ -124,7 +125,7 @@ pub(super) fn stage_files(
     formats: &[Format],
     model: &super::ReportModel,
 ) -> Result<(), WriteError> {
-    for file in super::files(formats) {
+    for file in super::files(formats).into_iter().filter(|f| f.of_model()) {
         set.stage(file.name(), |out| file.write(model, out))?;
     }
     Ok(())

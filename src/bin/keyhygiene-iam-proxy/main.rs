@@ -1,10 +1,13 @@
 //! keyhygiene-iam-proxy: an HTTP/1.1 reverse proxy that makes a local AWS-compatible
-//! endpoint (such as moto's server) answer more like IAM, STS and Organizations do.
+//! endpoint (such as moto's server) answer more like IAM, STS, Organizations and S3 do.
 //!
-//! It understands both protocols these services use (`protocol.rs`): the query protocol
-//! (IAM, STS: `Action=` and the parameters in the form body, XML errors) and the JSON
+//! It understands the protocols these services use (`protocol.rs`): the query protocol
+//! (IAM, STS: `Action=` and the parameters in the form body, XML errors), the JSON
 //! protocol (Organizations: the action in `X-Amz-Target`, the parameters in the JSON body,
-//! JSON errors). Everything below applies to both.
+//! JSON errors) and S3's REST-XML protocol (the operation from the method, path and query;
+//! the parameters `Bucket`, `Key` and `Name`, the key's last segment, so
+//! `--deny PutObject:Name=report.json` denies one file of a report set; S3's XML errors).
+//! Everything below applies to all three.
 //!
 //! - Latency: every answer leaves no earlier than `--latency-ms` plus up to `--jitter-ms`
 //!   after its request arrived. The endpoint's own time counts inside that delay, as a

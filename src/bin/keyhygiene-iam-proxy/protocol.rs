@@ -6,6 +6,10 @@
 //! - The JSON protocol (Organizations): the action in the `X-Amz-Target` header
 //!   (`AWSOrganizationsV20161128.ListAccounts`), the parameters in the JSON body; errors are
 //!   JSON documents whose `__type` is the error code.
+//! - S3's REST-XML protocol (a request signed for the `s3` service): the operation from the
+//!   method, the path (`/bucket/key`, path-style) and the query (`list-type=2`); the
+//!   parameters `Bucket`, `Key` and `Name` (the key's last segment, e.g. `report.json`);
+//!   errors are S3's XML `<Error>` documents.
 
 use crate::faults::{self, FaultKind, Outcome};
 use crate::wire::{Request, Response};
@@ -17,6 +21,8 @@ pub enum Protocol {
     Query { sts: bool },
     /// `service` names the service in messages and IAM actions, e.g. `organizations`.
     Json { service: String },
+    /// S3, path-style.
+    S3,
 }
 
 /// One API call, as the proxy sees it.
@@ -33,6 +39,9 @@ impl ApiCall {
     /// The API call a request makes; `None` when it is not one (for example the endpoint's
     /// own control API), and the request is passed through as it is.
     pub fn parse(request: &Request) -> Option<ApiCall> {
+        if signed_service(request).as_deref() == Some("s3") {
+            return Some(s3_call(request));
+        }
         if let Some(target) = request.header("x-amz-target") {
             let target = String::from_utf8_lossy(target);
             let (prefix, action) = target.rsplit_once('.')?;
@@ -73,6 +82,7 @@ impl ApiCall {
             Protocol::Query { sts: true } => "sts",
             Protocol::Query { sts: false } => "iam",
             Protocol::Json { service } => service,
+            Protocol::S3 => "s3",
         }
     }
 
@@ -86,6 +96,9 @@ impl ApiCall {
     /// The service's error answer for an outcome other than forwarding: `None` for those
     /// that are not answered with an error (forward, reset, slow, slow body).
     pub fn error_response(&self, outcome: Outcome, request_id: &str) -> Option<Response> {
+        if self.protocol == Protocol::S3 {
+            return self.s3_error(outcome, request_id);
+        }
         let json = matches!(self.protocol, Protocol::Json { .. });
         let organizations = self.service() == "organizations";
         let (status, kind, code, message) = match outcome {
@@ -166,6 +179,14 @@ impl ApiCall {
     /// query protocol; the JSON protocol gets an empty object).
     pub fn empty_listing(&self, request_id: &str) -> Response {
         let mut response = match &self.protocol {
+            Protocol::S3 => Response::new(
+                200,
+                "application/xml",
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{}</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>",
+                    xml_escape(self.param("Bucket").unwrap_or_default())
+                ),
+            ),
             Protocol::Json { .. } => Response::new(200, "application/x-amz-json-1.1", "{}"),
             Protocol::Query { .. } => {
                 let list = match self.action.as_str() {
@@ -193,6 +214,37 @@ impl ApiCall {
         response
     }
 
+    /// S3's error answer: an XML `<Error>` document with S3's codes and statuses.
+    fn s3_error(&self, outcome: Outcome, request_id: &str) -> Option<Response> {
+        let (status, code, message) = match outcome {
+            Outcome::Forward
+            | Outcome::Empty
+            | Outcome::Fault(FaultKind::Reset)
+            | Outcome::Fault(FaultKind::Slow)
+            | Outcome::Fault(FaultKind::SlowBody) => return None,
+            Outcome::Throttle => (503, "SlowDown", "Please reduce your request rate."),
+            Outcome::Invalid => (400, "InvalidRequest", "The request is not valid."),
+            Outcome::Deny => (403, "AccessDenied", "Access Denied"),
+            Outcome::Fault(FaultKind::ServiceFailure) => (
+                500,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            ),
+        };
+        let mut response = Response::new(
+            status,
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><Key>{}</Key><RequestId>{request_id}</RequestId></Error>",
+                xml_escape(self.param("Key").unwrap_or_default())
+            ),
+        );
+        response
+            .headers
+            .push(("x-amz-request-id".into(), request_id.as_bytes().to_vec()));
+        Some(response)
+    }
+
     /// The AccessDenied message, naming the action and, when the request names one, the
     /// resource.
     fn denial(&self) -> String {
@@ -211,6 +263,70 @@ impl ApiCall {
             self.action
         )
     }
+}
+
+/// The service a request is signed for: the fourth field of its SigV4 credential scope
+/// (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
+fn signed_service(request: &Request) -> Option<String> {
+    let header = String::from_utf8_lossy(request.header("authorization")?).into_owned();
+    let (_, rest) = header.split_once("Credential=")?;
+    let scope = rest.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+/// An S3 request, path-style: the operation from the method, the path and the query.
+fn s3_call(request: &Request) -> ApiCall {
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((request.target.as_str(), ""));
+    let path = path.trim_start_matches('/');
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    let key = percent_decode(key);
+    let query = faults::parse_form(query.as_bytes());
+    let has = |name: &str| query.iter().any(|(k, _)| k == name);
+    let action = match (request.method.as_str(), key.is_empty()) {
+        ("GET", true) if has("list-type") => "ListObjectsV2",
+        ("GET", true) => "ListObjects",
+        ("PUT", true) => "CreateBucket",
+        ("GET", false) => "GetObject",
+        ("HEAD", false) => "HeadObject",
+        ("PUT", false) => "PutObject",
+        ("DELETE", false) => "DeleteObject",
+        _ => "S3Request",
+    };
+    let mut params = vec![("Bucket".to_string(), percent_decode(bucket))];
+    if !key.is_empty() {
+        let name = key.rsplit('/').next().unwrap_or_default().to_string();
+        params.push(("Key".to_string(), key));
+        params.push(("Name".to_string(), name));
+    }
+    params.extend(query);
+    ApiCall {
+        action: action.to_string(),
+        params,
+        protocol: Protocol::S3,
+    }
+}
+
+/// `%XX` escapes of a path decoded (invalid ones kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The service behind a JSON-protocol target prefix: `AWSOrganizationsV20161128` is
@@ -427,6 +543,32 @@ mod tests {
         assert_eq!(failed.status, 500);
         assert_eq!(body_json(&failed)["__type"], "ServiceException");
         assert!(call.error_response(Outcome::Forward, "rid").is_none());
+    }
+
+    #[test]
+    fn s3_calls_come_from_the_method_path_and_query() {
+        let auth = "AWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x";
+        let call = |method: &str, target: &str| {
+            let mut r = request(&[("authorization", auth)], "");
+            r.method = method.into();
+            r.target = target.into();
+            ApiCall::parse(&r).unwrap()
+        };
+        let put = call("PUT", "/audit/kh/runs/r1/report%2Ejson?x-id=PutObject");
+        assert_eq!(put.action, "PutObject");
+        assert_eq!(put.param("Key"), Some("kh/runs/r1/report.json"));
+        assert_eq!(put.param("Name"), Some("report.json"));
+        assert_eq!(put.param("Bucket"), Some("audit"));
+        assert_eq!(
+            call("GET", "/audit?list-type=2&prefix=kh%2F").action,
+            "ListObjectsV2"
+        );
+        assert_eq!(call("GET", "/audit/kh/a.json").action, "GetObject");
+        assert_eq!(call("DELETE", "/audit/kh/a.json").action, "DeleteObject");
+        let denied = put.error_response(Outcome::Deny, "rid").unwrap();
+        assert_eq!(denied.status, 403);
+        let body = String::from_utf8(denied.body.to_vec()).unwrap();
+        assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Finding<'a> {
     pub previous_severity: Option<&'a str>,
     /// `now-suppressed` or `no-longer-suppressed` when that changed since the baseline.
     pub suppression_change: Option<&'a str>,
+    /// Who owns the user (the policy's `[report]` owner tags, else its fallback).
+    pub owner: &'a str,
 }
 
 #[derive(Serialize)]
@@ -69,7 +71,8 @@ impl Serialize for FindingList<'_> {
         ) -> impl Iterator<Item = Finding<'m>> {
             let list = if suppressed { &m.suppressed } else { &m.open };
             let today = m.as_of.date_naive();
-            list.iter().map(move |ef| finding(ef, name, today))
+            list.iter()
+                .map(move |ef| finding(ef, name, today, m.owner(&ef.finding.user_name)))
         }
         match self {
             FindingList::Account(m, suppressed) => serializer.collect_seq(of(m, None, *suppressed)),
@@ -82,6 +85,7 @@ pub(super) fn finding<'a>(
     ef: &'a EvaluatedFinding,
     account_name: Option<&'a str>,
     today: chrono::NaiveDate,
+    owner: &'a str,
 ) -> Finding<'a> {
     let f = &ef.finding;
     Finding {
@@ -114,5 +118,6 @@ pub(super) fn finding<'a>(
         first_seen: ef.tracking.first_seen_text(today),
         previous_severity: ef.tracking.previous_severity.map(|s| s.as_str()),
         suppression_change: ef.tracking.suppression_change.map(|c| c.as_str()),
+        owner,
     }
 }

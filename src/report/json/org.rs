@@ -83,10 +83,18 @@ pub fn spill_account(
     let name = view.name.as_deref();
     let today = m.as_of.date_naive();
     for ef in &m.open {
-        spilled.append_item(Part::OpenFindings, id, &finding(ef, name, today))?;
+        spilled.append_item(
+            Part::OpenFindings,
+            id,
+            &finding(ef, name, today, m.owner(&ef.finding.user_name)),
+        )?;
     }
     for ef in &m.suppressed {
-        spilled.append_item(Part::SuppressedFindings, id, &finding(ef, name, today))?;
+        spilled.append_item(
+            Part::SuppressedFindings,
+            id,
+            &finding(ef, name, today, m.owner(&ef.finding.user_name)),
+        )?;
     }
     for g in &m.coverage.gaps {
         spilled.append_item(Part::Gaps, id, &gap(Some(id), g))?;

@@ -33,6 +33,7 @@ mod findings;
 mod header;
 mod keys;
 mod org;
+mod owners;
 mod summary;
 mod tracking;
 mod trend;
@@ -42,6 +43,7 @@ pub use findings::*;
 pub use header::*;
 pub use keys::*;
 pub use org::*;
+pub use owners::*;
 pub use summary::*;
 pub use tracking::*;
 pub use trend::*;
@@ -122,6 +124,11 @@ pub struct ReportModel<'a> {
     /// The account's figures ([`Figures::of`]): the summary, the verdict and the JSON
     /// counts read them.
     pub figures: Figures,
+    /// Who owns each user ([`ReportModel::set_owners`]; everyone is the default fallback's
+    /// until then).
+    pub owners: OwnerIndex,
+    /// Open findings per owner, worst first: the by-owner table.
+    pub by_owner: Vec<OwnerRow>,
 }
 
 /// A duration for people: "12 min", "3 h", "2 days".
@@ -239,7 +246,28 @@ impl<'a> ReportModel<'a> {
             tracking: tracking_view(run.tracking, run.findings),
             id_source: crate::findings::IdSource::of(inv),
             figures: run.figures.clone(),
+            owners: OwnerIndex::default(),
+            by_owner: Vec::new(),
         }
+    }
+
+    /// Names the users' owners under the policy's `[report]` owner tags, and counts the
+    /// open findings per owner.
+    pub fn set_owners(&mut self, owners: &crate::policy::Owners, inventory: &Inventory) {
+        self.owners = OwnerIndex::of(owners, inventory);
+        // Without owner tags everyone is the fallback's: no table to show.
+        if owners.tags.is_empty() {
+            self.by_owner = Vec::new();
+            return;
+        }
+        let mut tally = OwnerTally::default();
+        tally.add(&self.owners, self.open.iter().copied());
+        self.by_owner = tally.rows();
+    }
+
+    /// The owner of the user named `user`.
+    pub fn owner(&self, user: &str) -> &str {
+        self.owners.owner(user)
     }
 }
 

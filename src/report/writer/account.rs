@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Finished, JudgedAccount, RunEnd, Writer};
 use crate::org::AccountRecord;
 use crate::report::model::{ReportModel, RunContext};
-use crate::report::{Format, ReportError, RunInfo, stage_reports, summary};
+use crate::report::{Format, ReportError, RunInfo, markdown, stage_reports, summary};
 
 pub struct AccountWriter {
     out_dir: PathBuf,
@@ -79,7 +79,7 @@ impl Writer for AccountWriter {
         findings.not_assessed = notices.not_assessed;
         findings.expired_suppressions = notices.expired_suppressions;
         findings.unused_suppressions = notices.unused_suppressions;
-        let model = ReportModel::build(&RunInfo {
+        let mut model = ReportModel::build(&RunInfo {
             inventory: &inventory,
             findings: &findings,
             as_of: context.as_of,
@@ -91,10 +91,35 @@ impl Writer for AccountWriter {
             tracking: Some(end.tracking),
             figures: &figures,
         });
-        let set = stage_reports(&out_dir, &formats, &model, end.signer)?;
+        model.set_owners(&context.owners, &inventory);
+        let mut digest = markdown::Digest::default();
+        digest.add(model.open.iter().copied(), &model.coverage.gaps, None);
+        let audited = format!("account {}", model.account_label);
+        let names = super::other_files(&formats);
+        let mut md = Vec::new();
+        markdown::write(
+            &markdown::Run {
+                audited: &audited,
+                as_of: &model.as_of_text,
+                totals: end.totals,
+                fail_on: context.fail_on,
+                fail_on_new: context.fail_on_new,
+                tracking: &model.tracking,
+                organization: false,
+                files: &names,
+            },
+            digest,
+            &mut md,
+        )
+        .map_err(|e| ReportError::Render {
+            path: "summary.md".into(),
+            message: e.to_string(),
+        })?;
+        let set = stage_reports(&out_dir, &formats, &model, end.signer, Some(&md))?;
         Ok(Finished {
             set,
             summary: summary::account(&model),
+            markdown: md,
         })
     }
 }

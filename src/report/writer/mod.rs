@@ -68,6 +68,8 @@ pub struct Finished {
     pub set: FileSet,
     /// The summary's lines up to the closing ones ([`super::summary::closing`]).
     pub summary: String,
+    /// The run's `summary.md` (in the set with `--format md`; `--summary-to` appends it).
+    pub markdown: Vec<u8>,
 }
 
 /// The writer of one layout.
@@ -78,6 +80,15 @@ pub trait Writer {
     fn other(&mut self, record: &AccountRecord) -> Result<(), ReportError>;
     /// Stages every file of the set.
     fn finish(self: Box<Self>, end: RunEnd<'_>) -> Result<Finished, ReportError>;
+}
+
+/// The files of the set a reader opens besides `summary.md`, for its last line.
+fn other_files(formats: &[Format]) -> Vec<&'static str> {
+    super::files(formats)
+        .into_iter()
+        .filter(|f| *f != super::ReportFile::SummaryMd)
+        .map(|f| f.name())
+        .collect()
 }
 
 /// The writer of `layout`, staging into `out_dir` (created if needed).

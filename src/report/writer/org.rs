@@ -17,7 +17,7 @@ use crate::report::model::{
     other_view,
 };
 use crate::report::spilled::{Part, Spilled};
-use crate::report::{Format, ReportError, ReportFile, csv, files, html, json, summary};
+use crate::report::{Format, ReportError, ReportFile, csv, files, html, json, markdown, summary};
 
 pub struct OrgWriter {
     set: FileSet,
@@ -30,6 +30,10 @@ pub struct OrgWriter {
     endpoint: Option<String>,
     /// The earliest and latest collection times of the audited accounts.
     collected: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// What `summary.md` keeps of the accounts (bounded).
+    digest: markdown::Digest,
+    /// Open findings per owner, over the accounts so far.
+    owners: crate::report::model::OwnerTally,
 }
 
 impl OrgWriter {
@@ -47,6 +51,8 @@ impl OrgWriter {
             views: Vec::new(),
             endpoint: None,
             collected: None,
+            digest: markdown::Digest::default(),
+            owners: Default::default(),
         })
     }
 }
@@ -90,8 +96,13 @@ impl Writer for OrgWriter {
                 ReportFile::Json => {
                     json::spill_account(&mut self.spilled, &view, &m).map_err(spill_error)?
                 }
+                // The run's summary is written once, at the end.
+                ReportFile::SummaryMd => {}
             }
         }
+        self.digest
+            .add(m.open.iter().copied(), &m.coverage.gaps, Some(id));
+        self.owners.merge(&m.by_owner);
         if self.endpoint.is_none() {
             self.endpoint = m.source.endpoint.clone();
         }
@@ -106,6 +117,10 @@ impl Writer for OrgWriter {
 
     /// Notes an account that was not audited: its row in the overview and in `report.json`.
     fn other(&mut self, record: &AccountRecord) -> Result<(), ReportError> {
+        if let crate::org::Outcome::Unreachable(p) = &record.result {
+            self.digest
+                .unreachable(record.account.id.as_str(), &p.operation, &p.error_code);
+        }
         let view = other_view(record);
         if self.files.contains(&ReportFile::Json) {
             json::spill_other(&mut self.spilled, &view).map_err(spill_error)?;
@@ -125,12 +140,14 @@ impl Writer for OrgWriter {
             views,
             endpoint,
             collected,
+            digest,
+            owners,
         } = *self;
         let manifest = end.manifest.ok_or_else(|| ReportError::Render {
             path: "report.html".to_string(),
             message: "an organization's report needs its manifest".to_string(),
         })?;
-        let model = OrgModel::build(Overview {
+        let mut model = OrgModel::build(Overview {
             context: &context,
             manifest,
             totals: end.totals,
@@ -141,7 +158,28 @@ impl Writer for OrgWriter {
             endpoint,
             collected,
         });
+        model.by_owner = owners.rows();
         spilled.set_order(model.accounts.iter().map(|a| a.id.clone()).collect());
+        let names = super::other_files(&formats);
+        let mut md = Vec::new();
+        markdown::write(
+            &markdown::Run {
+                audited: &model.title,
+                as_of: &model.as_of_text,
+                totals: end.totals,
+                fail_on: context.fail_on,
+                fail_on_new: context.fail_on_new,
+                tracking: &model.tracking,
+                organization: true,
+                files: &names,
+            },
+            digest,
+            &mut md,
+        )
+        .map_err(|e| ReportError::Render {
+            path: "summary.md".into(),
+            message: e.to_string(),
+        })?;
         for file in files {
             set.stage(file.name(), |out| match file {
                 ReportFile::Html => html::write_org_html(&model, out),
@@ -154,6 +192,7 @@ impl Writer for OrgWriter {
                     spilled.copy(Part::KeysCsv, out)
                 }
                 ReportFile::Json => json::write_org_json(&model, &spilled, out),
+                ReportFile::SummaryMd => out.write_all(&md),
             })
             .map_err(ReportError::Write)?;
         }
@@ -161,6 +200,7 @@ impl Writer for OrgWriter {
         Ok(Finished {
             set,
             summary: summary::organization(&model),
+            markdown: md,
         })
     }
 }

@@ -17,6 +17,9 @@ use super::*;
 #[derive(Clone, Debug)]
 pub struct OrgModel {
     pub tool_version: &'static str,
+    /// Open findings per owner over every account, worst first (set by the writer, which
+    /// sees the accounts one at a time).
+    pub by_owner: Vec<super::OwnerRow>,
     pub as_of: DateTime<Utc>,
     pub as_of_text: String,
     pub as_of_display: String,
@@ -154,6 +157,7 @@ impl OrgModel {
         let source_label = source_label(manifest, &saved_inventories, collected);
         OrgModel {
             tool_version: TOOL_VERSION,
+            by_owner: Vec::new(),
             as_of: context.as_of,
             as_of_text: rfc3339(context.as_of),
             as_of_display: display_time(context.as_of),

@@ -25,6 +25,8 @@ pub struct RunContext {
     /// The baseline compared with: an account's page shows the comparison, the overview
     /// the trend.
     pub comparison: Option<crate::baseline::ComparisonInfo>,
+    /// Who owns a user (the policy's `[report]` owner tags).
+    pub owners: crate::policy::Owners,
 }
 
 /// A reviewer's link from an account's page back to the organization overview.
@@ -66,6 +68,7 @@ pub fn account_model<'a>(
         history_dir: None,
     };
     model.tracking = tracking_view(Some(&account_run), findings);
+    model.set_owners(&context.owners, inventory);
     model.org = Some(OrgContext {
         overview: "report.html",
         label: context.title.clone(),

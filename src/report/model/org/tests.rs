@@ -146,6 +146,7 @@ fn the_overview_reads_the_runs_totals() {
         policy_file: None,
         saved_inventories: Vec::new(),
         comparison: None,
+        owners: crate::policy::Owners::default(),
     };
     let model = OrgModel::build(Overview {
         context: &context,
