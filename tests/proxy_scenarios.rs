@@ -395,19 +395,12 @@ fn scenario_e_a_call_that_always_fails_gets_every_attempt_for_every_user() {
     assert_eq!(stats["faulted"], MAX_ATTEMPTS * users, "{stats}");
 }
 
-/// One held answer, met once its operation's attempt times are learned, is cut at the
-/// learned timeout and sent again; a slow credential report, which IAM may take seconds to
-/// answer, is waited for. Counted, not timed: a cut is only counted when the attempt's
-/// timeout was a learned one, shorter than the default.
-#[test]
-fn an_answer_always_slower_than_the_learned_timeout_is_waited_for_by_a_later_attempt() {
-    // One user's ListAccessKeys always takes 1.3 s, past the learned timeout (the floor,
-    // 1 s, at this latency). Each cut doubles the call's next timeout, so its second
-    // attempt (2 s) gets the answer: without the backoff, all 8 attempts would be cut at
-    // 1 s and the user would be a coverage gap.
-    let (moto, manifest) = seeded(23);
-    let users = manifest["users"].as_array().unwrap();
-    let last = users
+/// The user created last, listed last: with one call at a time, every other user's
+/// ListAccessKeys has answered (and taught its time) before its own.
+fn last_created_user(manifest: &Value) -> String {
+    manifest["users"]
+        .as_array()
+        .unwrap()
         .iter()
         .enumerate()
         .min_by_key(|(i, u)| {
@@ -417,7 +410,18 @@ fn an_answer_always_slower_than_the_learned_timeout_is_waited_for_by_a_later_att
             )
         })
         .map(|(_, u)| u["name"].as_str().unwrap().to_string())
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn an_answer_always_slower_than_the_learned_timeout_is_waited_for_by_a_later_attempt() {
+    // One user's ListAccessKeys always takes 1.3 s, past the learned timeout (the floor,
+    // 1 s, at this latency). Each cut doubles the call's next timeout, so its second
+    // attempt (2 s) gets the answer: without the backoff, all 8 attempts would be cut at
+    // 1 s and the user would be a coverage gap.
+    let (moto, manifest) = seeded(23);
+    let users = manifest["users"].as_array().unwrap();
+    let last = last_created_user(&manifest);
     let held = format!("ListAccessKeys:UserName={last}");
     let proxy = FaultProxy::start(
         &moto.endpoint,
@@ -447,23 +451,15 @@ fn an_answer_always_slower_than_the_learned_timeout_is_waited_for_by_a_later_att
     );
 }
 
+/// One held answer, met once its operation's attempt times are learned, is cut at the
+/// learned timeout and sent again; a slow credential report, which IAM may take seconds to
+/// answer, is waited for. Counted, not timed: a cut is only counted when the attempt's
+/// timeout was a learned one, shorter than the default.
 #[test]
 fn a_held_answer_is_cut_at_the_learned_timeout_and_a_slow_report_is_waited_for() {
     let (moto, manifest) = seeded(23);
-    // The user created last is listed last: with one call at a time, every other user's
-    // ListAccessKeys has answered (and taught its time) before its own.
     let users = manifest["users"].as_array().unwrap();
-    let last = users
-        .iter()
-        .enumerate()
-        .min_by_key(|(i, u)| {
-            (
-                u["created_days_ago"].as_i64().unwrap(),
-                std::cmp::Reverse(*i),
-            )
-        })
-        .map(|(_, u)| u["name"].as_str().unwrap().to_string())
-        .unwrap();
+    let last = last_created_user(&manifest);
     let held = format!("ListAccessKeys:UserName={last}");
     let proxy = FaultProxy::start(
         &moto.endpoint,

@@ -22,6 +22,15 @@ fn plan() -> Value {
     ]})
 }
 
+/// A moto server with the plan's account seeded, and the seeding manifest.
+fn seeded() -> (Moto, Value) {
+    let moto = Moto::start();
+    let file = moto.dir.path().join("plan.json");
+    std::fs::write(&file, plan().to_string()).unwrap();
+    let manifest = moto.seed_spec(&file);
+    (moto, manifest)
+}
+
 fn keys(moto: &Moto, bucket: &str, prefix: &str) -> BTreeSet<String> {
     s3::keys(&moto.endpoint, bucket, prefix)
 }
@@ -57,12 +66,7 @@ fn records(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
 
 #[test]
 fn history_reports_and_inventories_live_in_s3() {
-    let moto = Moto::start();
-    let seeded = moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, seeded) = seeded();
     s3::create_bucket(&moto.endpoint, "audit-bucket");
     let (h, r, inv) = (
         "s3://audit-bucket/keyhygiene/history/",
@@ -229,12 +233,7 @@ fn history_reports_and_inventories_live_in_s3() {
 
 #[test]
 fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
-    let moto = Moto::start();
-    moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, _) = seeded();
     s3::create_bucket(&moto.endpoint, "shared");
     // Two runs at once into one history and one output prefix: the second waits for the
     // first's lease; both records are kept, both sets published.
@@ -298,12 +297,7 @@ fn two_runs_writing_one_history_prefix_at_once_keep_both_records() {
 
 #[test]
 fn a_history_prefix_past_one_listing_page_is_read_whole_and_pruned_by_key() {
-    let moto = Moto::start();
-    moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, _) = seeded();
     s3::create_bucket(&moto.endpoint, "many");
     let h = "s3://many/h/";
     let out = moto.audit(&["--as-of", NOW1, "--history", h, "--out-dir", "s3://many/r/"]);
@@ -344,12 +338,7 @@ fn a_history_prefix_past_one_listing_page_is_read_whole_and_pruned_by_key() {
 
 #[test]
 fn a_missing_bucket_is_one_line_exit_2_before_the_crawl() {
-    let moto = Moto::start();
-    moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, _) = seeded();
     for flags in [
         vec!["--out-dir", "s3://no-such-bucket/r/"],
         vec!["--history", "s3://no-such-bucket/h/"],
@@ -392,12 +381,7 @@ fn a_missing_bucket_is_one_line_exit_2_before_the_crawl() {
 
 #[test]
 fn a_write_denied_half_way_through_a_set_leaves_the_previous_set_current_and_whole() {
-    let moto = Moto::start();
-    moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, _) = seeded();
     s3::create_bucket(&moto.endpoint, "audit-bucket");
     let (h, r) = ("s3://audit-bucket/h/", "s3://audit-bucket/r/");
     let out = moto.audit(&["--as-of", NOW1, "--history", h, "--out-dir", r]);
@@ -479,12 +463,7 @@ fn a_write_denied_half_way_through_a_set_leaves_the_previous_set_current_and_who
 
 #[test]
 fn objects_that_are_not_keyhygiene_files_are_refused_naming_bucket_and_key() {
-    let moto = Moto::start();
-    moto.seed_spec(&{
-        let file = moto.dir.path().join("plan.json");
-        std::fs::write(&file, plan().to_string()).unwrap();
-        file
-    });
+    let (moto, _) = seeded();
     s3::create_bucket(&moto.endpoint, "odd");
     s3::s3py(
         &moto.endpoint,

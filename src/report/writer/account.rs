@@ -96,8 +96,7 @@ impl Writer for AccountWriter {
         digest.add(model.open.iter().copied(), &model.coverage.gaps, None);
         let audited = format!("account {}", model.account_label);
         let names = super::other_files(&formats);
-        let mut md = Vec::new();
-        markdown::write(
+        let md = super::summary_md(
             &markdown::Run {
                 audited: &audited,
                 as_of: &model.as_of_text,
@@ -109,12 +108,7 @@ impl Writer for AccountWriter {
                 files: &names,
             },
             digest,
-            &mut md,
-        )
-        .map_err(|e| ReportError::Render {
-            path: "summary.md".into(),
-            message: e.to_string(),
-        })?;
+        )?;
         let set = stage_reports(&out_dir, &formats, &model, end.signer, Some(&md))?;
         Ok(Finished {
             set,

@@ -82,6 +82,19 @@ pub trait Writer {
     fn finish(self: Box<Self>, end: RunEnd<'_>) -> Result<Finished, ReportError>;
 }
 
+/// The run's `summary.md`, rendered from what the writer kept of its accounts.
+fn summary_md(
+    run: &super::markdown::Run<'_>,
+    digest: super::markdown::Digest,
+) -> Result<Vec<u8>, ReportError> {
+    let mut md = Vec::new();
+    super::markdown::write(run, digest, &mut md).map_err(|e| ReportError::Render {
+        path: super::ReportFile::SummaryMd.name().into(),
+        message: e.to_string(),
+    })?;
+    Ok(md)
+}
+
 /// The files of the set a reader opens besides `summary.md`, for its last line.
 fn other_files(formats: &[Format]) -> Vec<&'static str> {
     super::files(formats)

@@ -161,8 +161,7 @@ impl Writer for OrgWriter {
         model.by_owner = owners.rows();
         spilled.set_order(model.accounts.iter().map(|a| a.id.clone()).collect());
         let names = super::other_files(&formats);
-        let mut md = Vec::new();
-        markdown::write(
+        let md = super::summary_md(
             &markdown::Run {
                 audited: &model.title,
                 as_of: &model.as_of_text,
@@ -174,12 +173,7 @@ impl Writer for OrgWriter {
                 files: &names,
             },
             digest,
-            &mut md,
-        )
-        .map_err(|e| ReportError::Render {
-            path: "summary.md".into(),
-            message: e.to_string(),
-        })?;
+        )?;
         for file in files {
             set.stage(file.name(), |out| match file {
                 ReportFile::Html => html::write_org_html(&model, out),
