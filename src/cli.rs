@@ -287,6 +287,13 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|DIR", help_heading = OUTPUTS)]
     pub save_inventory: Option<PathBuf>,
 
+    /// Also write each owner's rows of findings.csv and keys.csv to by-owner/OWNER/.
+    ///
+    /// Owners come from the policy's [report] owner-tags; the folders are part of the
+    /// report set. Needs csv in --format.
+    #[arg(long, help_heading = OUTPUTS)]
+    pub split_by_owner: bool,
+
     /// Also append the run's Markdown summary (summary.md) to FILE.
     ///
     /// For a CI job's summary page: --summary-to "$GITHUB_STEP_SUMMARY". The file is

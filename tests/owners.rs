@@ -302,3 +302,178 @@ fn a_bad_report_section_is_one_line_with_its_place() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// Every data row of a CSV file (the header left out), as text.
+fn data_rows(path: &Path) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().collect::<Vec<_>>().join("\u{1f}"))
+        .collect()
+}
+
+/// The union of every owner folder's rows of `file`, and the folders.
+fn owner_rows(out: &Path, file: &str) -> (Vec<String>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(out.join("by-owner")).unwrap() {
+        let entry = entry.unwrap();
+        assert!(entry.file_type().unwrap().is_dir(), "{:?}", entry.path());
+        folders.push(entry.file_name().into_string().unwrap());
+        rows.extend(data_rows(&entry.path().join(file)));
+    }
+    rows.sort();
+    folders.sort();
+    (rows, folders)
+}
+
+#[test]
+fn split_by_owner_puts_every_row_in_exactly_one_safe_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = tagged_inventory("123456789012");
+    // Hostile owners: a path, a device name, a long name, control characters, and two
+    // names that make the same folder name.
+    let hostile = [
+        "../escape",
+        "con",
+        &"x".repeat(256),
+        "tab\there\u{202e}",
+        "team a",
+        "team/a",
+    ];
+    for (i, user) in inv["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+        .take(hostile.len())
+    {
+        let tags = user["tags"].as_array_mut().unwrap();
+        tags.retain(|t| t["key"] != "team");
+        tags.insert(0, json!({"key": "team", "value": hostile[i]}));
+    }
+    let file = dir.path().join("inventory.json");
+    std::fs::write(&file, inv.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        support::keyhygiene()
+            .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
+            .arg(policy(dir.path()))
+            .arg("--from-inventory")
+            .arg(&file)
+            .arg("--out-dir")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--split-by-owner"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    assert!(
+        support::stdout(&output).contains("by owner: "),
+        "{}",
+        support::stdout(&output)
+    );
+    assert!(!dir.path().join("escape").exists() && !dir.path().join("by-owner").exists());
+
+    for file in ["findings.csv", "keys.csv"] {
+        let (mut union, folders) = owner_rows(&out, file);
+        let mut whole = data_rows(&out.join(file));
+        whole.sort();
+        union.sort();
+        assert_eq!(
+            union, whole,
+            "{file}: every row in exactly one owner's file"
+        );
+        for f in &folders {
+            assert!(
+                f.len() <= 64 + 9
+                    && !f.starts_with('.')
+                    && f.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "{f}"
+            );
+        }
+        assert!(folders.contains(&"_con".to_string()), "{folders:?}");
+        assert_eq!(
+            folders.iter().filter(|f| f.starts_with("team_a-")).count(),
+            2,
+            "colliding names get a hash: {folders:?}"
+        );
+    }
+
+    // The next run, without the split's owners (no owner tags), empties the old folders.
+    std::fs::write(
+        policy(dir.path()),
+        "[report]\nowner-tags = []\nowner-fallback = \"nobody\"\n",
+    )
+    .unwrap();
+    let output = support::keyhygiene()
+        .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
+        .arg(dir.path().join("policy.toml"))
+        .arg("--from-inventory")
+        .arg(&file)
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--split-by-owner")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let (_, folders) = owner_rows(&out, "findings.csv");
+    assert_eq!(folders, ["nobody"], "the previous owners' folders are gone");
+
+    // Without csv among the formats it is a usage error, before anything is written.
+    let output = run(&["--split-by-owner", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(support::stderr(&output).contains("add csv to --format"));
+}
+
+#[test]
+fn an_organizations_rows_are_split_across_its_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    for account in ["200000000001", "200000000002"] {
+        std::fs::write(
+            saved.join(format!("account-{account}.json")),
+            tagged_inventory(account).to_string(),
+        )
+        .unwrap();
+    }
+    let out = dir.path().join("out");
+    let output = support::keyhygiene()
+        .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
+        .arg(policy(dir.path()))
+        .arg("--from-inventory")
+        .arg(&saved)
+        .arg("--out-dir")
+        .arg(&out)
+        .arg("--split-by-owner")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    for file in ["findings.csv", "keys.csv"] {
+        let (union, _) = owner_rows(&out, file);
+        let mut whole = data_rows(&out.join(file));
+        whole.sort();
+        assert_eq!(union, whole, "{file}");
+    }
+}

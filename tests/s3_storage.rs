@@ -142,6 +142,9 @@ fn history_reports_and_inventories_live_in_s3() {
         "aws:kms",
         "--s3-kms-key-id",
         "alias/keyhygiene",
+        "--split-by-owner",
+        "--format",
+        "html,csv,json,md",
     ]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let doc2 = current_report(&moto, "audit-bucket", "keyhygiene/reports/");
@@ -167,6 +170,15 @@ fn history_reports_and_inventories_live_in_s3() {
         encryption.starts_with("aws:kms") && encryption.contains("keyhygiene"),
         "{encryption}"
     );
+    // The summary and the owners' folders are part of the published set.
+    let files = pointer["files"].as_array().unwrap();
+    for name in [
+        "summary.md",
+        "by-owner/unowned/findings.csv",
+        "by-owner/unowned/keys.csv",
+    ] {
+        assert!(files.iter().any(|f| f == name), "{name}: {pointer}");
+    }
     assert_eq!(doc2["comparison"]["origin"], "history", "{doc2}");
     assert!(
         doc2["comparison"]["resolved"]

@@ -189,6 +189,9 @@ fn audit_with(
             "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file".into(),
         );
     }
+    if args.split_by_owner && !args.format.contains(&FormatArg::Csv) {
+        return Err("--split-by-owner writes each owner's CSV files: add csv to --format".into());
+    }
     if !args.is_org_run() && args.shard.is_some() {
         return Err(
             "--shard needs an organization run: add --org, --ou, --accounts or --accounts-file"
@@ -216,6 +219,7 @@ fn audit_with(
 /// reader opens: not the set manifest) and the history record's path.
 fn commit_run(
     reports: FileSet,
+    by_owner: Vec<FileSet>,
     saved: Option<FileSet>,
     pending: &mut memory::Pending,
 ) -> Result<(Vec<std::path::PathBuf>, Option<std::path::PathBuf>), String> {
@@ -226,13 +230,26 @@ fn commit_run(
         .filter(|n| !n.starts_with('.'))
         .map(|n| reports.dir().join(n))
         .collect();
+    let owners_root = reports.dir().join(crate::report::by_owner::BY_OWNER);
+    let split = !by_owner.is_empty();
     let mut sets = vec![reports];
+    sets.extend(by_owner);
     sets.extend(saved);
     let staged = record.map(|(set, staged)| {
         sets.push(set);
         staged
     });
     crate::fsio::commit::commit(sets).map_err(|e| e.to_string())?;
+    if split {
+        // The folders of owners this run emptied go (a folder with other files stays).
+        for entry in std::fs::read_dir(&owners_root)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
     let recorded = match staged {
         Some(staged) => {
             staged.prune()?;

@@ -38,6 +38,13 @@ impl Outputs {
                 crate::fsio::lock::lock(&args.out_dir, args.wait_lock.unwrap_or(Duration::ZERO))
                     .map_err(|e| e.to_string())?;
             ready(&args.out_dir, true)?;
+            // Owner folders of an earlier run: recovered and cleaned like the folder.
+            let owners = args.out_dir.join(crate::report::by_owner::BY_OWNER);
+            for entry in std::fs::read_dir(&owners).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    ready(&entry.path(), true)?;
+                }
+            }
             for shared in [save_dir, args.history.as_deref()].into_iter().flatten() {
                 create(shared, &mut created)?;
                 ready(shared, false)?;

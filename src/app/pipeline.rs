@@ -95,6 +95,7 @@ pub(super) fn run(
         saved_inventories: args.from_inventory.clone(),
         comparison: begun.baseline().map(crate::baseline::ComparisonInfo::of),
         owners: policy.owners.clone(),
+        split_by_owner: args.split_by_owner,
     };
     let writer =
         crate::report::writer::writer(layout, &args.out_dir, &formats(&args.format), context)
@@ -401,7 +402,17 @@ fn end(
         .map_err(|e| e.to_string())?;
     let fail_on = args.fail_on.threshold();
     let fails_threshold = totals.reach(fail_on, memory.fail_on_new);
-    let (written, recorded) = commit_run(finished.set, saved, &mut compared.pending)?;
+    let owner_folders = finished
+        .by_owner
+        .iter()
+        .filter(|s| s.names().next().is_some())
+        .count();
+    let (written, recorded) = commit_run(
+        finished.set,
+        finished.by_owner,
+        saved,
+        &mut compared.pending,
+    )?;
     if let Some(path) = &args.summary_to {
         use std::io::Write as _;
         crate::fsio::open_append(path)
@@ -414,6 +425,12 @@ fn end(
             finished.summary,
             summary::closing(fail_on, fails_threshold, &written)
         );
+        if args.split_by_owner {
+            println!(
+                "by owner: {owner_folders} folder(s) under {}",
+                terminal_path(&args.out_dir.join(crate::report::by_owner::BY_OWNER))
+            );
+        }
         if let Some(path) = &args.save_inventory {
             println!("{}", Saving::saved_line(path, layout));
         }

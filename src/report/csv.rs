@@ -208,6 +208,48 @@ fn finding_rows<W: Write>(
     Ok(())
 }
 
+/// Each of an account's `findings.csv` rows (with its line end), with its user's owner, in
+/// the shared file's order: what `--split-by-owner` routes.
+pub fn finding_rows_by_owner(
+    m: &ReportModel,
+    account_name: Option<&str>,
+    mut each: impl FnMut(&str, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let account = m.account_id.as_deref().unwrap_or_default();
+    let today = m.as_of.date_naive();
+    let mut row = Vec::new();
+    for f in m.open.iter().chain(&m.suppressed) {
+        let owner = m.owner(&f.finding.user_name);
+        row.clear();
+        let mut w = writer(&mut row);
+        w.serialize(FindingRow::new(account, account_name, f, today, owner))?;
+        w.flush()?;
+        drop(w);
+        each(owner, &row)?;
+    }
+    Ok(())
+}
+
+/// Each of an account's `keys.csv` rows, with its user's owner ([`finding_rows_by_owner`]).
+pub fn key_rows_by_owner(
+    m: &ReportModel,
+    account_name: Option<&str>,
+    mut each: impl FnMut(&str, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let account = m.account_id.as_deref().unwrap_or_default();
+    let mut row = Vec::new();
+    for k in m.key_rows() {
+        let owner = m.owner(k.user_name);
+        row.clear();
+        let mut w = writer(&mut row);
+        w.serialize(KeyCsvRow::new(account, account_name, &k, owner))?;
+        w.flush()?;
+        drop(w);
+        each(owner, &row)?;
+    }
+    Ok(())
+}
+
 /// One row of `keys.csv`; the fields are the columns, in [`KEYS_HEADER`] order (a test
 /// checks that they agree).
 #[derive(Serialize)]

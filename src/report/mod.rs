@@ -6,6 +6,7 @@
 //! `keyhygiene audit --from-inventory FILE --as-of T --out-dir DIR` regenerates identical
 //! files, and [`render`] gives the same bytes without touching the disk.
 
+pub mod by_owner;
 pub mod csv;
 pub mod html;
 pub mod json;

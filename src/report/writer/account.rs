@@ -34,6 +34,13 @@ impl AccountWriter {
     }
 }
 
+fn render_error(e: std::io::Error) -> ReportError {
+    ReportError::Render {
+        path: crate::report::by_owner::BY_OWNER.to_string(),
+        message: e.to_string(),
+    }
+}
+
 /// The error of a run that does not hand this layout exactly one audited account.
 fn not_one_account() -> ReportError {
     ReportError::Render {
@@ -110,10 +117,18 @@ impl Writer for AccountWriter {
             digest,
         )?;
         let set = stage_reports(&out_dir, &formats, &model, end.signer, Some(&md))?;
+        let split = if context.split_by_owner {
+            let mut split = crate::report::by_owner::OwnerSplit::new().map_err(render_error)?;
+            super::split_rows(&mut split, &model, None).map_err(render_error)?;
+            Some(split)
+        } else {
+            None
+        };
         Ok(Finished {
             set,
             summary: summary::account(&model),
             markdown: md,
+            by_owner: super::finish_split(split, &out_dir)?,
         })
     }
 }

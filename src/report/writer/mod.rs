@@ -70,6 +70,40 @@ pub struct Finished {
     pub summary: String,
     /// The run's `summary.md` (in the set with `--format md`; `--summary-to` appends it).
     pub markdown: Vec<u8>,
+    /// `--split-by-owner`: one set per owner folder, committed with the report set.
+    pub by_owner: Vec<FileSet>,
+}
+
+/// Routes an account's CSV rows to their owners (`--split-by-owner`).
+fn split_rows(
+    split: &mut super::by_owner::OwnerSplit,
+    m: &super::ReportModel<'_>,
+    account_name: Option<&str>,
+) -> std::io::Result<()> {
+    use super::by_owner::Sheet;
+    super::csv::finding_rows_by_owner(m, account_name, |owner, row| {
+        split.add(owner, Sheet::Findings, row)
+    })?;
+    super::csv::key_rows_by_owner(m, account_name, |owner, row| {
+        split.add(owner, Sheet::Keys, row)
+    })
+}
+
+/// Stages the owners' folders.
+fn finish_split(
+    split: Option<super::by_owner::OwnerSplit>,
+    out_dir: &Path,
+) -> Result<Vec<FileSet>, ReportError> {
+    match split {
+        Some(split) => split
+            .finish(
+                out_dir,
+                &super::csv::findings_header(),
+                &super::csv::keys_header(),
+            )
+            .map_err(ReportError::Write),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The writer of one layout.

@@ -34,6 +34,8 @@ pub struct OrgWriter {
     digest: markdown::Digest,
     /// Open findings per owner, over the accounts so far.
     owners: crate::report::model::OwnerTally,
+    /// `--split-by-owner`: the rows routed by owner.
+    split: Option<crate::report::by_owner::OwnerSplit>,
 }
 
 impl OrgWriter {
@@ -42,6 +44,11 @@ impl OrgWriter {
         formats: &[Format],
         context: RunContext,
     ) -> Result<OrgWriter, ReportError> {
+        let split = if context.split_by_owner {
+            Some(crate::report::by_owner::OwnerSplit::new().map_err(spill_error)?)
+        } else {
+            None
+        };
         Ok(OrgWriter {
             set: FileSet::new(out_dir).map_err(ReportError::Write)?,
             formats: formats.to_vec(),
@@ -53,6 +60,7 @@ impl OrgWriter {
             collected: None,
             digest: markdown::Digest::default(),
             owners: Default::default(),
+            split,
         })
     }
 }
@@ -103,6 +111,9 @@ impl Writer for OrgWriter {
         self.digest
             .add(m.open.iter().copied(), &m.coverage.gaps, Some(id));
         self.owners.merge(&m.by_owner);
+        if let Some(split) = &mut self.split {
+            super::split_rows(split, &m, name).map_err(spill_error)?;
+        }
         if self.endpoint.is_none() {
             self.endpoint = m.source.endpoint.clone();
         }
@@ -142,6 +153,7 @@ impl Writer for OrgWriter {
             collected,
             digest,
             owners,
+            split,
         } = *self;
         let manifest = end.manifest.ok_or_else(|| ReportError::Render {
             path: "report.html".to_string(),
@@ -191,10 +203,12 @@ impl Writer for OrgWriter {
             .map_err(ReportError::Write)?;
         }
         crate::report::set::finish(&mut set, &formats, end.signer)?;
+        let by_owner = super::finish_split(split, set.dir())?;
         Ok(Finished {
             set,
             summary: summary::organization(&model),
             markdown: md,
+            by_owner,
         })
     }
 }

@@ -27,6 +27,8 @@ pub struct RunContext {
     pub comparison: Option<crate::baseline::ComparisonInfo>,
     /// Who owns a user (the policy's `[report]` owner tags).
     pub owners: crate::policy::Owners,
+    /// `--split-by-owner`: each owner's CSV rows in `by-owner/<owner>/` too.
+    pub split_by_owner: bool,
 }
 
 /// A reviewer's link from an account's page back to the organization overview.

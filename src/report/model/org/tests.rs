@@ -147,6 +147,7 @@ fn the_overview_reads_the_runs_totals() {
         saved_inventories: Vec::new(),
         comparison: None,
         owners: crate::policy::Owners::default(),
+        split_by_owner: false,
     };
     let model = OrgModel::build(Overview {
         context: &context,
