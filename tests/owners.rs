@@ -14,11 +14,7 @@ const AS_OF: &str = "2026-11-23T08:00:00Z";
 /// The sample inventory as `account`, its users' own owner tags replaced: `team` on every third user,
 /// `owner` on every other one (the team wins where both are), a hostile team name on one.
 fn tagged_inventory(account: &str) -> Value {
-    let text =
-        std::fs::read_to_string(Path::new(support::ROOT).join("sample-reports/inventory.json"))
-            .unwrap()
-            .replace("123456789012", account);
-    let mut inv: Value = serde_json::from_str(&text).unwrap();
+    let mut inv = support::saved::sample_as(account);
     for (i, user) in inv["users"].as_array_mut().unwrap().iter_mut().enumerate() {
         let tags = user["tags"].as_array_mut().unwrap();
         tags.retain(|t| t["key"] != "team" && t["key"] != "owner");
@@ -75,15 +71,34 @@ fn policy(dir: &Path) -> std::path::PathBuf {
 }
 
 fn audit(dir: &Path, from: &Path, out: &Path) -> std::process::Output {
+    audit_with(&policy(dir), from, out, &[])
+}
+
+fn audit_with(policy: &Path, from: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     support::keyhygiene()
         .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
-        .arg(policy(dir))
+        .arg(policy)
         .arg("--from-inventory")
         .arg(from)
         .arg("--out-dir")
         .arg(out)
+        .args(extra)
         .output()
         .unwrap()
+}
+
+/// A saved organization folder of two accounts of [`tagged_inventory`].
+fn tagged_org(dir: &Path) -> std::path::PathBuf {
+    let saved = dir.join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    for account in ["200000000001", "200000000002"] {
+        std::fs::write(
+            saved.join(format!("account-{account}.json")),
+            tagged_inventory(account).to_string(),
+        )
+        .unwrap();
+    }
+    saved
 }
 
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
@@ -218,15 +233,7 @@ fn every_finding_and_key_carries_its_owner_and_the_page_counts_them() {
 #[test]
 fn an_organizations_overview_adds_the_owners_of_every_account() {
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("saved");
-    std::fs::create_dir(&saved).unwrap();
-    for account in ["200000000001", "200000000002"] {
-        std::fs::write(
-            saved.join(format!("account-{account}.json")),
-            tagged_inventory(account).to_string(),
-        )
-        .unwrap();
-    }
+    let saved = tagged_org(dir.path());
     let out = dir.path().join("out");
     let output = audit(dir.path(), &saved, &out);
     assert_eq!(
@@ -358,18 +365,7 @@ fn split_by_owner_puts_every_row_in_exactly_one_safe_folder() {
     let file = dir.path().join("inventory.json");
     std::fs::write(&file, inv.to_string()).unwrap();
     let out = dir.path().join("out");
-    let run = |extra: &[&str]| {
-        support::keyhygiene()
-            .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
-            .arg(policy(dir.path()))
-            .arg("--from-inventory")
-            .arg(&file)
-            .arg("--out-dir")
-            .arg(&out)
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| audit_with(&policy(dir.path()), &file, &out, extra);
     let output = run(&["--split-by-owner"]);
     assert_eq!(
         output.status.code(),
@@ -416,16 +412,12 @@ fn split_by_owner_puts_every_row_in_exactly_one_safe_folder() {
         "[report]\nowner-tags = []\nowner-fallback = \"nobody\"\n",
     )
     .unwrap();
-    let output = support::keyhygiene()
-        .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
-        .arg(dir.path().join("policy.toml"))
-        .arg("--from-inventory")
-        .arg(&file)
-        .arg("--out-dir")
-        .arg(&out)
-        .arg("--split-by-owner")
-        .output()
-        .unwrap();
+    let output = audit_with(
+        &dir.path().join("policy.toml"),
+        &file,
+        &out,
+        &["--split-by-owner"],
+    );
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -444,26 +436,9 @@ fn split_by_owner_puts_every_row_in_exactly_one_safe_folder() {
 #[test]
 fn an_organizations_rows_are_split_across_its_accounts() {
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("saved");
-    std::fs::create_dir(&saved).unwrap();
-    for account in ["200000000001", "200000000002"] {
-        std::fs::write(
-            saved.join(format!("account-{account}.json")),
-            tagged_inventory(account).to_string(),
-        )
-        .unwrap();
-    }
+    let saved = tagged_org(dir.path());
     let out = dir.path().join("out");
-    let output = support::keyhygiene()
-        .args(["audit", "--as-of", AS_OF, "--fail-on", "none", "--config"])
-        .arg(policy(dir.path()))
-        .arg("--from-inventory")
-        .arg(&saved)
-        .arg("--out-dir")
-        .arg(&out)
-        .arg("--split-by-owner")
-        .output()
-        .unwrap();
+    let output = audit_with(&policy(dir.path()), &saved, &out, &["--split-by-owner"]);
     assert_eq!(
         output.status.code(),
         Some(0),

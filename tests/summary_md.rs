@@ -25,11 +25,7 @@ const HOSTILE: [&str; 7] = [
 
 /// The sample inventory with every user renamed to a hostile name, as `account`.
 fn hostile_inventory(account: &str) -> Value {
-    let text =
-        std::fs::read_to_string(Path::new(support::ROOT).join("sample-reports/inventory.json"))
-            .unwrap()
-            .replace("123456789012", account);
-    let mut inv: Value = serde_json::from_str(&text).unwrap();
+    let mut inv = support::saved::sample_as(account);
     for (i, user) in inv["users"].as_array_mut().unwrap().iter_mut().enumerate() {
         let name = format!("{}{i}", HOSTILE[i % HOSTILE.len()]);
         user["arn"] = Value::String(format!("arn:aws:iam::{account}:user/{name}"));

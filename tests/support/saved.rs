@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 
 use super::keyhygiene;
 
+/// The committed sample inventory (the demo account's 302 users), as `account`'s.
+pub fn sample_as(account: &str) -> Value {
+    let text =
+        std::fs::read_to_string(Path::new(super::ROOT).join("sample-reports/inventory.json"))
+            .expect("sample-reports/inventory.json")
+            .replace("123456789012", account);
+    serde_json::from_str(&text).expect("the sample inventory")
+}
+
 /// The as-of of every run over these inventories.
 pub const AS_OF: &str = "2026-06-01T12:00:00Z";
 
