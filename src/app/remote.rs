@@ -194,10 +194,12 @@ impl Remote {
                 let mut files = Vec::new();
                 sets::walk(local, local, &mut files)?;
                 // The manifests last: a reader of the prefix finds every file they name.
-                files.sort_by_key(|(name, _)| (name.starts_with("manifest"), name.clone()));
-                for (name, path) in &files {
-                    self.s3.put_file(&url.join(name), path, Write::Overwrite)?;
-                }
+                let (manifests, accounts): (Vec<_>, Vec<_>) = files
+                    .into_iter()
+                    .map(|(name, path)| (url.join(&name), path))
+                    .partition(|(key, _)| key.name().starts_with("manifest"));
+                self.s3.put_files(&accounts)?;
+                self.s3.put_files(&manifests)?;
             } else if local.is_file() {
                 self.s3.put_file(url, local, Write::Overwrite)?;
             }

@@ -67,6 +67,10 @@ pub struct Listed {
     pub size: u64,
 }
 
+/// Files of a report set or a saved folder written at once: a set's objects are
+/// independent, and each PUT waits mostly on the network.
+pub const PARALLEL_PUTS: usize = 8;
+
 /// Bytes and requests a run moved to and from S3.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Moved {
@@ -231,6 +235,27 @@ impl S3 {
         self.put_stream(url, body, size, write)
     }
 
+    /// Writes the local files `files` (key, path) at most [`PARALLEL_PUTS`] at a time, each
+    /// replacing what is there; stops at the first failure (the requests still in flight
+    /// are abandoned: nothing points at a set before its pointer is written).
+    pub fn put_files(&self, files: &[(S3Url, std::path::PathBuf)]) -> Result<(), String> {
+        use futures::{StreamExt, TryStreamExt};
+        self.runtime.block_on(
+            futures::stream::iter(files.iter().map(|(url, from)| async move {
+                let size = std::fs::metadata(from)
+                    .map_err(|e| format!("{}: cannot read: {e}", from.display()))?
+                    .len();
+                let body = ByteStream::from_path(from)
+                    .await
+                    .map_err(|e| format!("{}: cannot read: {e}", from.display()))?;
+                self.put_async(url, body, size, Write::Overwrite).await
+            }))
+            .buffer_unordered(PARALLEL_PUTS)
+            .try_collect::<Vec<Written>>(),
+        )?;
+        Ok(())
+    }
+
     fn put_stream(
         &self,
         url: &S3Url,
@@ -238,7 +263,18 @@ impl S3 {
         size: u64,
         write: Write,
     ) -> Result<Written, String> {
-        self.runtime.block_on(async {
+        self.runtime
+            .block_on(self.put_async(url, body, size, write))
+    }
+
+    async fn put_async(
+        &self,
+        url: &S3Url,
+        body: ByteStream,
+        size: u64,
+        write: Write,
+    ) -> Result<Written, String> {
+        {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let mut put = self
                 .client
@@ -268,7 +304,7 @@ impl S3 {
                 }
                 Err(e) => Err(failure("write", url, &e)),
             }
-        })
+        }
     }
 
     /// Deletes `url`; a key already gone is not an error.

@@ -108,9 +108,11 @@ pub fn publish_files(s3: &S3, prefix: &S3Url, dir: &Path, run: &str) -> Result<S
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
     files.sort();
-    for (file, path) in &files {
-        s3.put_file(&target.join(file), path, Write::Overwrite)?;
-    }
+    let puts: Vec<(S3Url, PathBuf)> = files
+        .iter()
+        .map(|(file, path)| (target.join(file), path.clone()))
+        .collect();
+    s3.put_files(&puts)?;
     Ok(Set {
         prefix: target,
         name,
