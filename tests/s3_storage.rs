@@ -401,7 +401,7 @@ fn a_write_denied_half_way_through_a_set_leaves_the_previous_set_current_and_who
     let before = current_report(&moto, "audit-bucket", "r/");
     let pointer_before = s3::get(&moto.endpoint, "audit-bucket", "r/current.json");
 
-    // The set's last file (report.json, after the CSVs and the page) is denied.
+    // One file of the set (report.json) is denied, whatever else of the set got through.
     let proxy =
         support::FaultProxy::start(&moto.endpoint, &["--deny", "PutObject:Name=report.json"]);
     let out = support::audit_at(
