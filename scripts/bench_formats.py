@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What the triage outputs cost: summary.md and --split-by-owner, against the same run
-without them.
+"""What the triage outputs cost: summary.md, the workbook and --split-by-owner, against the
+same run without them.
 
 Two offline runs from saved inventories, every other format and a fixed --as-of: one
 account of 2,000 users and an organization of 50 accounts of 400 users (both grown from
@@ -12,6 +12,7 @@ the demo account by scripts/bench_run.py's `sample_inventory_text`, whose users 
 """
 
 import argparse
+import csv
 import shutil
 import statistics
 import subprocess
@@ -28,8 +29,11 @@ AS_OF = "2026-11-23T09:00:00Z"
 VARIANTS = [
     ("html,csv,json", []),
     ("html,csv,json,md", []),
+    ("html,csv,json,xlsx", []),
     ("html,csv,json", ["--split-by-owner"]),
 ]
+# The large organization (about 100,000 findings) runs the workbook alone against none.
+BIG_VARIANTS = [("csv", []), ("csv,xlsx", [])]
 
 
 def measure(binary, args, out):
@@ -55,6 +59,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bin", required=True)
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--big-accounts", type=int, default=400,
+                   help="accounts of 400 users in the large organization (0: none)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kh-bench-formats-"))
     policy = work / "policy.toml"
@@ -67,12 +73,21 @@ def main():
     for i in range(50):
         account = f"{200000000000 + i:012d}"
         (org / f"account-{account}.json").write_text(text.replace(SAMPLE_ACCOUNT, account))
+    big = work / "org-big"
+    big.mkdir()
+    for i in range(args.big_accounts):
+        account = f"{300000000000 + i:012d}"
+        (big / f"account-{account}.json").write_text(text.replace(SAMPLE_ACCOUNT, account))
     print(f"{args.runs} runs each, median; binary {args.bin}")
     print()
     print("| run | formats | wall s | peak RSS MiB | added file(s) | added size |")
     print("|---|---|---|---|---|---|")
-    for name, source in (("one account, 2,000 users", single), ("organization, 50 x 400", org)):
-        for formats, extra in VARIANTS:
+    runs = [("one account, 2,000 users", single, VARIANTS),
+            ("organization, 50 x 400", org, VARIANTS)]
+    if args.big_accounts:
+        runs.append((f"organization, {args.big_accounts} x 400", big, BIG_VARIANTS))
+    for name, source, variants in runs:
+        for formats, extra in variants:
             out = work / "out"
             got = [measure(args.bin, ["--from-inventory", str(source), "--config", str(policy),
                                       "--format", formats, *extra], out)
@@ -84,6 +99,10 @@ def main():
                     f"by-owner/ ({len(list((out / 'by-owner').iterdir()))} owners)"
             elif "md" in formats:
                 added, what = size(out / "summary.md"), "summary.md"
+            elif "xlsx" in formats:
+                with open(out / "findings.csv", encoding="utf-8", newline="") as f:
+                    rows = sum(1 for _ in csv.reader(f)) - 1
+                added, what = size(out / "keyhygiene.xlsx"), f"keyhygiene.xlsx ({rows} findings)"
             else:
                 added, what = 0, "-"
             label = formats + (" " + " ".join(extra) if extra else "")

@@ -375,6 +375,7 @@ pub enum FormatArg {
     Csv,
     Json,
     Md,
+    Xlsx,
 }
 
 /// `--as-of`: an instant, or the moment the run judges.

@@ -25,7 +25,7 @@ fn sample_reports_match_what_the_code_renders() {
             "none",
             "--quiet",
             "--format",
-            "html,csv,json,md",
+            "html,csv,json,md,xlsx",
             "--out-dir",
         ])
         .arg(out.path())
@@ -43,10 +43,11 @@ fn sample_reports_match_what_the_code_renders() {
         "findings.csv",
         "keys.csv",
         "summary.md",
+        "keyhygiene.xlsx",
     ] {
-        let committed = std::fs::read_to_string(samples.join(file))
+        let committed = std::fs::read(samples.join(file))
             .unwrap_or_else(|e| panic!("sample-reports/{file}: {e}"));
-        let rendered = std::fs::read_to_string(out.path().join(file)).unwrap();
+        let rendered = std::fs::read(out.path().join(file)).unwrap();
         assert!(
             committed == rendered,
             "sample-reports/{file} drifted from what the code renders: run scripts/sample-reports and commit the result"

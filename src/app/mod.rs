@@ -273,6 +273,7 @@ fn formats(args: &[FormatArg]) -> Vec<Format> {
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
             FormatArg::Md => Format::Md,
+            FormatArg::Xlsx => Format::Xlsx,
         };
         if !out.contains(&f) {
             out.push(f);

@@ -15,6 +15,7 @@ pub mod model;
 pub mod set;
 pub mod spilled;
 pub mod summary;
+pub mod workbook;
 pub mod writer;
 
 use std::io::{self, Write};
@@ -36,6 +37,8 @@ pub enum Format {
     Json,
     /// `summary.md`, written by the layout's writer from the run's figures.
     Md,
+    /// `keyhygiene.xlsx`, written by the layout's writer from the CSVs' rows.
+    Xlsx,
 }
 
 impl Format {
@@ -46,6 +49,7 @@ impl Format {
             Format::Csv => &[ReportFile::FindingsCsv, ReportFile::KeysCsv],
             Format::Json => &[ReportFile::Json],
             Format::Md => &[ReportFile::SummaryMd],
+            Format::Xlsx => &[ReportFile::Workbook],
         }
     }
 }
@@ -58,6 +62,7 @@ pub enum ReportFile {
     KeysCsv,
     Json,
     SummaryMd,
+    Workbook,
 }
 
 impl ReportFile {
@@ -68,13 +73,14 @@ impl ReportFile {
             ReportFile::KeysCsv => "keys.csv",
             ReportFile::Json => "report.json",
             ReportFile::SummaryMd => "summary.md",
+            ReportFile::Workbook => workbook::FILE,
         }
     }
 
     /// True for the files rendered from one account's model alone; `summary.md` needs the
     /// whole run and is staged by the layout's writer ([`writer`]).
     fn of_model(self) -> bool {
-        self != ReportFile::SummaryMd
+        !matches!(self, ReportFile::SummaryMd | ReportFile::Workbook)
     }
 
     /// Streams this file of the report into `out`.
@@ -84,8 +90,8 @@ impl ReportFile {
             ReportFile::FindingsCsv => csv::write_findings_csv(model, out),
             ReportFile::KeysCsv => csv::write_keys_csv(model, out),
             ReportFile::Json => json::write_report_json(model, out),
-            ReportFile::SummaryMd => Err(io::Error::other(
-                "summary.md is written by the run's writer, from the whole run",
+            ReportFile::SummaryMd | ReportFile::Workbook => Err(io::Error::other(
+                "written by the run's writer, from the whole run",
             )),
         }
     }
@@ -180,9 +186,15 @@ pub fn write_reports(
     formats: &[Format],
     run: &RunInfo<'_>,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let written = stage_reports(out_dir, formats, &ReportModel::build(run), None, None)?
-        .commit()
-        .map_err(ReportError::Write)?;
+    let written = stage_reports(
+        out_dir,
+        formats,
+        &ReportModel::build(run),
+        None,
+        &mut |_| Ok(()),
+    )?
+    .commit()
+    .map_err(ReportError::Write)?;
     // The reports a reader opens, not the set manifest.
     Ok(written
         .into_iter()
@@ -201,23 +213,18 @@ pub fn write_reports(
 /// nothing is visible until the set is committed ([`crate::fsio::commit`]), so a failed run
 /// leaves the previous report set as it was and a reader never sees half a report. With a
 /// history key, `report.json` is signed (`report.json.sig`); the set manifest is staged
-/// last ([`set::finish`]). Files of formats not requested are left alone. `summary_md` is
-/// the run's `summary.md`, staged when the formats ask for it.
+/// last ([`set::finish`]). Files of formats not requested are left alone. `run_files`
+/// stages what only the whole run gives (`summary.md`, the workbook) before the manifest.
 pub fn stage_reports(
     out_dir: &Path,
     formats: &[Format],
     model: &ReportModel,
     signer: Option<&crate::baseline::signing::HistoryKey>,
-    summary_md: Option<&[u8]>,
+    run_files: &mut dyn FnMut(&mut FileSet) -> Result<(), ReportError>,
 ) -> Result<FileSet, ReportError> {
     let mut set = FileSet::new(out_dir).map_err(ReportError::Write)?;
     set::stage_files(&mut set, formats, model).map_err(ReportError::Write)?;
-    if let Some(bytes) = summary_md
-        && formats.contains(&Format::Md)
-    {
-        set.stage(ReportFile::SummaryMd.name(), |out| out.write_all(bytes))
-            .map_err(ReportError::Write)?;
-    }
+    run_files(&mut set)?;
     set::finish(&mut set, formats, signer)?;
     Ok(set)
 }

@@ -39,6 +39,7 @@ fn format_of(name: &str) -> Option<Format> {
         "findings.csv" | "keys.csv" => Some(Format::Csv),
         "report.json" => Some(Format::Json),
         "summary.md" => Some(Format::Md),
+        super::workbook::FILE => Some(Format::Xlsx),
         _ if name == signature_name() => Some(Format::Json),
         _ => None,
     }

@@ -439,6 +439,24 @@ pub fn audit_command(endpoint: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// LibreOffice's `soffice`, for the test that reads the workbook as a spreadsheet program
+/// does; or a failure that says how to install it.
+pub fn soffice() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["soffice", "libreoffice"] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "LibreOffice is required for the workbook test and was not found in PATH: run \
+         `apt-get install libreoffice-calc-nogui` (scripts/setup installs it)"
+    );
+}
+
 /// Headless Chromium, for the tests that open a report in a browser.
 ///
 /// The Chromium binary, or a failure that says how to install it.

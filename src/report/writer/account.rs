@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::{Finished, JudgedAccount, RunEnd, Writer};
 use crate::org::AccountRecord;
 use crate::report::model::{ReportModel, RunContext};
-use crate::report::{Format, ReportError, RunInfo, markdown, stage_reports, summary};
+use crate::report::{
+    Format, ReportError, ReportFile, RunInfo, csv, markdown, stage_reports, summary, workbook,
+};
 
 pub struct AccountWriter {
     out_dir: PathBuf,
@@ -116,7 +118,31 @@ impl Writer for AccountWriter {
             },
             digest,
         )?;
-        let set = stage_reports(&out_dir, &formats, &model, end.signer, Some(&md))?;
+        let set = stage_reports(&out_dir, &formats, &model, end.signer, &mut |set| {
+            if formats.contains(&Format::Md) {
+                set.stage(ReportFile::SummaryMd.name(), |out| out.write_all(&md))
+                    .map_err(ReportError::Write)?;
+            }
+            if formats.contains(&Format::Xlsx) {
+                let summary = workbook::Summary {
+                    audited: &audited,
+                    as_of: model.as_of,
+                    totals: end.totals,
+                    tracking: &model.tracking,
+                    accounts: None,
+                };
+                set.stage(workbook::FILE, |out| {
+                    workbook::write(
+                        &summary,
+                        &mut |w| csv::write_findings_csv(&model, w),
+                        &mut |w| csv::write_keys_csv(&model, w),
+                        out,
+                    )
+                })
+                .map_err(ReportError::Write)?;
+            }
+            Ok(())
+        })?;
         let split = if context.split_by_owner {
             let mut split = crate::report::by_owner::OwnerSplit::new().map_err(render_error)?;
             super::split_rows(&mut split, &model, None).map_err(render_error)?;

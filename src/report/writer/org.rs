@@ -17,7 +17,9 @@ use crate::report::model::{
     other_view,
 };
 use crate::report::spilled::{Part, Spilled};
-use crate::report::{Format, ReportError, ReportFile, csv, files, html, json, markdown, summary};
+use crate::report::{
+    Format, ReportError, ReportFile, csv, files, html, json, markdown, summary, workbook,
+};
 
 pub struct OrgWriter {
     set: FileSet,
@@ -89,24 +91,28 @@ impl Writer for OrgWriter {
                     .set
                     .stage(&account_page(id), |out| html::write_report_html(&m, out))
                     .map_err(ReportError::Write)?,
-                ReportFile::FindingsCsv => {
-                    let rows = csv::finding_rows_bytes(&m, name).map_err(spill_error)?;
-                    self.spilled
-                        .append(Part::FindingsCsv, id, &rows)
-                        .map_err(spill_error)?;
-                }
-                ReportFile::KeysCsv => {
-                    let rows = csv::key_rows_bytes(&m, name).map_err(spill_error)?;
-                    self.spilled
-                        .append(Part::KeysCsv, id, &rows)
-                        .map_err(spill_error)?;
-                }
+                // The workbook's rows are the CSVs' rows: spilled once for both.
+                ReportFile::FindingsCsv => {}
+                ReportFile::KeysCsv => {}
+                ReportFile::Workbook => {}
                 ReportFile::Json => {
                     json::spill_account(&mut self.spilled, &view, &m).map_err(spill_error)?
                 }
                 // The run's summary is written once, at the end.
                 ReportFile::SummaryMd => {}
             }
+        }
+        if self.files.contains(&ReportFile::FindingsCsv)
+            || self.files.contains(&ReportFile::Workbook)
+        {
+            let rows = csv::finding_rows_bytes(&m, name).map_err(spill_error)?;
+            self.spilled
+                .append(Part::FindingsCsv, id, &rows)
+                .map_err(spill_error)?;
+            let rows = csv::key_rows_bytes(&m, name).map_err(spill_error)?;
+            self.spilled
+                .append(Part::KeysCsv, id, &rows)
+                .map_err(spill_error)?;
         }
         self.digest
             .add(m.open.iter().copied(), &m.coverage.gaps, Some(id));
@@ -199,6 +205,24 @@ impl Writer for OrgWriter {
                 }
                 ReportFile::Json => json::write_org_json(&model, &spilled, out),
                 ReportFile::SummaryMd => out.write_all(&md),
+                ReportFile::Workbook => workbook::write(
+                    &workbook::Summary {
+                        audited: &model.title,
+                        as_of: model.as_of,
+                        totals: end.totals,
+                        tracking: &model.tracking,
+                        accounts: Some(&model.accounts),
+                    },
+                    &mut |w| {
+                        w.write_all(csv::findings_header().as_bytes())?;
+                        spilled.copy(Part::FindingsCsv, w)
+                    },
+                    &mut |w| {
+                        w.write_all(csv::keys_header().as_bytes())?;
+                        spilled.copy(Part::KeysCsv, w)
+                    },
+                    out,
+                ),
             })
             .map_err(ReportError::Write)?;
         }
