@@ -287,10 +287,10 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|DIR", help_heading = OUTPUTS)]
     pub save_inventory: Option<PathBuf>,
 
-    /// Also write each owner's rows of findings.csv and keys.csv to by-owner/OWNER/.
+    /// Also write each owner's rows to by-owner/OWNER/ (CSVs and workbook).
     ///
     /// Owners come from the policy's [report] owner-tags; the folders are part of the
-    /// report set. Needs csv in --format.
+    /// report set. Needs csv or xlsx in --format.
     #[arg(long, help_heading = OUTPUTS)]
     pub split_by_owner: bool,
 

@@ -430,7 +430,7 @@ fn split_by_owner_puts_every_row_in_exactly_one_safe_folder() {
     // Without csv among the formats it is a usage error, before anything is written.
     let output = run(&["--split-by-owner", "--format", "json"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(support::stderr(&output).contains("add csv to --format"));
+    assert!(support::stderr(&output).contains("add csv or xlsx to --format"));
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn history_reports_and_inventories_live_in_s3() {
         "alias/keyhygiene",
         "--split-by-owner",
         "--format",
-        "html,csv,json,md",
+        "html,csv,json,md,xlsx",
     ]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let doc2 = current_report(&moto, "audit-bucket", "keyhygiene/reports/");
@@ -174,6 +174,8 @@ fn history_reports_and_inventories_live_in_s3() {
     let files = pointer["files"].as_array().unwrap();
     for name in [
         "summary.md",
+        "keyhygiene.xlsx",
+        "by-owner/unowned/keyhygiene.xlsx",
         "by-owner/unowned/findings.csv",
         "by-owner/unowned/keys.csv",
     ] {

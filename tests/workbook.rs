@@ -286,3 +286,57 @@ fn an_organizations_workbook_lists_its_accounts() {
     let ids: Vec<&Value> = accounts[1..].iter().map(|r| &r[0]).collect();
     assert!(ids.contains(&&json!(["s", ACCOUNT])), "{ids:?}");
 }
+
+#[test]
+fn each_owner_gets_a_workbook_of_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = inventory(dir.path(), ACCOUNT);
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[report]\nowner-tags = [\"team\"]\n").unwrap();
+    let out = dir.path().join("out");
+    let output = support::keyhygiene()
+        .args([
+            "audit",
+            "--as-of",
+            AS_OF,
+            "--fail-on",
+            "none",
+            "--format",
+            "xlsx,csv",
+        ])
+        .args(["--split-by-owner", "--config"])
+        .arg(&policy)
+        .arg("--from-inventory")
+        .arg(&from)
+        .arg("--out-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let mut total = 0;
+    for entry in std::fs::read_dir(out.join("by-owner")).unwrap() {
+        let folder = entry.unwrap().path();
+        let book = read_workbook(&folder.join("keyhygiene.xlsx"));
+        check_sheet(
+            &book["sheets"]["Findings"],
+            &csv_cells(&folder.join("findings.csv")),
+        );
+        check_sheet(
+            &book["sheets"]["Keys"],
+            &csv_cells(&folder.join("keys.csv")),
+        );
+        let summary = serde_json::to_string(&book["sheets"]["Summary"]).unwrap();
+        assert!(summary.contains("\"owner\""), "{summary}");
+        total += book["sheets"]["Findings"]["rows"].as_array().unwrap().len() - 1;
+    }
+    assert_eq!(
+        total,
+        csv_cells(&out.join("findings.csv")).len() - 1,
+        "every finding once"
+    );
+}

@@ -189,8 +189,14 @@ fn audit_with(
             "--exclude-accounts needs an organization run: add --org, --ou, --accounts or --accounts-file".into(),
         );
     }
-    if args.split_by_owner && !args.format.contains(&FormatArg::Csv) {
-        return Err("--split-by-owner writes each owner's CSV files: add csv to --format".into());
+    if args.split_by_owner
+        && !args.format.contains(&FormatArg::Csv)
+        && !args.format.contains(&FormatArg::Xlsx)
+    {
+        return Err(
+            "--split-by-owner writes each owner's CSV files or workbook: add csv or xlsx to --format"
+                .into(),
+        );
     }
     if !args.is_org_run() && args.shard.is_some() {
         return Err(

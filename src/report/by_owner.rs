@@ -76,28 +76,67 @@ impl OwnerSplit {
         out_dir: &Path,
         findings_header: &str,
         keys_header: &str,
+        csv: bool,
+        workbook: Option<&super::workbook::Summary<'_>>,
     ) -> Result<Vec<FileSet>, WriteError> {
         let root = out_dir.join(BY_OWNER);
         let owners: Vec<&String> = self.rows.keys().collect();
         let names = folder_names(&owners);
         let mut sets = Vec::new();
         let mut buf = Vec::new();
+        let spill = std::cell::RefCell::new(&mut self.spill);
+        let rows_of = |sheet: Sheet,
+                       places: &[(Sheet, u64, u32)],
+                       header: &str,
+                       buf: &mut Vec<u8>,
+                       out: &mut dyn Write|
+         -> io::Result<()> {
+            out.write_all(header.as_bytes())?;
+            let mut spill = spill.borrow_mut();
+            for &(_, offset, len) in places.iter().filter(|(s, _, _)| *s == sheet) {
+                buf.resize(len as usize, 0);
+                spill.seek(SeekFrom::Start(offset))?;
+                spill.read_exact(buf)?;
+                out.write_all(buf)?;
+            }
+            Ok(())
+        };
         for (owner, places) in &self.rows {
-            let mut set = FileSet::new(&root.join(&names[owner]))?;
-            for (sheet, name, header) in [
-                (Sheet::Findings, "findings.csv", findings_header),
-                (Sheet::Keys, "keys.csv", keys_header),
-            ] {
-                set.stage(name, |out| {
-                    out.write_all(header.as_bytes())?;
-                    for &(s, offset, len) in places.iter().filter(|(s, _, _)| *s == sheet) {
-                        debug_assert_eq!(s, sheet);
-                        buf.resize(len as usize, 0);
-                        self.spill.seek(SeekFrom::Start(offset))?;
-                        self.spill.read_exact(&mut buf)?;
-                        out.write_all(&buf)?;
-                    }
-                    Ok(())
+            let dir = root.join(&names[owner]);
+            let mut set = FileSet::new(&dir)?;
+            // A format this run does not write leaves no file of an earlier run behind.
+            let stale = [
+                (!csv, "findings.csv"),
+                (!csv, "keys.csv"),
+                (workbook.is_none(), super::workbook::FILE),
+            ];
+            for (gone, file) in stale {
+                if gone && dir.join(file).exists() {
+                    set.remove(file);
+                }
+            }
+            if csv {
+                for (sheet, name, header) in [
+                    (Sheet::Findings, "findings.csv", findings_header),
+                    (Sheet::Keys, "keys.csv", keys_header),
+                ] {
+                    set.stage(name, |out| rows_of(sheet, places, header, &mut buf, out))?;
+                }
+            }
+            if let Some(summary) = workbook {
+                let summary = super::workbook::Summary {
+                    owner: Some(owner),
+                    accounts: None,
+                    ..*summary
+                };
+                let mut other = Vec::new();
+                set.stage(super::workbook::FILE, |out| {
+                    super::workbook::write(
+                        &summary,
+                        &mut |w| rows_of(Sheet::Findings, places, findings_header, &mut buf, w),
+                        &mut |w| rows_of(Sheet::Keys, places, keys_header, &mut other, w),
+                        out,
+                    )
                 })?;
             }
             sets.push(set);
@@ -110,8 +149,11 @@ impl OwnerSplit {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
                 if is_dir && !written.contains(name.as_str()) && !name.starts_with('.') {
                     let mut set = FileSet::new(&entry.path())?;
-                    set.remove("findings.csv");
-                    set.remove("keys.csv");
+                    for file in ["findings.csv", "keys.csv", super::workbook::FILE] {
+                        if entry.path().join(file).exists() {
+                            set.remove(file);
+                        }
+                    }
                     sets.push(set);
                 }
             }

@@ -59,6 +59,7 @@ fn kind(column: &str) -> Kind {
 }
 
 /// What the Summary sheet says about the run.
+#[derive(Clone, Copy)]
 pub struct Summary<'a> {
     pub audited: &'a str,
     pub as_of: DateTime<Utc>,
@@ -66,6 +67,8 @@ pub struct Summary<'a> {
     pub tracking: &'a TrackingView,
     /// The organization's accounts, for the Accounts sheet.
     pub accounts: Option<&'a [AccountView]>,
+    /// One owner's workbook (`--split-by-owner`): its Summary counts its own rows only.
+    pub owner: Option<&'a str>,
 }
 
 /// Writes the workbook to `out`. `findings` and `keys` write the complete `findings.csv`
@@ -198,6 +201,28 @@ fn summary_sheet(
     sheet.set_column_width(1, 48)?;
     sheet.set_column_width(2, 12)?;
     sheet.set_column_width(3, 12)?;
+    if let Some(owner) = s.owner {
+        let rows: [(&str, Value<'_>); 6] = [
+            ("keyhygiene", Value::Text(s.audited)),
+            ("owner", Value::Text(owner)),
+            ("as of (UTC)", Value::When(as_of)),
+            ("findings", Value::Number(findings)),
+            ("keys", Value::Number(keys)),
+            (
+                "the whole run",
+                Value::Text("keyhygiene.xlsx of the report set (coverage, changes, rules)"),
+            ),
+        ];
+        for (row, (label, value)) in rows.into_iter().enumerate() {
+            sheet.write_string_with_format(row as u32, 0, label, f.bold)?;
+            match value {
+                Value::Text(v) => sheet.write_string(row as u32, 1, cell(v))?,
+                Value::Number(n) => sheet.write_number(row as u32, 1, n as f64)?,
+                Value::When(t) => sheet.write_datetime_with_format(row as u32, 1, t, f.when)?,
+            };
+        }
+        return Ok(());
+    }
     let mut row = 0;
     let mut line = |sheet: &mut Worksheet, label: &str, value: Value<'_>| -> Result<(), Error> {
         sheet.write_string_with_format(row, 0, label, f.bold)?;

@@ -118,22 +118,23 @@ impl Writer for AccountWriter {
             },
             digest,
         )?;
+        let book = workbook::Summary {
+            audited: &audited,
+            as_of: model.as_of,
+            totals: end.totals,
+            tracking: &model.tracking,
+            accounts: None,
+            owner: None,
+        };
         let set = stage_reports(&out_dir, &formats, &model, end.signer, &mut |set| {
             if formats.contains(&Format::Md) {
                 set.stage(ReportFile::SummaryMd.name(), |out| out.write_all(&md))
                     .map_err(ReportError::Write)?;
             }
             if formats.contains(&Format::Xlsx) {
-                let summary = workbook::Summary {
-                    audited: &audited,
-                    as_of: model.as_of,
-                    totals: end.totals,
-                    tracking: &model.tracking,
-                    accounts: None,
-                };
                 set.stage(workbook::FILE, |out| {
                     workbook::write(
-                        &summary,
+                        &book,
                         &mut |w| csv::write_findings_csv(&model, w),
                         &mut |w| csv::write_keys_csv(&model, w),
                         out,
@@ -154,7 +155,7 @@ impl Writer for AccountWriter {
             set,
             summary: summary::account(&model),
             markdown: md,
-            by_owner: super::finish_split(split, &out_dir)?,
+            by_owner: super::finish_split(split, &out_dir, &formats, &book)?,
         })
     }
 }

@@ -93,6 +93,8 @@ fn split_rows(
 fn finish_split(
     split: Option<super::by_owner::OwnerSplit>,
     out_dir: &Path,
+    formats: &[Format],
+    workbook: &super::workbook::Summary<'_>,
 ) -> Result<Vec<FileSet>, ReportError> {
     match split {
         Some(split) => split
@@ -100,6 +102,8 @@ fn finish_split(
                 out_dir,
                 &super::csv::findings_header(),
                 &super::csv::keys_header(),
+                formats.contains(&Format::Csv),
+                formats.contains(&Format::Xlsx).then_some(workbook),
             )
             .map_err(ReportError::Write),
         None => Ok(Vec::new()),

@@ -178,6 +178,14 @@ impl Writer for OrgWriter {
         });
         model.by_owner = owners.rows();
         spilled.set_order(model.accounts.iter().map(|a| a.id.clone()).collect());
+        let book = workbook::Summary {
+            audited: &model.title,
+            as_of: model.as_of,
+            totals: end.totals,
+            tracking: &model.tracking,
+            accounts: Some(&model.accounts),
+            owner: None,
+        };
         let names = super::other_files(&formats);
         let md = super::summary_md(
             &markdown::Run {
@@ -206,13 +214,7 @@ impl Writer for OrgWriter {
                 ReportFile::Json => json::write_org_json(&model, &spilled, out),
                 ReportFile::SummaryMd => out.write_all(&md),
                 ReportFile::Workbook => workbook::write(
-                    &workbook::Summary {
-                        audited: &model.title,
-                        as_of: model.as_of,
-                        totals: end.totals,
-                        tracking: &model.tracking,
-                        accounts: Some(&model.accounts),
-                    },
+                    &book,
                     &mut |w| {
                         w.write_all(csv::findings_header().as_bytes())?;
                         spilled.copy(Part::FindingsCsv, w)
@@ -227,7 +229,7 @@ impl Writer for OrgWriter {
             .map_err(ReportError::Write)?;
         }
         crate::report::set::finish(&mut set, &formats, end.signer)?;
-        let by_owner = super::finish_split(split, set.dir())?;
+        let by_owner = super::finish_split(split, set.dir(), &formats, &book)?;
         Ok(Finished {
             set,
             summary: summary::organization(&model),
