@@ -96,14 +96,29 @@ fn create(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), String> {
         missing.push(d.to_path_buf());
         at = d.parent();
     }
+    create_missing(dir, missing, created)
+}
+
+/// Creates the folders `missing` (deepest first) found missing on the way to `dir`; one
+/// that another process created since is fine.
+fn create_missing(
+    dir: &Path,
+    missing: Vec<PathBuf>,
+    created: &mut Vec<PathBuf>,
+) -> Result<(), String> {
     for d in missing.into_iter().rev() {
-        std::fs::create_dir(&d).map_err(|e| {
-            format!(
-                "{}: cannot create the folder: {e} (check the path and its parent's permissions; nothing was written)",
-                d.display()
-            )
-        })?;
-        created.push(d);
+        match std::fs::create_dir(&d) {
+            Ok(()) => created.push(d),
+            // Another run (a shard sharing the folder) created it at the same moment: it
+            // is there, and it is not this run's to remove.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => {
+                return Err(format!(
+                    "{}: cannot create the folder: {e} (check the path and its parent's permissions; nothing was written)",
+                    d.display()
+                ));
+            }
+        }
     }
     if !dir.is_dir() {
         return Err(format!(
@@ -159,5 +174,29 @@ fn remove_empty(created: &[PathBuf]) {
         }
         // Only an empty folder is removed.
         let _ = std::fs::remove_dir(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three shards sharing a saved folder start at once: each finds the folder missing,
+    /// and one creates it before another does. The others go on, and do not count it as
+    /// theirs (they would remove it on an error).
+    #[test]
+    fn a_folder_another_run_created_meanwhile_is_used_not_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = root.path().join("a").join("shared");
+        let missing = vec![shared.clone(), root.path().join("a")];
+        std::fs::create_dir_all(&shared).unwrap();
+        let mut created = Vec::new();
+        create_missing(&shared, missing, &mut created).unwrap();
+        assert!(created.is_empty(), "{created:?}");
+        // A file in the way is still refused.
+        let file = root.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = create_missing(&file, vec![file.clone()], &mut created).unwrap_err();
+        assert!(err.contains("cannot create the folder"), "{err}");
     }
 }
