@@ -309,6 +309,7 @@ pub fn text(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     let mut chars = value.chars().peekable();
     let mut count = 0;
+    let mut w_run = 0;
     while let Some(c) = chars.next() {
         if count == CELL {
             out.push('…');
@@ -322,8 +323,13 @@ pub fn text(value: &str) -> String {
         match c {
             '@' => out.push('\u{200B}'),
             ':' if chars.peek() == Some(&'/') => out.push('\u{200B}'),
-            'w' | 'W' if out.to_ascii_lowercase().ends_with("www") => out.push('\u{200B}'),
             _ => {}
+        }
+        // "www" (any case) in a row: GitHub would make the rest a link.
+        w_run = if matches!(c, 'w' | 'W') { w_run + 1 } else { 0 };
+        if w_run == 3 {
+            out.push('\u{200B}');
+            w_run = 0;
         }
     }
     out
